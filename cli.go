@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"airlock/handlers"
+	"airlock/store"
+)
+
+// openStoreForCLI opens the data dir's database without the server lock:
+// SQLite lets these small writes run beside a live server. Commands that
+// touch no secret need no encryption key.
+func openStoreForCLI(ctx context.Context, cfg Config) (*store.Store, error) {
+	path := filepath.Join(cfg.DataDir, "airlock.db")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	return store.Open(ctx, path, store.Options{ReadConns: 1})
+}
+
+// userCommand: airlock user create --email E --role R.
+func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: airlock user create --email E --role admin|builder|viewer")
+		return errUsage
+	}
+	var email, role *string
+	cfg, err := parseFlags("user create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		email = fs.String("email", "", "email of the new user (required)")
+		role = fs.String("role", "", "admin, builder or viewer (required)")
+	})
+	if err != nil {
+		return err
+	}
+	if *email == "" || !store.ValidRole(*role) {
+		return usageError{"user create needs --email and --role admin|builder|viewer"}
+	}
+	pw, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	if err := handlers.CheckPassword(pw); err != nil {
+		return usageError{err.Error()}
+	}
+	hash, err := handlers.HashPassword(pw, handlers.DefaultPasswordParams)
+	if err != nil {
+		return err
+	}
+	st, err := openStoreForCLI(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.CreateUser(ctx, *email, hash, *role, false)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("a user with the email %s already exists", store.NormalizeEmail(*email))
+	}
+	if err != nil {
+		return err
+	}
+	// A user created here ends first-run setup: the setup page is gone.
+	if err := st.DeleteSetting(ctx, store.SettingSetupCode); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "created %s user %s\n", u.Role, u.Email)
+	return nil
+}
+
+// readPassword prompts without echo on a terminal, or reads one line from stdin.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password (at least 12 characters): ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		fmt.Fprint(stderr, "Again: ")
+		b2, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if string(b) != string(b2) {
+			return "", usageError{"the two passwords differ"}
+		}
+		return string(b), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// apikeyCommand: airlock apikey create --name N [--role R]; the key alone goes to stdout.
+func apikeyCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: airlock apikey create --name N [--role admin|builder|viewer]")
+		return errUsage
+	}
+	var name, role *string
+	cfg, err := parseFlags("apikey create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		name = fs.String("name", "", "what the key is for (required)")
+		role = fs.String("role", store.RoleAdmin, "admin, builder or viewer")
+	})
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" || !store.ValidRole(*role) {
+		return usageError{"apikey create needs --name and a --role of admin, builder or viewer"}
+	}
+	st, err := openStoreForCLI(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, hash, last4 := handlers.NewAPIKey()
+	if _, err := st.CreateAPIKey(ctx, strings.TrimSpace(*name), *role, hash, last4, "command line"); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	return nil
+}

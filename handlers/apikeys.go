@@ -1,0 +1,221 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/store"
+	"airlock/views"
+)
+
+// APIKeyPrefix starts every API key, so a leaked key is recognisable in a scan.
+const APIKeyPrefix = "alk_"
+
+// NewAPIKey returns a fresh key, its SHA-256 (the only form stored) and its last four characters.
+func NewAPIKey() (key, hash, last4 string) {
+	key = APIKeyPrefix + randomToken()
+	return key, HashAPIKey(key), key[len(key)-4:]
+}
+
+// HashAPIKey is the stored form of a key.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// keyCache keeps API key lookups off the disk: entries (found or not) live
+// keyCacheTTL, and disabling a key drops its entry at once. The TTL bounds how
+// long another process's change (the CLI, a second server) takes to be seen.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]keyEntry
+}
+
+type keyEntry struct {
+	key     store.APIKey
+	found   bool
+	fetched time.Time
+}
+
+const (
+	keyCacheTTL  = 30 * time.Second
+	keyCacheMax  = 10000 // bounds memory against floods of random keys
+	keyTouchEach = time.Minute
+)
+
+func (kc *keyCache) get(hash string, now time.Time) (keyEntry, bool) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	e, ok := kc.m[hash]
+	if !ok || now.Sub(e.fetched) > keyCacheTTL {
+		return keyEntry{}, false
+	}
+	return e, true
+}
+
+func (kc *keyCache) put(hash string, e keyEntry) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	if kc.m == nil || len(kc.m) >= keyCacheMax {
+		kc.m = map[string]keyEntry{}
+	}
+	kc.m[hash] = e
+}
+
+// markUsed records a use in the cache and reports whether the database's
+// last-used time is due for an update (at most once a minute per key).
+func (kc *keyCache) markUsed(hash string, now time.Time) bool {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	e, ok := kc.m[hash]
+	if !ok || now.Sub(e.key.LastUsedAt) < keyTouchEach {
+		return false
+	}
+	e.key.LastUsedAt = now
+	kc.m[hash] = e
+	return true
+}
+
+func (kc *keyCache) forget(hash string) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	delete(kc.m, hash)
+}
+
+// requireKey is the API's gate: a Bearer API key whose role allows p.
+// Cookies are never consulted.
+func (h *Handler) requireKey(p perm) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			k, err := h.apiKey(c)
+			if err != nil {
+				return err
+			}
+			c.Set(ctxIdentity, identity{KeyID: k.ID, KeyName: k.Name, Role: k.Role})
+			if !allows(k.Role, p) {
+				return apiErr(http.StatusForbidden, "forbidden",
+					"This API key has the "+k.Role+" role; this action needs "+p.String()+".", nil)
+			}
+			return next(c)
+		}
+	}
+}
+
+// apiKey authenticates the request's Bearer key, from the cache when it can.
+func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
+	auth := c.Request().Header.Get("Authorization")
+	scheme, key, _ := strings.Cut(auth, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+			"Send an API key as \"Authorization: Bearer <key>\"; admins create keys in Settings.", nil)
+	}
+	hash := HashAPIKey(strings.TrimSpace(key))
+	now := h.now()
+	e, ok := h.keys.get(hash, now)
+	if !ok {
+		k, err := h.store.APIKeyByHash(c.Request().Context(), hash)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.APIKey{}, err
+		}
+		e = keyEntry{key: k, found: err == nil, fetched: now}
+		h.keys.put(hash, e)
+	}
+	if !e.found || e.key.Disabled() {
+		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+			"This API key is unknown or disabled. Check the key, or ask an admin for a new one.", nil)
+	}
+	if h.keys.markUsed(hash, now) {
+		id := e.key.ID
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := h.store.TouchAPIKey(ctx, id, now); err != nil {
+				h.log.Warn("record api key use", "key_id", id, "err", err)
+			}
+		}()
+	}
+	return e.key, nil
+}
+
+// whoami tells an API client which key it is using.
+func (h *Handler) whoami(c echo.Context) error {
+	id, _ := currentIdentity(c)
+	return c.JSON(http.StatusOK, map[string]string{"name": id.KeyName, "role": id.Role})
+}
+
+// settingsPage shows the deployment's settings and API keys (admin).
+func (h *Handler) settingsPage(c echo.Context) error {
+	return h.renderSettings(c, http.StatusOK, views.APIKeyForm{Role: store.RoleBuilder}, nil)
+}
+
+func (h *Handler) renderSettings(c echo.Context, status int, f views.APIKeyForm, created *views.CreatedKey) error {
+	ks, err := h.store.ListAPIKeys(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	rows := make([]views.APIKeyRow, 0, len(ks))
+	for _, k := range ks {
+		rows = append(rows, views.APIKeyRow{ID: k.ID, Name: k.Name, Role: k.Role, Last4: k.Last4,
+			CreatedBy: k.CreatedBy, Created: k.CreatedAt, LastUsed: k.LastUsedAt, Disabled: k.Disabled()})
+	}
+	p := h.userPage(c, "Settings", "settings")
+	v := views.SettingsView{
+		Keys: rows, Form: f, Created: created, CSRF: p.CSRF,
+		PublicURL: h.cfg.PublicURL.String(), CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm,
+	}
+	if isHTMX(c) && (created != nil || len(f.Errors) > 0) {
+		return h.render(c, status, views.APIKeysSection(v))
+	}
+	return h.render(c, status, views.Settings(p, v))
+}
+
+// apiKeyCreate makes a key and shows it once; only its hash is stored.
+func (h *Handler) apiKeyCreate(c echo.Context) error {
+	f := views.APIKeyForm{Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role"), Errors: map[string]string{}}
+	if f.Name == "" || len(f.Name) > 100 {
+		f.Errors["name"] = "Give the key a name of 1 to 100 characters, such as the service that will use it."
+	}
+	if !store.ValidRole(f.Role) {
+		f.Errors["role"] = "Choose a role: admin, builder or viewer."
+	}
+	if len(f.Errors) > 0 {
+		return h.renderSettings(c, http.StatusUnprocessableEntity, f, nil)
+	}
+	me, _ := currentIdentity(c)
+	key, hash, last4 := NewAPIKey()
+	k, err := h.store.CreateAPIKey(c.Request().Context(), f.Name, f.Role, hash, last4, me.Label())
+	if err != nil {
+		return err
+	}
+	h.log.Info("api key created", "key_id", k.ID, "role", k.Role, "by", me.Label())
+	return h.renderSettings(c, http.StatusOK, views.APIKeyForm{Role: store.RoleBuilder},
+		&views.CreatedKey{Name: k.Name, Role: k.Role, Key: key})
+}
+
+// apiKeyDisable stops a key at once, in this process's cache too.
+func (h *Handler) apiKeyDisable(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	k, err := h.store.DisableAPIKey(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	h.keys.forget(k.Hash)
+	me, _ := currentIdentity(c)
+	h.log.Info("api key disabled", "key_id", k.ID, "by", me.Label())
+	if err := h.flash(c, "success", "API key \""+k.Name+"\" is disabled."); err != nil {
+		return err
+	}
+	return seeOther(c, "/settings")
+}

@@ -1,0 +1,99 @@
+// Package handlers is Airlock's HTTP layer: the one route table, the middleware,
+// and one file per resource. Handlers turn store rows into view-models and
+// return errors to the one HTTPErrorHandler; they never build SQL.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/static"
+	"airlock/store"
+)
+
+// Config is the part of the server configuration the HTTP layer needs.
+type Config struct {
+	PublicURL      *url.URL
+	Realm          string
+	Org            string
+	Development    bool
+	TrustedProxies []netip.Prefix
+}
+
+// CallbackPath is the realm callback every authorization-code flow returns to.
+const CallbackPath = "/internal/sessions/v1/auth/callback"
+
+// Deps are the handler's collaborators, built in main.
+type Deps struct {
+	Config   Config
+	Store    *store.Store
+	Sessions *store.SessionStore
+	Logger   *slog.Logger
+	// Now replaces the clock in tests; nil means time.Now.
+	Now func() time.Time
+	// PasswordParams sets argon2id's cost; zero means DefaultPasswordParams
+	// (tests pass a cheap setting).
+	PasswordParams PasswordParams
+}
+
+// Handler holds the dependencies every route shares.
+type Handler struct {
+	cfg      Config
+	store    *store.Store
+	sessions *store.SessionStore
+	log      *slog.Logger
+	now      func() time.Time
+	assets   string
+	cop      *http.CrossOriginProtection
+	keys     keyCache
+	pwParams PasswordParams
+	// dummyHash is verified against when an email is unknown, so a sign-in
+	// costs the same whether or not the account exists.
+	dummyHash string
+	// routePerms records the permission of every route (for tests and docs).
+	routePerms map[string]perm
+}
+
+// New builds the handler and its router.
+func New(d Deps) (*Handler, *echo.Echo) {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	h := &Handler{
+		cfg:      d.Config,
+		store:    d.Store,
+		sessions: d.Sessions,
+		log:      d.Logger,
+		now:      now,
+		assets:   static.Version(),
+		cop:      http.NewCrossOriginProtection(),
+		pwParams: d.PasswordParams,
+
+		routePerms: map[string]perm{},
+	}
+	if h.pwParams == (PasswordParams{}) {
+		h.pwParams = DefaultPasswordParams
+	}
+	var err error
+	if h.dummyHash, err = HashPassword(randomToken(), h.pwParams); err != nil {
+		panic(err) // only crypto/rand can fail here
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = h.handleError
+	h.routes(e)
+	return h, e
+}
+
+// CallbackURL is this deployment's redirect URI: the public URL plus the realm
+// callback path. Providers must list it exactly.
+func (h *Handler) CallbackURL() string {
+	return h.cfg.PublicURL.String() + CallbackPath
+}

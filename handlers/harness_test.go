@@ -1,0 +1,223 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"airlock/store"
+)
+
+// cheapPasswords keeps argon2id fast under the race detector.
+var cheapPasswords = PasswordParams{Memory: 64, Time: 1, Threads: 1}
+
+// testServer is the real router on a real loopback HTTP server, over a real
+// SQLite file.
+type testServer struct {
+	t     *testing.T
+	h     *Handler
+	srv   *httptest.Server
+	store *store.Store
+	logs  *syncBuffer
+	clock *testClock
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type serverOption func(*Deps)
+
+func newTestServer(t *testing.T, opts ...serverOption) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	clk := &testClock{t: time.Now().UTC()}
+	sealer, err := store.NewSealer(bytes.Repeat([]byte{7}, store.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "airlock.db"), store.Options{Sealer: sealer, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs := &syncBuffer{}
+	ts := &testServer{t: t, store: st, logs: logs, clock: clk}
+	ts.srv = httptest.NewUnstartedServer(nil)
+	pub, _ := url.Parse("http://" + ts.srv.Listener.Addr().String())
+	d := Deps{
+		Config:         Config{PublicURL: pub, Realm: "eu", Org: "Test Org"},
+		Store:          st,
+		Sessions:       st.NewSessionStore(bytes.Repeat([]byte{9}, 32), false),
+		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:            clk.Now,
+		PasswordParams: cheapPasswords,
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	h, e := New(d)
+	ts.h = h
+	ts.srv.Config.Handler = e
+	ts.srv.Start()
+	t.Cleanup(ts.srv.Close)
+	return ts
+}
+
+// client is a browser-like HTTP client with its own cookie jar that does not
+// follow redirects (tests look at them).
+type client struct {
+	ts   *testServer
+	http *http.Client
+	csrf string
+}
+
+func (ts *testServer) newClient() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{ts: ts, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (c *client) do(req *http.Request) response {
+	c.ts.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.ts.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := csrfRE.FindSubmatch(b); m != nil {
+		c.csrf = string(m[1])
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func (c *client) get(path string, hdr ...string) response {
+	c.ts.t.Helper()
+	req, _ := http.NewRequest("GET", c.ts.srv.URL+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return c.do(req)
+}
+
+// post sends a form with the CSRF token picked up from the last page, unless
+// the form sets _csrf itself.
+func (c *client) post(path string, form url.Values, hdr ...string) response {
+	c.ts.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok {
+		if c.csrf == "" {
+			c.get("/signin")
+		}
+		form.Set("_csrf", c.csrf)
+	}
+	req, _ := http.NewRequest("POST", c.ts.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return c.do(req)
+}
+
+const testPassword = "correct horse battery"
+
+// addUser creates a user directly in the store.
+func (ts *testServer) addUser(email, role string) store.User {
+	ts.t.Helper()
+	hash, err := HashPassword(testPassword, cheapPasswords)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	u, err := ts.store.CreateUser(context.Background(), email, hash, role, false)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return u
+}
+
+// signedIn returns a client signed in as a new user with the role.
+func (ts *testServer) signedIn(role string) *client {
+	ts.t.Helper()
+	email := role + "-" + randomToken()[:6] + "@example.com"
+	ts.addUser(strings.ToLower(email), role)
+	c := ts.newClient()
+	c.get("/signin")
+	r := c.post("/signin", url.Values{"email": {email}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		ts.t.Fatalf("sign in as %s: got %d, want 303\n%s", role, r.status, r.body)
+	}
+	c.get("/")
+	return c
+}
+
+// apiKey creates an API key with the role and returns it.
+func (ts *testServer) apiKey(role string) string {
+	ts.t.Helper()
+	key, hash, last4 := NewAPIKey()
+	if _, err := ts.store.CreateAPIKey(context.Background(), "test "+role, role, hash, last4, "test"); err != nil {
+		ts.t.Fatal(err)
+	}
+	return key
+}
+
+// api sends a JSON API request with a Bearer key.
+func (ts *testServer) api(method, path, key, body string) response {
+	ts.t.Helper()
+	req, _ := http.NewRequest(method, ts.srv.URL+path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ts.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,206 @@
+// Command airlock is a self-hosted console for custom OAuth 2.0 integrations.
+//
+//	airlock [serve]           run the server (the default)
+//	airlock version           print the version
+//
+// Every setting is an env var AIRLOCK_X and a flag --x; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"airlock/handlers"
+	"airlock/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) || errors.Is(err, errUsage) {
+			if ue.msg != "" {
+				fmt.Fprintln(os.Stderr, "airlock:", ue.msg)
+			}
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "airlock:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage marks a bad command line whose usage text was already printed.
+var errUsage = errors.New("usage")
+
+// run is the whole program, with its environment passed in so tests can run it
+// in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stderr)
+	case "user":
+		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
+	case "apikey":
+		return apikeyCommand(ctx, args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "airlock", version)
+		return nil
+	case "help":
+		printUsage(stdout)
+		return nil
+	}
+	printUsage(stderr)
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: airlock [command] [flags]
+
+commands:
+  serve      run the console and API (the default)
+  user       user create --email E --role admin|builder|viewer (password from a prompt or stdin)
+  apikey     apikey create --name N [--role admin|builder|viewer] (prints the key alone on stdout)
+  version    print the version
+
+Every setting is an env var AIRLOCK_X and a flag --x; "airlock serve -h" lists them.
+`)
+}
+
+// parseFlags parses a command's flags into the configuration; -h prints usage
+// and a bad flag prints usage too, both exiting 2.
+func parseFlags(cmd string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, error) {
+	fs, vals := newFlagSet(cmd, stderr)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "airlock %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		fs.Usage()
+		return Config{}, errUsage
+	}
+	return resolveConfig(fs, vals, getenv)
+}
+
+// serve runs the server until ctx is cancelled, then shuts down gracefully.
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseFlags("serve", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat, stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	keys, err := cfg.loadKeys(log)
+	if err != nil {
+		return err
+	}
+	sealer, err := store.NewSealer(keys.Encryption, keys.Previous...)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "airlock.db"), store.Options{Sealer: sealer})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	sessions := st.NewSessionStore(keys.Session, cfg.PublicURL.Scheme == "https")
+	h, e := handlers.New(handlers.Deps{
+		Config: handlers.Config{
+			PublicURL:      cfg.PublicURL,
+			Realm:          cfg.Realm,
+			Org:            cfg.Org,
+			Development:    cfg.Development(),
+			TrustedProxies: cfg.TrustedProxies,
+		},
+		Store:    st,
+		Sessions: sessions,
+		Logger:   log,
+	})
+
+	if err := h.StartSetup(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return usageError{fmt.Sprintf("AIRLOCK_ADDR (--addr) %s: cannot listen: %v", cfg.Addr, err)}
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go sweepSessions(bg, st, sessions, log)
+
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "realm", cfg.Realm,
+		"env", cfg.Env, "version", version, "callback", cfg.PublicURL.String()+handlers.CallbackPath)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown did not finish cleanly", "err", err)
+	}
+	stopBG()
+	log.Info("stopped")
+	return nil
+}
+
+// sweepSessions deletes expired sessions every few minutes until ctx ends.
+func sweepSessions(ctx context.Context, st *store.Store, ss *store.SessionStore, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := st.SweepSessions(ctx, ss.Lifetimes.Idle); err != nil && ctx.Err() == nil {
+			log.Warn("sweep sessions", "err", err)
+		} else if n > 0 {
+			log.Debug("swept sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,190 @@
+// Package oauthflow is Airlock's protocol and domain: integrations, connected
+// accounts and their tokens, {param} expansion, the authorization URL with
+// state and PKCE, the code / client-credentials / refresh exchanges (GET or
+// POST), token-response parsing, revocation, the per-account token manager,
+// the outbound request runner and the dial guard.
+//
+// It imports no web framework and no store: it declares the small interfaces
+// it needs (TokenStore) and the store satisfies them.
+package oauthflow
+
+import "time"
+
+// Grant types.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Where a token or request parameter goes.
+const (
+	InHeader = "header"
+	InQuery  = "query"
+)
+
+// Client authentication at the token endpoint: chosen by the admin, never
+// guessed (a wrong guess can burn a one-time authorization code).
+const (
+	ClientAuthBasic = "basic"
+	ClientAuthBody  = "body"
+)
+
+// Account statuses.
+const (
+	StatusPending        = "pending"
+	StatusConnected      = "connected"
+	StatusNeedsReconnect = "needs_reconnect"
+	StatusError          = "error"
+	StatusDisconnected   = "disconnected"
+)
+
+// Defaults.
+const (
+	DefaultRefreshWindow = 30 * time.Minute
+	DefaultTemplate      = "Bearer {token}"
+	DefaultTokenName     = "Authorization"
+)
+
+// DefaultRejectedStatuses are the API statuses that mean "token rejected".
+var DefaultRejectedStatuses = []int{401, 403}
+
+// Parameter is an integration parameter: a {name} placeholder usable in every
+// text input, filled in per connected account.
+type Parameter struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// OAuth2 is an integration's OAuth 2.0 configuration. Every string may hold
+// {param} placeholders.
+type OAuth2 struct {
+	GrantType            string            `json:"grant_type"`
+	AuthorizationURL     string            `json:"authorization_url"`
+	TokenURL             string            `json:"token_url"`
+	TokenMethod          string            `json:"token_method"` // POST (standard) or GET (non-standard)
+	RevokeURL            string            `json:"revoke_url"`
+	Scope                string            `json:"scope"`
+	ClientID             string            `json:"client_id"`
+	ClientSecret         string            `json:"client_secret,omitempty"` // write-only: handlers blank it before any response
+	ClientSecretSet      bool              `json:"client_secret_set"`       // read-only: whether a secret is stored
+	ClientSecretLast4    string            `json:"-"`                       // for "set, ends in …1234"
+	ClientAuth           string            `json:"client_auth"`             // basic or body
+	PKCE                 bool              `json:"pkce"`
+	AuthorizationParams  map[string]string `json:"authorization_params"`
+	TokenParams          map[string]string `json:"token_params"`
+	Issuer               string            `json:"issuer"`
+	RefreshWindowSeconds int               `json:"refresh_window_seconds"`
+	RejectedStatuses     []int             `json:"rejected_statuses"`
+}
+
+// TokenPlacement says how a token is sent: a parameter name, a value template
+// containing {token}, in a header or the URL query.
+type TokenPlacement struct {
+	Name     string `json:"name"`
+	Template string `json:"template"`
+	In       string `json:"in"`
+}
+
+// RequestParameter is added to every request made through an account.
+type RequestParameter struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	In    string `json:"in"`
+}
+
+// HealthCheck is an optional request that tells whether an account works.
+type HealthCheck struct {
+	Method       string `json:"method"`
+	URL          string `json:"url"`
+	ExpectStatus int    `json:"expect_status"`
+}
+
+// Integration is a custom OAuth 2.0 integration.
+type Integration struct {
+	ID                int64              `json:"-"`
+	Key               string             `json:"key"`
+	Name              string             `json:"name"`
+	Parameters        []Parameter        `json:"parameters"`
+	OAuth2            OAuth2             `json:"oauth2"`
+	Token             TokenPlacement     `json:"token"`
+	RequestParameters []RequestParameter `json:"request_parameters"`
+	APIBaseURLs       []string           `json:"api_base_urls"`
+	HealthCheck       *HealthCheck       `json:"health_check"`
+	CreatedAt         time.Time          `json:"-"`
+	UpdatedAt         time.Time          `json:"-"`
+}
+
+// RefreshWindow is the configured window (default 30 min).
+func (in Integration) RefreshWindow() time.Duration {
+	if in.OAuth2.RefreshWindowSeconds <= 0 {
+		return DefaultRefreshWindow
+	}
+	return time.Duration(in.OAuth2.RefreshWindowSeconds) * time.Second
+}
+
+// Rejected reports whether an API status means the token was rejected.
+func (in Integration) Rejected(status int) bool {
+	rs := in.OAuth2.RejectedStatuses
+	if len(rs) == 0 {
+		rs = DefaultRejectedStatuses
+	}
+	for _, s := range rs {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// Warning is something about an account its owner should know.
+type Warning struct {
+	Code    string `json:"code"` // short_ttl, no_refresh_token, unknown_expiry
+	Message string `json:"message"`
+}
+
+// Warning codes and their messages.
+const (
+	WarnShortTTL       = "short_ttl"
+	WarnNoRefreshToken = "no_refresh_token"
+	WarnUnknownExpiry  = "unknown_expiry"
+)
+
+// Account is one connected account: parameter values for an integration, plus
+// (in the store) the tokens obtained with them.
+type Account struct {
+	ID              string
+	IntegrationID   int64
+	IntegrationKey  string
+	Name            string
+	Parameters      map[string]string
+	Status          string
+	ExpiresAt       time.Time // zero: no token or unknown expiry
+	Scopes          []string
+	HasRefreshToken bool
+	Warnings        []Warning
+	LastRefreshedAt time.Time
+	LastError       string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Token is an account's token set. Version increases with every save; a save
+// compares it (compare-and-swap) so a token is never overwritten by a refresh
+// that started from an older one.
+type Token struct {
+	AccessToken  string
+	RefreshToken string
+	TokenType    string
+	Expiry       time.Time // zero: the provider gave no expires_in
+	Scopes       []string
+	ObtainedAt   time.Time
+	Version      int64
+}
+
+// Lifetime is how long the token was valid when obtained (0 when unknown).
+func (t Token) Lifetime() time.Duration {
+	if t.Expiry.IsZero() || t.ObtainedAt.IsZero() {
+		return 0
+	}
+	return t.Expiry.Sub(t.ObtainedAt)
+}

@@ -1,0 +1,46 @@
+// Airlock console behaviour that htmx does not cover. No inline scripts anywhere:
+// the Content-Security-Policy allows scripts from this origin only.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy="#input-id">Copy</button>.
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest("[data-copy]");
+    if (!btn) return;
+    var src = document.querySelector(btn.getAttribute("data-copy"));
+    if (!src) return;
+    var text = src.value !== undefined ? src.value : src.textContent;
+    var done = function () {
+      var label = btn.textContent;
+      btn.textContent = "Copied";
+      btn.setAttribute("aria-live", "polite");
+      setTimeout(function () { btn.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { src.select && src.select(); });
+    } else if (src.select) {
+      src.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // Confirmation for destructive forms: <form data-confirm="Delete …?">.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+    }
+  }, true);
+
+  // After htmx swaps in content, move focus to the first error so keyboard and
+  // screen-reader users land on what needs fixing.
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    var err = ev.detail.target.querySelector("[aria-invalid=true], .alert.error");
+    if (err && typeof err.focus === "function") {
+      if (!err.hasAttribute("tabindex") && !/INPUT|SELECT|TEXTAREA/.test(err.tagName)) err.setAttribute("tabindex", "-1");
+      err.focus();
+    }
+  });
+})();

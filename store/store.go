@@ -1,0 +1,163 @@
+// Package store keeps all of Airlock's state in SQLite: the schema and its migrations,
+// sealed secret columns, browser sessions, and (in later files) users, integrations,
+// accounts, tokens, pending flows and activity. It holds SQL and nothing else.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+)
+
+// ErrNotFound is returned when the row a method looks for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write would break a uniqueness rule or a
+// compare-and-swap found a different value than the caller expected.
+var ErrConflict = errors.New("conflict")
+
+// Store is the database. Its methods are safe for concurrent use.
+//
+// SQLite allows one writer at a time; rather than letting many pooled connections
+// race for the write lock (and sleep in the busy handler), writes go through a
+// pool of one connection and reads through a pool of several. Both pools point
+// at the same file in WAL mode, so readers never wait for the writer.
+type Store struct {
+	read   *sql.DB
+	write  *sql.DB
+	sealer *Sealer
+	path   string
+	now    func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// Sealer seals and opens secret columns. It may be nil for commands that
+	// never touch a secret (user and API key administration, backups).
+	Sealer *Sealer
+	// Now replaces the clock in tests; nil means time.Now.
+	Now func() time.Time
+	// ReadConns caps the reader pool; 0 means a default based on GOMAXPROCS.
+	ReadConns int
+}
+
+// Open opens (creating if needed) the SQLite database at path and applies any
+// migrations that have not run yet.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	write, err := openPool(path, 1)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{write: write, sealer: opts.Sealer, path: path, now: now}
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	readConns := opts.ReadConns
+	if readConns <= 0 {
+		readConns = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	s.read, err = openPool(path, readConns)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openPool opens a connection pool whose every connection gets the same pragmas:
+// they are part of the DSN, so a connection the pool opens later has them too.
+func openPool(path string, conns int) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// BEGIN IMMEDIATE takes the write lock at the start of a transaction, so two
+	// writers never deadlock upgrading a read lock.
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	var errs []error
+	if s.read != nil {
+		errs = append(errs, s.read.Close())
+	}
+	errs = append(errs, s.write.Close())
+	return errors.Join(errs...)
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Ping checks that the database answers a query; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns nil when SQLite answers "ok".
+func (s *Store) IntegrityCheck(ctx context.Context) error {
+	rows, err := s.read.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return fmt.Errorf("store: integrity check: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("store: integrity check: %w", err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: integrity check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("store: integrity check failed: %v", problems)
+	}
+	return nil
+}
+
+// millis converts a time to the INTEGER unix milliseconds the schema uses;
+// the zero time is stored as 0.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis is the inverse of millis.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// openTest opens a store on a file in the test's temp dir.
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	key := make([]byte, KeySize)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	sealer, err := NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "airlock.db"), Options{Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestMigrationsAppliedInOrderAndRecorded(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT version, name FROM schema_migrations ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []int
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+		if want := all[len(got)-1].name; name != want {
+			t.Errorf("migration %d name: got %q, want %q", v, name, want)
+		}
+	}
+	if len(got) != len(all) {
+		t.Fatalf("applied migrations: got %v, want %d of them", got, len(all))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Errorf("versions not increasing: %v", got)
+		}
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != all[len(all)-1].version {
+		t.Errorf("schema version: got %d (%v), want %d", v, err, all[len(all)-1].version)
+	}
+}
+
+func TestReopenDoesNotReapplyMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "airlock.db")
+	ctx := context.Background()
+	s1, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.SetSetting(ctx, "probe", "kept"); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+	s2, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	got, err := s2.GetSetting(ctx, "probe")
+	if err != nil || got != "kept" {
+		t.Errorf("setting after reopen: got %q (%v), want %q", got, err, "kept")
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "airlock.db")
+	ctx := context.Background()
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(ctx, path, Options{}); err == nil {
+		t.Fatal("opening a database from a newer Airlock: got nil error, want a refusal")
+	}
+}
+
+// TestPragmasOnEveryPooledConnection holds several reader connections open at
+// once and checks each has WAL, busy_timeout and foreign keys.
+func TestPragmasOnEveryPooledConnection(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	const n = 4
+	conns := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := s.read.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i, c := range append(conns, mustConn(t, s.write)) {
+		var mode string
+		var busy, fk int
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || busy < 1000 || fk != 1 {
+			t.Errorf("conn %d: got journal_mode=%s busy_timeout=%d foreign_keys=%d, want wal, >=1000, 1", i, mode, busy, fk)
+		}
+	}
+}
+
+func mustConn(t *testing.T, db *sql.DB) *sql.Conn {
+	t.Helper()
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestNotFoundIsErrNotFound(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if _, err := s.GetSetting(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetSetting: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetUser(ctx, 42); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetUser: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.APIKeyByHash(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("APIKeyByHash: got %v, want ErrNotFound", err)
+	}
+}
+
+// TestConcurrentWritersDoNotFail runs writers from many goroutines: with the
+// single-connection write pool none may see SQLITE_BUSY.
+func TestConcurrentWritersDoNotFail(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for g := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				if err := s.RecordSigninFailure(ctx, "ip:test"); err != nil {
+					errs <- err
+				}
+				if _, _, err := s.SigninFailures(ctx, "ip:test", time.Time{}); err != nil {
+					errs <- err
+				}
+				_ = g + i
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	n, _, err := s.SigninFailures(ctx, "ip:test", time.Time{})
+	if err != nil || n != 400 {
+		t.Errorf("failures recorded: got %d (%v), want 400", n, err)
+	}
+}
+
+func TestIntegrityCheck(t *testing.T) {
+	s := openTest(t)
+	if err := s.IntegrityCheck(context.Background()); err != nil {
+		t.Errorf("integrity check on a fresh database: %v", err)
+	}
+}

@@ -1,0 +1,251 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Roles, from least to most allowed.
+const (
+	RoleViewer  = "viewer"
+	RoleBuilder = "builder"
+	RoleAdmin   = "admin"
+)
+
+// ValidRole reports whether r is one of the three roles.
+func ValidRole(r string) bool { return r == RoleViewer || r == RoleBuilder || r == RoleAdmin }
+
+// ErrLastAdmin is returned when a change would leave no enabled admin.
+var ErrLastAdmin = errors.New("this is the last enabled admin: make another user admin first")
+
+// User is a person who signs in to the console.
+type User struct {
+	ID                 int64
+	Email              string
+	PasswordHash       string
+	Role               string
+	MustChangePassword bool
+	DisabledAt         time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Disabled reports whether the user may no longer sign in.
+func (u User) Disabled() bool { return !u.DisabledAt.IsZero() }
+
+// NormalizeEmail is how emails are compared and stored.
+func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+const userColumns = "id, email, password_hash, role, must_change_password, disabled_at, created_at, updated_at"
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var mustChange int
+	var disabled, created, updated int64
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &mustChange, &disabled, &created, &updated); err != nil {
+		return User{}, err
+	}
+	u.MustChangePassword = mustChange != 0
+	u.DisabledAt, u.CreatedAt, u.UpdatedAt = fromMillis(disabled), fromMillis(created), fromMillis(updated)
+	return u, nil
+}
+
+// CreateUser adds a user; a taken email is ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, email, passwordHash, role string, mustChange bool) (User, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user: %w", err)
+	}
+	defer tx.Rollback()
+	u, err := s.insertUser(ctx, tx, email, passwordHash, role, mustChange)
+	if err != nil {
+		return User{}, err
+	}
+	return u, commit(tx, "create user")
+}
+
+// CreateFirstAdmin creates the first user as admin and spends the setup code,
+// in one transaction: two setup forms posted at once cannot both succeed.
+func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string) (User, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("store: create first admin: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+		return User{}, fmt.Errorf("store: create first admin: %w", err)
+	}
+	if n > 0 {
+		return User{}, fmt.Errorf("store: create first admin: setup is already done: %w", ErrConflict)
+	}
+	u, err := s.insertUser(ctx, tx, email, passwordHash, RoleAdmin, false)
+	if err != nil {
+		return User{}, err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM settings WHERE name = ?", SettingSetupCode); err != nil {
+		return User{}, fmt.Errorf("store: spend setup code: %w", err)
+	}
+	return u, commit(tx, "create first admin")
+}
+
+func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash, role string, mustChange bool) (User, error) {
+	if !ValidRole(role) {
+		return User{}, fmt.Errorf("store: create user: unknown role %q", role)
+	}
+	now := s.now()
+	email = NormalizeEmail(email)
+	var exists int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE email = ?", email).Scan(&exists); err != nil {
+		return User{}, fmt.Errorf("store: create user: %w", err)
+	}
+	if exists > 0 {
+		return User{}, fmt.Errorf("store: create user %q: %w", email, ErrConflict)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO users (email, password_hash, role, must_change_password, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, email, passwordHash, role, boolInt(mustChange), millis(now), millis(now))
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user %q: %w", email, err)
+	}
+	id, _ := res.LastInsertId()
+	return User{ID: id, Email: email, PasswordHash: passwordHash, Role: role, MustChangePassword: mustChange,
+		CreatedAt: fromMillis(millis(now)), UpdatedAt: fromMillis(millis(now))}, nil
+}
+
+// GetUser returns a user by id.
+func (s *Store) GetUser(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("store: get user %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: get user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns a user by email (compared case-insensitively).
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE email = ?", NormalizeEmail(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("store: get user %q: %w", email, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: get user %q: %w", email, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user, by email.
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY email")
+	if err != nil {
+		return nil, fmt.Errorf("store: list users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// CountUsers returns how many users exist (zero means first-run setup).
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count users: %w", err)
+	}
+	return n, nil
+}
+
+// SetUserRole changes a user's role; demoting the last enabled admin is ErrLastAdmin.
+func (s *Store) SetUserRole(ctx context.Context, id int64, role string) error {
+	if !ValidRole(role) {
+		return fmt.Errorf("store: set role: unknown role %q", role)
+	}
+	return s.updateUserGuarded(ctx, id, role != RoleAdmin, "UPDATE users SET role = ?, updated_at = ? WHERE id = ?", role, millis(s.now()), id)
+}
+
+// SetUserDisabled disables (ending their sessions) or re-enables a user;
+// disabling the last enabled admin is ErrLastAdmin.
+func (s *Store) SetUserDisabled(ctx context.Context, id int64, disabled bool) error {
+	at := int64(0)
+	if disabled {
+		at = millis(s.now())
+	}
+	if err := s.updateUserGuarded(ctx, id, disabled, "UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ?", at, millis(s.now()), id); err != nil {
+		return err
+	}
+	if disabled {
+		return s.DeleteUserSessions(ctx, id)
+	}
+	return nil
+}
+
+// updateUserGuarded runs an update on one user; when removesAdmin, it first
+// checks in the same transaction that another enabled admin remains.
+func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bool, query string, args ...any) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: update user %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	var role string
+	var disabled int64
+	err = tx.QueryRowContext(ctx, "SELECT role, disabled_at FROM users WHERE id = ?", id).Scan(&role, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: update user %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: update user %d: %w", id, err)
+	}
+	if removesAdmin && role == RoleAdmin && disabled == 0 {
+		var others int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at = 0 AND id <> ?", id).Scan(&others); err != nil {
+			return fmt.Errorf("store: update user %d: %w", id, err)
+		}
+		if others == 0 {
+			return ErrLastAdmin
+		}
+	}
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("store: update user %d: %w", id, err)
+	}
+	return commit(tx, "update user")
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, id int64, passwordHash string, mustChange bool) error {
+	res, err := s.write.ExecContext(ctx, "UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ?",
+		passwordHash, boolInt(mustChange), millis(s.now()), id)
+	if err != nil {
+		return fmt.Errorf("store: set password of user %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: set password of user %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func commit(tx *sql.Tx, what string) error {
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %s: commit: %w", what, err)
+	}
+	return nil
+}
