@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-func itoa(n int) string   { return strconv.Itoa(n) }
-func i64(n int64) string  { return strconv.FormatInt(n, 10) }
+func itoa(n int) string  { return strconv.Itoa(n) }
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // Ago renders a past time as "3 min ago"; the exact time is in the title.
 func Ago(t time.Time) string { return AgoOr(t, "") }
