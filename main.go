@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"airlock/handlers"
+	"airlock/oauthflow"
 	"airlock/store"
 )
 
@@ -134,6 +135,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer st.Close()
 
 	sessions := st.NewSessionStore(keys.Session, cfg.PublicURL.Scheme == "https")
+	guard := &oauthflow.DialGuard{AllowPrivate: cfg.AllowPrivateNetworks}
+	httpOpts := oauthflow.HTTPOptions{Guard: guard, ConnectTimeout: cfg.OutboundConnectTimeout,
+		HeaderTimeout: cfg.OutboundHeaderTimeout, Timeout: cfg.OutboundTimeout}
+	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(httpOpts, oauthflow.NoRedirects)}
+	mgr := oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: 2 * cfg.OutboundTimeout,
+		LeaseTTL: 3 * cfg.OutboundTimeout})
+	activity := st.NewActivityLog(time.Second, func(err error) { log.Warn("write activity", "err", err) })
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := activity.Close(ctx); err != nil {
+			log.Warn("flush activity at shutdown", "err", err)
+		}
+	}()
 	h, e := handlers.New(handlers.Deps{
 		Config: handlers.Config{
 			PublicURL:      cfg.PublicURL,
@@ -142,9 +157,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			Development:    cfg.Development(),
 			TrustedProxies: cfg.TrustedProxies,
 		},
-		Store:    st,
-		Sessions: sessions,
-		Logger:   log,
+		Store:       st,
+		Sessions:    sessions,
+		Logger:      log,
+		Manager:     mgr,
+		Tokens:      tokens,
+		APIClient:   oauthflow.NewHTTPClient(httpOpts, oauthflow.SameOriginRedirects),
+		MaxResponse: cfg.OutboundMaxBody,
+		Activity:    activity,
 	})
 
 	if err := h.StartSetup(ctx); err != nil {
@@ -165,7 +185,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go sweepSessions(bg, st, sessions, log)
+	go housekeeping(bg, st, sessions, cfg.ActivityRetention, log)
 
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "realm", cfg.Realm,
 		"env", cfg.Env, "version", version, "callback", cfg.PublicURL.String()+handlers.CallbackPath)
@@ -187,8 +207,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return nil
 }
 
-// sweepSessions deletes expired sessions every few minutes until ctx ends.
-func sweepSessions(ctx context.Context, st *store.Store, ss *store.SessionStore, log *slog.Logger) {
+// housekeeping deletes expired sessions, old pending flows and activity past
+// its retention every few minutes until ctx ends.
+func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, retention time.Duration, log *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -196,6 +217,12 @@ func sweepSessions(ctx context.Context, st *store.Store, ss *store.SessionStore,
 			log.Warn("sweep sessions", "err", err)
 		} else if n > 0 {
 			log.Debug("swept sessions", "count", n)
+		}
+		if _, err := st.SweepFlows(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep flows", "err", err)
+		}
+		if _, err := st.PruneActivity(ctx, retention); err != nil && ctx.Err() == nil {
+			log.Warn("prune activity", "err", err)
 		}
 		select {
 		case <-ctx.Done():

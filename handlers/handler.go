@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"airlock/oauthflow"
 	"airlock/static"
 	"airlock/store"
 )
@@ -36,6 +37,17 @@ type Deps struct {
 	Logger   *slog.Logger
 	// Now replaces the clock in tests; nil means time.Now.
 	Now func() time.Time
+	// Manager hands out (and refreshes) account tokens.
+	Manager *oauthflow.Manager
+	// Tokens talks to token and revocation endpoints.
+	Tokens *oauthflow.Client
+	// APIClient sends requests to integrations' APIs (dial guard, timeouts,
+	// same-origin redirects only); the handler builds its runner on it.
+	APIClient *http.Client
+	// MaxResponse caps the API response kept (0: 1 MiB).
+	MaxResponse int64
+	// Activity batches activity rows off the request path.
+	Activity *store.ActivityLog
 	// PasswordParams sets argon2id's cost; zero means DefaultPasswordParams
 	// (tests pass a cheap setting).
 	PasswordParams PasswordParams
@@ -51,6 +63,10 @@ type Handler struct {
 	assets   string
 	cop      *http.CrossOriginProtection
 	keys     keyCache
+	mgr      *oauthflow.Manager
+	tokens   *oauthflow.Client
+	runner   *oauthflow.Runner
+	activity *store.ActivityLog
 	pwParams PasswordParams
 	// dummyHash is verified against when an email is unknown, so a sign-in
 	// costs the same whether or not the account exists.
@@ -74,9 +90,13 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		assets:   static.Version(),
 		cop:      http.NewCrossOriginProtection(),
 		pwParams: d.PasswordParams,
+		mgr:      d.Manager,
+		tokens:   d.Tokens,
+		activity: d.Activity,
 
 		routePerms: map[string]perm{},
 	}
+	h.runner = oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse, Record: h.recordRequest})
 	if h.pwParams == (PasswordParams{}) {
 		h.pwParams = DefaultPasswordParams
 	}

@@ -3,8 +3,10 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"airlock/oauthflow"
 	"airlock/store"
 )
 
@@ -26,12 +29,13 @@ var cheapPasswords = PasswordParams{Memory: 64, Time: 1, Threads: 1}
 // testServer is the real router on a real loopback HTTP server, over a real
 // SQLite file.
 type testServer struct {
-	t     *testing.T
-	h     *Handler
-	srv   *httptest.Server
-	store *store.Store
-	logs  *syncBuffer
-	clock *testClock
+	t        *testing.T
+	activity *store.ActivityLog
+	h        *Handler
+	srv      *httptest.Server
+	store    *store.Store
+	logs     *syncBuffer
+	clock    *testClock
 }
 
 type testClock struct {
@@ -78,6 +82,11 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	ts := &testServer{t: t, store: st, logs: logs, clock: clk}
 	ts.srv = httptest.NewUnstartedServer(nil)
 	pub, _ := url.Parse("http://" + ts.srv.Listener.Addr().String())
+	guard := &oauthflow.DialGuard{AllowPrivate: true, Dial: loopbackOnly(t)}
+	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(oauthflow.HTTPOptions{Guard: guard}, oauthflow.NoRedirects), Now: clk.Now}
+	activity := st.NewActivityLog(50*time.Millisecond, func(err error) { t.Errorf("activity log: %v", err) })
+	t.Cleanup(func() { activity.Close(context.Background()) })
+	ts.activity = activity
 	d := Deps{
 		Config:         Config{PublicURL: pub, Realm: "eu", Org: "Test Org"},
 		Store:          st,
@@ -85,6 +94,10 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:            clk.Now,
 		PasswordParams: cheapPasswords,
+		Manager:        oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, Now: clk.Now}),
+		Tokens:         tokens,
+		APIClient:      oauthflow.NewHTTPClient(oauthflow.HTTPOptions{Guard: guard}, oauthflow.SameOriginRedirects),
+		Activity:       activity,
 	}
 	for _, o := range opts {
 		o(&d)
@@ -225,3 +238,17 @@ func (ts *testServer) api(method, path, key, body string) response {
 }
 
 func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
+
+// loopbackOnly is the tests' base dialer: any address outside 127.0.0.0/8
+// fails the test, so no test can send traffic anywhere else.
+func loopbackOnly(t *testing.T) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			t.Errorf("dial to non-loopback address %s", addr)
+			return nil, fmt.Errorf("test dialer: %s is not loopback", addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+}

@@ -115,20 +115,35 @@ func (h *Handler) oversizeCookies(next echo.HandlerFunc) echo.HandlerFunc {
 // withSession loads the browser session (creating one with a CSRF token on the
 // first visit) and keeps it on the context for the handlers.
 func (h *Handler) withSession(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		sess, err := h.sessions.Get(c.Request(), SessionCookie)
-		if err != nil {
-			return fmt.Errorf("load session: %w", err)
+	return h.withSessionKind(store.SessionConsole)(next)
+}
+
+// withSessionKind is withSession where a new session gets the given kind: a
+// connect link opens a short, anonymous connect session.
+func (h *Handler) withSessionKind(kind string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			return h.loadSession(c, kind, next)
 		}
-		if _, ok := sess.Values[csrfKey].(string); !ok {
-			sess.Values[csrfKey] = randomToken()
-			if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
-				return fmt.Errorf("save session: %w", err)
-			}
-		}
-		c.Set(ctxSession, sess)
-		return next(c)
 	}
+}
+
+func (h *Handler) loadSession(c echo.Context, kind string, next echo.HandlerFunc) error {
+	sess, err := h.sessions.Get(c.Request(), SessionCookie)
+	if err != nil {
+		return fmt.Errorf("load session: %w", err)
+	}
+	if sess.IsNew {
+		sess.Values[store.SessionKindKey] = kind
+	}
+	if _, ok := sess.Values[csrfKey].(string); !ok {
+		sess.Values[csrfKey] = randomToken()
+		if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
+			return fmt.Errorf("save session: %w", err)
+		}
+	}
+	c.Set(ctxSession, sess)
+	return next(c)
 }
 
 // csrf refuses a state-changing console request that is cross-origin (per

@@ -3,6 +3,8 @@ package handlers
 import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"airlock/store"
 )
 
 // routes is the one route table. Every route names the permission it needs;
@@ -25,6 +27,12 @@ func (h *Handler) routes(e *echo.Echo) {
 	h.add(pub, permNone, "POST", "/signin", h.signinSubmit)
 	h.add(pub, permNone, "POST", "/signout", h.signout)
 
+	// The realm callback and connect links: public, protected by state.
+	h.add(pub, permNone, "GET", CallbackPath, h.callback)
+	h.add(pub, permNone, "GET", "/connect/done", h.connectDone)
+	links := e.Group("", h.withSessionKind(store.SessionConnect), h.csrf)
+	h.add(links, permNone, "GET", "/connect/:token", h.connectLink)
+
 	con := &consoleRoutes{h: h, g: pub}
 	con.add(permRead, "GET", "/", h.home)
 	con.add(permRead, "GET", "/account/password", h.passwordPage)
@@ -36,9 +44,58 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permAdmin, "POST", "/settings/api-keys", h.apiKeyCreate)
 	con.add(permAdmin, "POST", "/settings/api-keys/:id/disable", h.apiKeyDisable)
 
+	// Integrations (the builder). Static paths (new, import, form, preview)
+	// win over :key; those words are reserved as keys.
+	con.add(permRead, "GET", "/integrations", h.integrationsPage)
+	con.add(permBuild, "GET", "/integrations/new", h.integrationNew)
+	con.add(permBuild, "POST", "/integrations", h.integrationCreate)
+	con.add(permBuild, "GET", "/integrations/import", h.integrationImportPage)
+	con.add(permBuild, "POST", "/integrations/import", h.integrationImport)
+	con.add(permBuild, "POST", "/integrations/form", h.integrationFormRows)
+	con.add(permBuild, "POST", "/integrations/preview", h.integrationPreview)
+	con.add(permRead, "GET", "/integrations/:key", h.integrationDetail)
+	con.add(permBuild, "GET", "/integrations/:key/edit", h.integrationEdit)
+	con.add(permBuild, "POST", "/integrations/:key", h.integrationUpdate)
+	con.add(permBuild, "GET", "/integrations/:key/delete", h.integrationDeletePage)
+	con.add(permBuild, "POST", "/integrations/:key/delete", h.integrationDelete)
+	con.add(permRead, "GET", "/integrations/:key/export", h.integrationExport)
+
+	// Accounts.
+	con.add(permRead, "GET", "/accounts", h.accountsPage)
+	con.add(permRead, "GET", "/accounts/:id", h.accountPage)
+	con.add(permRead, "GET", "/activity", h.activityPage)
+	con.add(permBuild, "GET", "/integrations/:key/accounts/new", h.accountNewPage)
+	con.add(permBuild, "POST", "/integrations/:key/accounts", h.accountCreate)
+	con.add(permBuild, "GET", "/accounts/:id/edit", h.accountEditPage)
+	con.add(permBuild, "POST", "/accounts/:id", h.accountUpdate)
+	con.add(permBuild, "POST", "/accounts/:id/connect", h.accountConnect)
+	con.add(permBuild, "POST", "/accounts/:id/refresh", h.accountRefresh)
+	con.add(permBuild, "POST", "/accounts/:id/connect-link", h.accountConnectLink)
+	con.add(permBuild, "POST", "/accounts/:id/disconnect", h.accountDisconnect)
+	con.add(permBuild, "POST", "/accounts/:id/delete", h.accountDelete)
+	con.add(permBuild, "POST", "/accounts/:id/request", h.accountRequest)
+	con.add(permBuild, "POST", "/accounts/:id/check", h.accountCheck)
+
 	// The JSON API: Bearer API keys only, never cookies, outside CSRF.
 	api := &apiRoutes{h: h, g: e.Group("/api/v1")}
 	api.add(permRead, "GET", "/whoami", h.whoami)
+	api.add(permRead, "GET", "/integrations", h.apiIntegrationList)
+	api.add(permBuild, "POST", "/integrations", h.apiIntegrationCreate)
+	api.add(permRead, "GET", "/integrations/:key", h.apiIntegrationGet)
+	api.add(permBuild, "PUT", "/integrations/:key", h.apiIntegrationPut)
+	api.add(permBuild, "DELETE", "/integrations/:key", h.apiIntegrationDelete)
+
+	// Accounts API.
+	api.add(permBuild, "POST", "/integrations/:key/accounts", h.apiAccountCreate)
+	api.add(permRead, "GET", "/integrations/:key/accounts", h.apiAccountList)
+	api.add(permRead, "GET", "/accounts/:id", h.apiAccountGet)
+	api.add(permBuild, "PATCH", "/accounts/:id", h.apiAccountPatch)
+	api.add(permBuild, "POST", "/accounts/:id/connect-link", h.apiConnectLink)
+	api.add(permBuild, "POST", "/accounts/:id/refresh", h.apiAccountRefresh)
+	api.add(permBuild, "POST", "/accounts/:id/disconnect", h.apiAccountDisconnect)
+	api.add(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
+	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
+	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
 }
 
 type router interface {

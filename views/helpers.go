@@ -2,6 +2,8 @@ package views
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -20,17 +22,88 @@ func AgoOr(t time.Time, zero string) string {
 	return Since(time.Since(t))
 }
 
-// Since words a duration in the past.
+// Since words a duration in the past: "3 min ago".
 func Since(d time.Duration) string {
-	switch {
-	case d < 0:
+	if d < time.Minute {
 		return "just now"
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
 	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	return Duration(d) + " ago"
+}
+
+// Duration words a duration roughly: "40 s", "12 min", "5 h", "3 days".
+func Duration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func statusText(code int) string {
+	if code == 0 {
+		return "no answer"
+	}
+	if t := http.StatusText(code); t != "" {
+		return strconv.Itoa(code) + " " + t
+	}
+	return strconv.Itoa(code)
+}
+
+func statusClass(code int) string {
+	switch {
+	case code >= 200 && code < 300:
+		return "ok"
+	case code >= 300 && code < 400:
+		return "info"
+	case code >= 400 && code < 500:
+		return "warn"
+	}
+	return "danger"
+}
+
+func nextAccountsURL(v AccountsView) string {
+	q := url.Values{"cursor": {v.Next}}
+	if v.Q != "" {
+		q.Set("q", v.Q)
+	}
+	if v.Status != "" {
+		q.Set("status", v.Status)
+	}
+	base := "/accounts"
+	if v.IntegrationKey != "" {
+		base = "/integrations/" + url.PathEscape(v.IntegrationKey) + "/accounts"
+	}
+	return base + "?" + q.Encode()
+}
+
+func nextActivityURL(v ActivityView) string {
+	q := url.Values{"cursor": {v.Next}}
+	if v.AccountID != "" {
+		q.Set("account", v.AccountID)
+	}
+	if v.Kind != "" {
+		q.Set("kind", v.Kind)
+	}
+	return "/activity?" + q.Encode()
+}
+
+func accountFormAction(f AccountForm) string {
+	if f.ID == "" {
+		return "/integrations/" + url.PathEscape(f.IntegrationKey) + "/accounts"
+	}
+	return "/accounts/" + url.PathEscape(f.ID)
+}
+
+func accountFormCancel(f AccountForm) string {
+	if f.ID == "" {
+		return "/integrations/" + url.PathEscape(f.IntegrationKey)
+	}
+	return "/accounts/" + url.PathEscape(f.ID)
 }

@@ -61,9 +61,9 @@ func (p Page) NavItems() []NavItem {
 		{ID: "activity", Label: "Activity", Href: "/activity"},
 	}
 	if p.User != nil && p.User.IsAdmin {
-		items = append(items, NavItem{ID: "users", Label: "Users", Href: "/users"})
+		items = append(items, NavItem{ID: "users", Label: "Users", Href: "/users"},
+			NavItem{ID: "settings", Label: "Settings", Href: "/settings"})
 	}
-	items = append(items, NavItem{ID: "settings", Label: "Settings", Href: "/settings"})
 	return items
 }
 

@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/oauthflow"
+	"airlock/store"
+	"airlock/views"
+)
+
+// accountAndIntegration loads the route's account and its integration with
+// the client secret, ready for the protocol.
+func (h *Handler) accountAndIntegration(c echo.Context) (store.AccountRow, oauthflow.Integration, error) {
+	ctx := c.Request().Context()
+	r, err := h.store.GetAccount(ctx, c.Param("id"))
+	if err != nil {
+		return r, oauthflow.Integration{}, err
+	}
+	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	return r, in, err
+}
+
+// accountConnect starts a connection: the consent redirect for an
+// authorization-code integration, an immediate token for client credentials.
+func (h *Handler) accountConnect(c echo.Context) error {
+	r, in, err := h.accountAndIntegration(c)
+	if err != nil {
+		return err
+	}
+	if in.OAuth2.GrantType == oauthflow.GrantClientCredentials {
+		err := h.connectNow(c.Request().Context(), r.Account, in)
+		kind, msg := "success", "Connected: a client-credentials token was issued."
+		if err != nil {
+			kind, msg = "error", "The token request failed: "+err.Error()
+		}
+		if err := h.flash(c, kind, msg); err != nil {
+			return err
+		}
+		return seeOther(c, "/accounts/"+r.ID)
+	}
+	authURL, err := h.startFlow(c, r.Account, in, "")
+	if errors.Is(err, errNoSecret) {
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	return seeOther(c, authURL)
+}
+
+// accountRefresh refreshes now and answers with the status partial.
+func (h *Handler) accountRefresh(c echo.Context) error {
+	r, in, err := h.accountAndIntegration(c)
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	_, rerr := h.mgr.Refresh(c.Request().Context(), r.Account, in, oauthflow.ReasonManual)
+	if rerr != nil {
+		h.log.Info("manual refresh failed", "account_id", r.ID, "by", me.Label(), "err", rerr)
+	}
+	return h.accountStatusPartial(c, r.ID, nil)
+}
+
+// accountStatusPartial answers an htmx action with the refreshed status card
+// (or, without htmx, redirects back to the account page).
+func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.ConnectLinkVM) error {
+	if !isHTMX(c) {
+		if link != nil {
+			v, err := h.accountView(c, id)
+			if err != nil {
+				return err
+			}
+			v.ConnectLink = link
+			return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
+		}
+		return seeOther(c, "/accounts/"+id)
+	}
+	v, err := h.accountView(c, id)
+	if err != nil {
+		return err
+	}
+	v.ConnectLink = link
+	return h.render(c, http.StatusOK, views.AccountStatus(v))
+}
+
+// accountConnectLink makes a 30-minute connect link and shows it.
+func (h *Handler) accountConnectLink(c echo.Context) error {
+	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	link, exp, err := h.newConnectLink(c.Request().Context(), r.Account, me.Label())
+	if err != nil {
+		return err
+	}
+	return h.accountStatusPartial(c, r.ID, &views.ConnectLinkVM{URL: link, Expires: exp.Format("15:04 MST")})
+}
+
+// accountDisconnect revokes and deletes the tokens.
+func (h *Handler) accountDisconnect(c echo.Context) error {
+	r, in, err := h.accountAndIntegration(c)
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	if _, err := h.disconnect(c.Request().Context(), r.Account, in, me.Label()); err != nil {
+		return err
+	}
+	return h.accountStatusPartial(c, r.ID, nil)
+}
+
+// accountDelete disconnects (revoking) and removes the account.
+func (h *Handler) accountDelete(c echo.Context) error {
+	r, in, err := h.accountAndIntegration(c)
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	ctx := c.Request().Context()
+	if _, err := h.disconnect(ctx, r.Account, in, me.Label()); err != nil {
+		return err
+	}
+	if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
+		return err
+	}
+	if err := h.flash(c, "success", "Account "+r.Name+" deleted; its tokens were revoked where the provider allows it."); err != nil {
+		return err
+	}
+	return seeOther(c, "/integrations/"+url.PathEscape(in.Key))
+}
+
+// activityPage lists activity, newest first.
+func (h *Handler) activityPage(c echo.Context) error {
+	f := store.ActivityFilter{AccountID: c.QueryParam("account")}
+	if k := c.QueryParam("kind"); k != "" {
+		f.Kinds = []string{k}
+	}
+	rows, next, err := h.store.ListActivity(c.Request().Context(), f, consolePageSize, c.QueryParam("cursor"))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more: start from the first page.")
+	}
+	if err != nil {
+		return err
+	}
+	v := views.ActivityView{Next: next, AccountID: f.AccountID, Kind: c.QueryParam("kind")}
+	for _, a := range rows {
+		v.Rows = append(v.Rows, activityVM(a))
+	}
+	return h.render(c, http.StatusOK, views.Activity(h.userPage(c, "Activity", "activity"), v))
+}
+
+// activityVM turns an activity row into its view-model.
+func activityVM(a store.Activity) views.ActivityVM {
+	v := views.ActivityVM{
+		At: views.Ago(a.At), AtExact: a.At.Format(time.RFC3339), AccountID: a.AccountID, AccountName: a.AccountName,
+		Integration: a.IntegrationKey, Kind: a.Kind, Outcome: a.Outcome, Detail: a.Detail, Status: a.Status,
+		DurationMS: a.DurationMS, Reason: a.RefreshReason, Actor: a.Actor,
+	}
+	if a.Method != "" {
+		v.Request = strings.TrimSpace(a.Method + " " + a.URL)
+	}
+	return v
+}

@@ -1,0 +1,235 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/oauthflow"
+	"airlock/store"
+	"airlock/views"
+)
+
+const consolePageSize = 50
+
+// accountsPage lists every account, filtered by search and status.
+func (h *Handler) accountsPage(c echo.Context) error {
+	q, status := strings.TrimSpace(c.QueryParam("q")), c.QueryParam("status")
+	rows, next, err := h.store.ListAccounts(c.Request().Context(), store.AccountFilter{Q: q, Status: status}, consolePageSize, c.QueryParam("cursor"))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more: start from the first page.")
+	}
+	if err != nil {
+		return err
+	}
+	v := views.AccountsView{Q: q, Status: status, Next: next, CanEdit: canBuild(c)}
+	for _, r := range rows {
+		v.Rows = append(v.Rows, h.accountVM(r, ""))
+	}
+	return h.render(c, http.StatusOK, views.Accounts(h.userPage(c, "Accounts", "accounts"), v))
+}
+
+// accountVM turns a store row into what the console shows: never a token.
+func (h *Handler) accountVM(r store.AccountRow, integrationName string) views.AccountVM {
+	a := r.Account
+	v := views.AccountVM{
+		ID: a.ID, Name: a.Name, IntegrationKey: a.IntegrationKey, IntegrationName: integrationName,
+		Status: a.Status, Scopes: a.Scopes, HasRefreshToken: a.HasRefreshToken, LastError: a.LastError,
+		Health: r.Health, HealthDetail: r.HealthDetail, LastRefreshed: views.AgoOr(a.LastRefreshedAt, "never"),
+	}
+	if v.IntegrationName == "" {
+		v.IntegrationName = a.IntegrationKey
+	}
+	keys := make([]string, 0, len(a.Parameters))
+	for k := range a.Parameters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v.Params = append(v.Params, views.KV{Name: k, Value: a.Parameters[k]})
+	}
+	for _, w := range a.Warnings {
+		v.Warnings = append(v.Warnings, views.WarningVM{Code: w.Code, Message: w.Message})
+	}
+	v.ExpiresIn, v.ExpiresAt = h.expiresIn(a)
+	return v
+}
+
+// expiresIn words when the account's token expires.
+func (h *Handler) expiresIn(a oauthflow.Account) (string, string) {
+	switch {
+	case a.Status == oauthflow.StatusPending || a.Status == oauthflow.StatusDisconnected:
+		return "—", ""
+	case a.ExpiresAt.IsZero():
+		return "unknown", ""
+	}
+	left := a.ExpiresAt.Sub(h.now())
+	exact := a.ExpiresAt.UTC().Format(time.RFC3339)
+	if left <= 0 {
+		return "expired " + views.Duration(left) + " ago", exact
+	}
+	return "in " + views.Duration(left), exact
+}
+
+// accountPage shows one account.
+func (h *Handler) accountPage(c echo.Context) error {
+	v, err := h.accountView(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
+}
+
+// accountView gathers what the account page and its partials show.
+func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, error) {
+	ctx := c.Request().Context()
+	r, err := h.store.GetAccount(ctx, id)
+	if err != nil {
+		return views.AccountView{}, err
+	}
+	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
+	if err != nil {
+		return views.AccountView{}, err
+	}
+	acts, _, err := h.store.ListActivity(ctx, store.ActivityFilter{AccountID: id}, 20, "")
+	if err != nil {
+		return views.AccountView{}, err
+	}
+	me, _ := currentIdentity(c)
+	v := views.AccountView{
+		Account: h.accountVM(r, in.Name), CanEdit: allows(me.Role, permBuild), CanSend: allows(me.Role, permBuild),
+		HasHealth: in.HealthCheck != nil && in.HealthCheck.URL != "", CSRF: h.basePage(c, "", "").CSRF,
+		Request: views.RequestForm{Method: http.MethodGet, Headers: []views.KV{{Name: "Accept", Value: "application/json"}, {}, {}}},
+	}
+	v.Account.GrantType = in.OAuth2.GrantType
+	if in.HealthCheck != nil && in.HealthCheck.URL != "" {
+		v.Request.URL = in.HealthCheck.URL
+	} else if len(in.APIBaseURLs) > 0 {
+		v.Request.URL = in.APIBaseURLs[0]
+	}
+	for _, a := range acts {
+		v.Activity = append(v.Activity, activityVM(a))
+	}
+	return v, nil
+}
+
+// accountNewPage is the form to add an account to an integration.
+func (h *Handler) accountNewPage(c echo.Context) error {
+	in, err := h.store.GetIntegration(c.Request().Context(), c.Param("key"))
+	if err != nil {
+		return err
+	}
+	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, Errors: map[string]string{}}
+	for _, p := range in.Parameters {
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: p.Description})
+	}
+	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Add an account", "accounts"), f))
+}
+
+// accountForm reads the posted name and parameter values, validated against
+// the integration.
+func (h *Handler) accountForm(c echo.Context, in oauthflow.Integration, id string) (views.AccountForm, map[string]string) {
+	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: id, Name: strings.TrimSpace(c.FormValue("name")), Errors: map[string]string{}}
+	values := map[string]string{}
+	for _, p := range in.Parameters {
+		values[p.Name] = strings.TrimSpace(c.FormValue("parameters." + p.Name))
+	}
+	fe := validateAccount(in, f.Name, values)
+	for k, msg := range fe {
+		f.Errors[k] = msg
+	}
+	for _, p := range in.Parameters {
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: p.Description, Value: values[p.Name], Error: fe["parameters."+p.Name]})
+	}
+	return f, values
+}
+
+// validateAccount is the one validation of an account's name and values,
+// shared by the form and the API.
+func validateAccount(in oauthflow.Integration, name string, values map[string]string) oauthflow.FieldErrors {
+	fe := oauthflow.ValidateAccountParameters(in, values)
+	if fe == nil {
+		fe = oauthflow.FieldErrors{}
+	}
+	switch {
+	case name == "":
+		fe["name"] = "Give the account a name, for example PROD."
+	case len(name) > 200:
+		fe["name"] = "The name is longer than 200 characters."
+	}
+	return fe
+}
+
+// accountCreate adds an account from the form.
+func (h *Handler) accountCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := h.store.GetIntegration(ctx, c.Param("key"))
+	if err != nil {
+		return err
+	}
+	f, values := h.accountForm(c, in, "")
+	if len(f.Errors) > 0 {
+		return h.render(c, http.StatusUnprocessableEntity, views.AccountFormPage(h.userPage(c, "Add an account", "accounts"), f))
+	}
+	r, err := h.store.CreateAccount(ctx, oauthflow.Account{IntegrationID: in.ID, Name: f.Name, Parameters: values})
+	if err != nil {
+		return err
+	}
+	if err := h.flash(c, "success", fmt.Sprintf("Account %s added. Connect it to get a token.", r.Name)); err != nil {
+		return err
+	}
+	return seeOther(c, "/accounts/"+r.ID)
+}
+
+// accountEditPage is the form to rename an account or change its values.
+func (h *Handler) accountEditPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := h.store.GetAccount(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: r.ID, Name: r.Name, Errors: map[string]string{}}
+	for _, p := range in.Parameters {
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: p.Description, Value: r.Parameters[p.Name]})
+	}
+	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Edit "+r.Name, "accounts"), f))
+}
+
+// accountUpdate saves the edit form; changed values mark the account needs_reconnect.
+func (h *Handler) accountUpdate(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := h.store.GetAccount(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	f, values := h.accountForm(c, in, r.ID)
+	if len(f.Errors) > 0 {
+		return h.render(c, http.StatusUnprocessableEntity, views.AccountFormPage(h.userPage(c, "Edit "+r.Name, "accounts"), f))
+	}
+	upd, err := h.store.UpdateAccount(ctx, r.ID, f.Name, values)
+	if err != nil {
+		return err
+	}
+	h.mgr.Forget(r.ID)
+	msg := "Account saved."
+	if upd.Status == oauthflow.StatusNeedsReconnect && r.Status != upd.Status {
+		msg = "Account saved. Its parameters changed, so reconnect it."
+	}
+	if err := h.flash(c, "success", msg); err != nil {
+		return err
+	}
+	return seeOther(c, "/accounts/"+r.ID)
+}

@@ -1,0 +1,282 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/oauthflow"
+	"airlock/store"
+)
+
+// accountJSON is the API's account shape. It never carries a token.
+type accountJSON struct {
+	ID              string              `json:"id"`
+	Integration     string              `json:"integration"`
+	Name            string              `json:"name"`
+	Parameters      map[string]string   `json:"parameters"`
+	Status          string              `json:"status"`
+	ConnectURL      *string             `json:"connect_url"`
+	ExpiresAt       *string             `json:"expires_at"`
+	Scopes          []string            `json:"scopes"`
+	HasRefreshToken bool                `json:"has_refresh_token"`
+	Warnings        []oauthflow.Warning `json:"warnings"`
+	LastRefreshedAt *string             `json:"last_refreshed_at"`
+	LastError       *string             `json:"last_error"`
+}
+
+func rfc3339OrNil(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+func toAccountJSON(r store.AccountRow, connectURL string) accountJSON {
+	a := r.Account
+	j := accountJSON{
+		ID: a.ID, Integration: a.IntegrationKey, Name: a.Name, Parameters: a.Parameters, Status: a.Status,
+		ExpiresAt: rfc3339OrNil(a.ExpiresAt), Scopes: a.Scopes, HasRefreshToken: a.HasRefreshToken,
+		Warnings: a.Warnings, LastRefreshedAt: rfc3339OrNil(a.LastRefreshedAt),
+	}
+	if j.Scopes == nil {
+		j.Scopes = []string{}
+	}
+	if j.Warnings == nil {
+		j.Warnings = []oauthflow.Warning{}
+	}
+	if a.Status == oauthflow.StatusPending || a.Status == oauthflow.StatusDisconnected {
+		j.ExpiresAt = nil
+	}
+	if connectURL != "" {
+		j.ConnectURL = &connectURL
+	}
+	if a.LastError != "" {
+		j.LastError = &a.LastError
+	}
+	return j
+}
+
+// accountInput is the body of account create and update.
+type accountInput struct {
+	Name       *string           `json:"name"`
+	Parameters map[string]string `json:"parameters"`
+}
+
+// apiAccountCreate: POST /api/v1/integrations/{key}/accounts. An
+// authorization-code account comes back pending with a connect_url; a
+// client-credentials account gets its token at once (connected, or error with
+// last_error — still 201).
+func (h *Handler) apiAccountCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := h.store.GetIntegration(ctx, c.Param("key"))
+	if errors.Is(err, store.ErrNotFound) {
+		return apiErr(http.StatusNotFound, "not_found", "No integration has the key "+c.Param("key")+".", nil)
+	}
+	if err != nil {
+		return err
+	}
+	var body accountInput
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	name := ""
+	if body.Name != nil {
+		name = strings.TrimSpace(*body.Name)
+	}
+	if fe := validateAccount(in, name, nonNilParams(body.Parameters)); len(fe) > 0 {
+		return apiErr(http.StatusUnprocessableEntity, "invalid_fields", "Some fields are not valid: see fields.", fe)
+	}
+	r, err := h.store.CreateAccount(ctx, oauthflow.Account{IntegrationID: in.ID, Name: name, Parameters: body.Parameters})
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	connectURL := ""
+	if in.OAuth2.GrantType == oauthflow.GrantClientCredentials {
+		full, err := h.protocolIntegration(ctx, in.ID)
+		if err != nil {
+			return err
+		}
+		if err := h.connectNow(ctx, r.Account, full); err != nil {
+			if serr := h.store.SetAccountStatus(ctx, r.ID, oauthflow.StatusError, err.Error()); serr != nil {
+				return serr
+			}
+		}
+	} else if connectURL, _, err = h.newConnectLink(ctx, r.Account, me.Label()); err != nil {
+		return err
+	}
+	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toAccountJSON(r, connectURL))
+}
+
+func nonNilParams(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// apiAccountGet: GET /api/v1/accounts/{id}.
+func (h *Handler) apiAccountGet(c echo.Context) error {
+	r, err := h.apiAccount(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAccountJSON(r, ""))
+}
+
+// apiAccount loads the route's account or answers 404 in the API's shape.
+func (h *Handler) apiAccount(c echo.Context) (store.AccountRow, error) {
+	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return r, apiErr(http.StatusNotFound, "not_found", "No account has the id "+c.Param("id")+".", nil)
+	}
+	return r, err
+}
+
+// apiAccountList: GET /api/v1/integrations/{key}/accounts.
+func (h *Handler) apiAccountList(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := h.store.GetIntegration(ctx, c.Param("key"))
+	if errors.Is(err, store.ErrNotFound) {
+		return apiErr(http.StatusNotFound, "not_found", "No integration has the key "+c.Param("key")+".", nil)
+	}
+	if err != nil {
+		return err
+	}
+	p, err := readListParams(c)
+	if err != nil {
+		return err
+	}
+	rows, next, err := h.store.ListAccounts(ctx, store.AccountFilter{IntegrationID: in.ID, Q: p.Q}, p.Limit, p.Cursor)
+	if errors.Is(err, store.ErrNotFound) {
+		return badCursor()
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]accountJSON, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, toAccountJSON(r, ""))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+}
+
+// apiAccountPatch: PATCH /api/v1/accounts/{id} with name and/or parameters.
+func (h *Handler) apiAccountPatch(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := h.apiAccount(c)
+	if err != nil {
+		return err
+	}
+	var body accountInput
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	name, params := r.Name, r.Parameters
+	if body.Name != nil {
+		name = strings.TrimSpace(*body.Name)
+	}
+	if body.Parameters != nil {
+		params = body.Parameters
+	}
+	if fe := validateAccount(in, name, params); len(fe) > 0 {
+		return apiErr(http.StatusUnprocessableEntity, "invalid_fields", "Some fields are not valid: see fields.", fe)
+	}
+	upd, err := h.store.UpdateAccount(ctx, r.ID, name, params)
+	if err != nil {
+		return err
+	}
+	h.mgr.Forget(r.ID)
+	return c.JSON(http.StatusOK, toAccountJSON(upd, ""))
+}
+
+// apiConnectLink: POST /api/v1/accounts/{id}/connect-link.
+func (h *Handler) apiConnectLink(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := h.apiAccount(c)
+	if err != nil {
+		return err
+	}
+	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	if in.OAuth2.GrantType != oauthflow.GrantAuthorizationCode {
+		return apiErr(http.StatusConflict, "conflict", "This account uses client credentials: it connects without a person signing in, so it has no connect link.", nil)
+	}
+	me, _ := currentIdentity(c)
+	link, exp, err := h.newConnectLink(ctx, r.Account, me.Label())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"connect_url": link, "expires_at": exp.UTC().Format(time.RFC3339)})
+}
+
+// apiAccountRefresh: POST /api/v1/accounts/{id}/refresh → the account, the
+// refresh's error (if any) in last_error.
+func (h *Handler) apiAccountRefresh(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := h.apiAccount(c)
+	if err != nil {
+		return err
+	}
+	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	_, rerr := h.mgr.Refresh(ctx, r.Account, in, oauthflow.ReasonManual)
+	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
+		return err
+	}
+	j := toAccountJSON(r, "")
+	if rerr != nil {
+		msg := rerr.Error()
+		j.LastError = &msg
+	}
+	return c.JSON(http.StatusOK, j)
+}
+
+// apiAccountDisconnect: POST /api/v1/accounts/{id}/disconnect → {"revoked": bool}.
+func (h *Handler) apiAccountDisconnect(c echo.Context) error {
+	return h.apiDisconnect(c, false)
+}
+
+// apiAccountDelete: DELETE /api/v1/accounts/{id} → {"revoked": bool}.
+func (h *Handler) apiAccountDelete(c echo.Context) error {
+	return h.apiDisconnect(c, true)
+}
+
+func (h *Handler) apiDisconnect(c echo.Context, remove bool) error {
+	ctx := c.Request().Context()
+	r, err := h.apiAccount(c)
+	if err != nil {
+		return err
+	}
+	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	revoked, err := h.disconnect(ctx, r.Account, in, me.Label())
+	if err != nil {
+		return err
+	}
+	if remove {
+		if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"revoked": revoked})
+}

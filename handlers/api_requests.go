@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/oauthflow"
+	"airlock/store"
+)
+
+// requestInput is the body of POST /api/v1/accounts/{id}/request.
+type requestInput struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+// requestOutput is its answer whenever the upstream answered.
+type requestOutput struct {
+	Status        int                 `json:"status"`
+	Headers       map[string][]string `json:"headers"`
+	Body          string              `json:"body"`
+	BodyEncoding  string              `json:"body_encoding"`
+	BodyTruncated bool                `json:"body_truncated"`
+	DurationMS    int64               `json:"duration_ms"`
+	Refreshed     bool                `json:"refreshed"`
+	RefreshReason string              `json:"refresh_reason"`
+}
+
+var allowedMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
+
+// apiRequest sends a request through the account: 200 whenever the upstream
+// answered (whatever its status), 422 for a refused or malformed request, 409
+// when the account cannot get a token, 502/504 when the upstream did not answer.
+func (h *Handler) apiRequest(c echo.Context) error {
+	r, err := h.apiAccount(c)
+	if err != nil {
+		return err
+	}
+	var body requestInput
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	if body.Method == "" {
+		body.Method = http.MethodGet
+	}
+	if !allowedMethods[body.Method] {
+		return fieldErr("method", "method must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (upper case)")
+	}
+	if body.URL == "" {
+		return fieldErr("url", "url is required: the absolute URL to call (placeholders of the integration's parameters allowed)")
+	}
+	hdr := http.Header{}
+	for k, v := range body.Headers {
+		hdr.Set(k, v)
+	}
+	ctx := c.Request().Context()
+	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	resp, err := h.run(ctx, r.Account, in, oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
+	if err != nil {
+		return requestAPIError(err)
+	}
+	out := requestOutput{Status: resp.Status, Headers: resp.Header, BodyTruncated: resp.Truncated,
+		DurationMS: resp.Duration.Milliseconds(), Refreshed: resp.Refreshed, RefreshReason: resp.RefreshReason}
+	if out.Headers == nil {
+		out.Headers = map[string][]string{}
+	}
+	if utf8.Valid(resp.Body) {
+		out.Body, out.BodyEncoding = string(resp.Body), "utf8"
+	} else {
+		out.Body, out.BodyEncoding = base64.StdEncoding.EncodeToString(resp.Body), "base64"
+	}
+	if !out.Refreshed {
+		out.RefreshReason = ""
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func fieldErr(path, msg string) error {
+	return apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, map[string]string{path: msg})
+}
+
+// requestAPIError maps the runner's failures to the API's statuses.
+func requestAPIError(err error) error {
+	var re *oauthflow.RequestError
+	var ue *oauthflow.UpstreamError
+	switch {
+	case errors.As(err, &re):
+		return fieldErr(re.Field, re.Msg)
+	case errors.As(err, &ue) && ue.Timeout:
+		return apiErr(http.StatusGatewayTimeout, "upstream_timeout", ue.Error(), nil)
+	case errors.As(err, &ue):
+		return apiErr(http.StatusBadGateway, "upstream_unreachable", ue.Error(), nil)
+	case tokenErrorStatus(err) == http.StatusConflict:
+		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
+	}
+	var te *oauthflow.TokenError
+	if errors.As(err, &te) {
+		return apiErr(http.StatusBadGateway, "upstream_unreachable", "The token endpoint failed: "+err.Error(), nil)
+	}
+	return err
+}
+
+// apiToken hands out the account's access token (refreshed first when inside
+// its window): the one response that carries a token. Admin keys only; every
+// call is recorded.
+func (h *Handler) apiToken(c echo.Context) error {
+	r, err := h.apiAccount(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := usable(r.Account); err != nil {
+		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
+	}
+	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	if err != nil {
+		return err
+	}
+	res, err := h.mgr.Token(ctx, r.Account, in)
+	if err != nil {
+		return requestAPIError(err)
+	}
+	me, _ := currentIdentity(c)
+	if h.activity != nil {
+		h.activity.Add(store.Activity{AccountID: r.ID, AccountName: r.Name, IntegrationKey: r.IntegrationKey, Kind: "token",
+			Outcome: "ok", Actor: me.Label(), RefreshReason: refreshedReason(res)})
+	}
+	out := map[string]any{"access_token": res.Token.AccessToken, "token_type": res.Token.TokenType, "expires_at": nil}
+	if !res.Token.Expiry.IsZero() {
+		out["expires_at"] = res.Token.Expiry.UTC().Format(time.RFC3339)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, out)
+}
+
+func refreshedReason(res oauthflow.TokenResult) string {
+	if res.Refreshed {
+		return res.Reason
+	}
+	return ""
+}

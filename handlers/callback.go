@@ -1,0 +1,161 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/oauthflow"
+	"airlock/store"
+	"airlock/views"
+)
+
+// callback is the realm's OAuth redirect URI. It refuses, with 400 and
+// without calling the token endpoint, a request whose state is missing,
+// unknown, expired, used or from another browser, one carrying an `error`,
+// and one whose `iss` does not match the expected issuer. Otherwise it
+// exchanges the code at the token endpoint recorded in the pending flow and
+// redirects to a URL without code or state.
+func (h *Handler) callback(c echo.Context) error {
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	ctx := c.Request().Context()
+	q := c.Request().URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		return h.callbackRefused(c, "The provider sent no state", "The answer from the provider is incomplete, so Airlock cannot tell which connection it belongs to. Start the connection again from the account page.")
+	}
+	flow, err := h.store.TakeFlow(ctx, state)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return h.callbackRefused(c, "Unknown sign-in", "Airlock did not start this sign-in (or it was cleaned up long ago). Start the connection again from the account page.")
+	case errors.Is(err, store.ErrFlowUsed):
+		return h.callbackRefused(c, "This sign-in was already used", "Each sign-in link works once. If the account is not connected, start the connection again.")
+	case errors.Is(err, store.ErrFlowExpired):
+		return h.callbackRefused(c, "This sign-in expired", "More than 10 minutes passed between leaving Airlock and coming back. Start the connection again.")
+	case err != nil:
+		return err
+	}
+	if flow.SessionHash != sessionHash(c) {
+		return h.callbackRefused(c, "Started in another browser", "This sign-in was started in a different browser or session, so Airlock refused it. Start the connection again in this browser.")
+	}
+	acct, err := h.store.GetAccount(ctx, flow.AccountID)
+	if err != nil {
+		return h.callbackRefused(c, "The account is gone", "The account this sign-in was for no longer exists.")
+	}
+	if perr := q.Get("error"); perr != "" {
+		msg := "The provider answered " + perr
+		if d := q.Get("error_description"); d != "" {
+			msg += ": " + d
+		}
+		h.recordCallbackFailure(ctx, acct.Account, msg)
+		return h.callbackRefused(c, "The provider did not grant access", msg+". Start the connection again, and approve the access on the provider's page.")
+	}
+	in, err := h.protocolIntegration(ctx, flow.IntegrationID)
+	if err != nil {
+		return err
+	}
+	if in.OAuth2.Issuer != "" && q.Get("iss") != in.OAuth2.Issuer {
+		msg := "The answer came from issuer \"" + q.Get("iss") + "\", but this integration expects \"" + in.OAuth2.Issuer + "\""
+		if q.Get("iss") == "" {
+			msg = "The answer carries no iss, but this integration expects issuer \"" + in.OAuth2.Issuer + "\""
+		}
+		h.recordCallbackFailure(ctx, acct.Account, msg)
+		return h.callbackRefused(c, "Wrong issuer", msg+". This can be a mix-up attack; check the integration's expected issuer, then start again.")
+	}
+	code := q.Get("code")
+	if code == "" {
+		return h.callbackRefused(c, "The provider sent no code", "The answer from the provider has no authorization code. Start the connection again.")
+	}
+	in.OAuth2.TokenURL = flow.TokenURL // the endpoint recorded at the start, never one from the request
+	tok, err := h.tokens.ExchangeCode(ctx, in, acct.Parameters, code, flow.Verifier, flow.RedirectURI)
+	if err != nil {
+		h.recordCallbackFailure(ctx, acct.Account, err.Error())
+		status := http.StatusBadGateway
+		if oauthflow.Classify(err) != oauthflow.KindTemporary {
+			status = http.StatusBadRequest
+		}
+		return h.renderCallback(c, status, views.CallbackView{Title: "The token exchange failed", Message: err.Error() + ". Check the integration, then start the connection again."})
+	}
+	actor := "connect link"
+	if id, err := h.sessionIdentity(c); err == nil {
+		actor = id.Email
+	}
+	if _, err := h.mgr.Connect(ctx, acct.Account, in, tok, actor); err != nil {
+		return err
+	}
+	if flow.ConnectLink != "" {
+		if err := h.store.SpendConnectLink(ctx, flow.ConnectLink); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/connect/done")
+	}
+	if err := h.flash(c, "success", "Connected "+acct.Name+"."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/accounts/"+acct.ID)
+}
+
+// recordCallbackFailure puts a failed connection on the account and its activity.
+func (h *Handler) recordCallbackFailure(ctx context.Context, acct oauthflow.Account, msg string) {
+	ev := oauthflow.RefreshEvent{Reason: oauthflow.ReasonConnect, Error: msg, Kind: oauthflow.KindConfig}
+	if err := h.store.RecordRefreshFailure(ctx, acct.ID, ev); err != nil {
+		h.log.Warn("record callback failure", "account_id", acct.ID, "err", err)
+	}
+}
+
+func (h *Handler) callbackRefused(c echo.Context, title, msg string) error {
+	return h.renderCallback(c, http.StatusBadRequest, views.CallbackView{Title: title, Message: msg})
+}
+
+func (h *Handler) renderCallback(c echo.Context, status int, v views.CallbackView) error {
+	p := h.page(c, v.Title, "")
+	if id, err := h.sessionIdentity(c); err == nil {
+		c.Set(ctxIdentity, id)
+		p.User = h.pageUser(c)
+	}
+	return h.render(c, status, views.Callback(p, v))
+}
+
+// connectLink opens a connect link: the browser gets a session (an anonymous,
+// 30-minute one unless it has one) and is sent to the provider at once.
+func (h *Handler) connectLink(c echo.Context) error {
+	ctx := c.Request().Context()
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	link, err := h.store.GetConnectLink(ctx, c.Param("token"))
+	if errors.Is(err, store.ErrLinkSpent) {
+		return h.renderCallback(c, http.StatusGone, views.CallbackView{Title: "This link was already used",
+			Message: "The account was connected with this link. If it needs connecting again, ask for a new link."})
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return h.renderCallback(c, http.StatusNotFound, views.CallbackView{Title: "This link does not work",
+			Message: "The link is mistyped or expired (links work for 30 minutes). Ask the person who sent it for a new one."})
+	}
+	if err != nil {
+		return err
+	}
+	acct, err := h.store.GetAccount(ctx, link.AccountID)
+	if err != nil {
+		return err
+	}
+	in, err := h.store.GetIntegrationByID(ctx, acct.IntegrationID)
+	if err != nil {
+		return err
+	}
+	if in.OAuth2.GrantType != oauthflow.GrantAuthorizationCode {
+		return h.renderCallback(c, http.StatusConflict, views.CallbackView{Title: "Nothing to sign in to",
+			Message: "This account uses client credentials and connects without a person signing in."})
+	}
+	authURL, err := h.startFlow(c, acct.Account, in, link.TokenHash)
+	if err != nil {
+		return h.renderCallback(c, http.StatusConflict, views.CallbackView{Title: "Cannot connect yet", Message: err.Error()})
+	}
+	return c.Redirect(http.StatusSeeOther, authURL)
+}
+
+// connectDone is where a connect-link flow ends.
+func (h *Handler) connectDone(c echo.Context) error {
+	return h.render(c, http.StatusOK, views.Callback(h.page(c, "Connected", ""), views.CallbackView{
+		Title: "Connected — you can close this window", Message: "The account is connected. Nothing else is needed here.", Success: true}))
+}

@@ -1,0 +1,161 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/oauthflow"
+	"airlock/store"
+)
+
+// Lifetimes of the connect flow.
+const (
+	flowLifetime        = 10 * time.Minute
+	connectLinkLifetime = 30 * time.Minute
+)
+
+// ErrNoSecret means an (imported) integration cannot connect until its
+// client secret is set.
+var errNoSecret = errors.New("this integration has no client secret yet: set it on the integration before connecting accounts")
+
+// protocolIntegration is an integration with its client secret, for the
+// moment Airlock talks to the provider. Nothing that renders gets it.
+func (h *Handler) protocolIntegration(ctx context.Context, id int64) (oauthflow.Integration, error) {
+	in, err := h.store.GetIntegrationByID(ctx, id)
+	if err != nil {
+		return in, err
+	}
+	if in.OAuth2.ClientSecret, err = h.store.IntegrationSecret(ctx, id); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+// startFlow creates a pending authorization-code flow bound to this browser
+// session and returns the provider's authorization URL to redirect to.
+func (h *Handler) startFlow(c echo.Context, acct oauthflow.Account, in oauthflow.Integration, linkHash string) (string, error) {
+	if !in.OAuth2.ClientSecretSet {
+		return "", errNoSecret
+	}
+	state, err := oauthflow.NewState()
+	if err != nil {
+		return "", err
+	}
+	verifier := oauthflow.NewVerifier()
+	authURL, err := oauthflow.AuthorizationURL(in, acct.Parameters, h.CallbackURL(), state, verifier)
+	if err != nil {
+		return "", fmt.Errorf("build the authorization URL: %w", err)
+	}
+	tokenURL, err := oauthflow.ExpandURL(in.OAuth2.TokenURL, acct.Parameters)
+	if err != nil {
+		return "", fmt.Errorf("expand the token endpoint: %w", err)
+	}
+	sess := session(c)
+	if sess.ID == "" { // a session that was never saved has no id to bind the flow to
+		if err := h.saveSession(c); err != nil {
+			return "", err
+		}
+	}
+	now := h.now()
+	err = h.store.CreateFlow(c.Request().Context(), state, store.PendingFlow{
+		SessionHash: store.IDHash(sess), AccountID: acct.ID, IntegrationID: in.ID, Verifier: verifier,
+		RedirectURI: h.CallbackURL(), TokenURL: literalTemplate(tokenURL.String()), Realm: h.cfg.Realm,
+		ConnectLink: linkHash, CreatedAt: now, ExpiresAt: now.Add(flowLifetime),
+	})
+	if err != nil {
+		return "", err
+	}
+	return authURL, nil
+}
+
+// literalTemplate escapes braces so an expanded URL stays literal when it is
+// used as a template again.
+func literalTemplate(s string) string {
+	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
+}
+
+// connectNow requests a client-credentials token at once.
+func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration) error {
+	if !in.OAuth2.ClientSecretSet {
+		return errNoSecret
+	}
+	_, err := h.mgr.Refresh(ctx, acct, in, oauthflow.ReasonConnect)
+	return err
+}
+
+// disconnect revokes the account's tokens where the integration has a revoke
+// endpoint (refresh token first), then deletes them locally whatever the
+// answer, and records the outcome.
+func (h *Handler) disconnect(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration, actor string) (bool, error) {
+	defer h.mgr.Forget(acct.ID)
+	tok, err := h.store.LoadToken(ctx, acct.ID)
+	if errors.Is(err, oauthflow.ErrNoToken) {
+		return false, h.store.DisconnectAccount(ctx, acct.ID, false, "no token to revoke", actor)
+	}
+	if err != nil {
+		return false, err
+	}
+	revoked, rerr := h.tokens.RevokeAll(ctx, in, acct.Parameters, tok)
+	detail := "tokens deleted"
+	switch {
+	case in.OAuth2.RevokeURL == "":
+		detail = "no revoke endpoint: tokens deleted locally"
+	case rerr != nil:
+		detail = "revocation failed (" + rerr.Error() + "): tokens deleted locally"
+	case revoked:
+		detail = "revoked at the provider and deleted"
+	}
+	return revoked, h.store.DisconnectAccount(ctx, acct.ID, revoked, detail, actor)
+}
+
+// disconnectAllAccounts disconnects (revoking where possible) every
+// account of an integration before the integration is deleted.
+func (h *Handler) disconnectAllAccounts(ctx context.Context, in oauthflow.Integration) error {
+	full, err := h.protocolIntegration(ctx, in.ID)
+	if err != nil {
+		return err
+	}
+	cursor := ""
+	for {
+		rows, next, err := h.store.ListAccounts(ctx, store.AccountFilter{IntegrationID: in.ID}, 200, cursor)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := h.disconnect(ctx, r.Account, full, "integration deleted"); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// newConnectLink makes a connect link for the account.
+func (h *Handler) newConnectLink(ctx context.Context, acct oauthflow.Account, actor string) (string, time.Time, error) {
+	token := randomToken()
+	l, err := h.store.CreateConnectLink(ctx, token, acct.ID, actor, connectLinkLifetime)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return h.cfg.PublicURL.String() + "/connect/" + token, l.ExpiresAt, nil
+}
+
+// tokenErrorStatus maps a failure to get a token to an HTTP status.
+func tokenErrorStatus(err error) int {
+	switch {
+	case errors.Is(err, oauthflow.ErrNeedsReconnect), errors.Is(err, errNoSecret):
+		return http.StatusConflict
+	case oauthflow.Classify(err) == oauthflow.KindConfig:
+		return http.StatusConflict
+	}
+	return http.StatusBadGateway
+}

@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"airlock/oauthflow"
+	"airlock/store"
+	"airlock/views"
+)
+
+// reservedKeys are console paths under /integrations/; an integration with
+// one of these keys could not be shown, so no integration may have them.
+var reservedKeys = map[string]bool{"new": true, "import": true, "form": true, "preview": true}
+
+// checkIntegration is the one validation of the form and the API: it
+// normalizes in (in place) and returns every problem keyed by JSON path, or
+// nil. Problems found while parsing (parsed) come first for their path.
+func checkIntegration(in *oauthflow.Integration, opts oauthflow.ValidateOptions, parsed oauthflow.FieldErrors) oauthflow.FieldErrors {
+	oauthflow.Normalize(in)
+	fe := oauthflow.FieldErrors{}
+	for p, m := range oauthflow.Validate(*in, opts) {
+		fe[p] = m
+	}
+	for p, m := range parsed {
+		fe[p] = m
+	}
+	if _, ok := fe["key"]; !ok && reservedKeys[strings.ToLower(in.Key)] {
+		fe["key"] = fmt.Sprintf("%s is a word the console uses in its addresses: choose another key", in.Key)
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+// publicIntegration is what leaves Airlock: the integration without its
+// client secret, whatever the caller put in it.
+func publicIntegration(in oauthflow.Integration) oauthflow.Integration {
+	in.OAuth2.ClientSecret = ""
+	in.OAuth2.ClientSecretLast4 = ""
+	return in
+}
+
+// revokeIntegrationAccounts disconnects every account of in before the
+// integration is deleted: tokens are revoked at the provider where a revoke
+// endpoint is set (refresh token first) and deleted locally whatever the
+// provider answers (RFC 7009); each outcome is recorded as activity.
+func (h *Handler) revokeIntegrationAccounts(ctx context.Context, in oauthflow.Integration) error {
+	return h.disconnectAllAccounts(ctx, in)
+}
+
+// accountCount is how many accounts use the integration with this key.
+func (h *Handler) accountCount(ctx context.Context, key string) (int, error) {
+	in, err := h.store.GetIntegration(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	return h.store.CountAccounts(ctx, in.ID)
+}
+
+// storeProblem turns a store error of a create or update into field errors,
+// or returns the error itself when it is not the user's to fix.
+func storeProblem(err error, key string, accounts int) (oauthflow.FieldErrors, error) {
+	switch {
+	case errors.Is(err, store.ErrKeyInUse):
+		return oauthflow.FieldErrors{"key": fmt.Sprintf("The key cannot change while %s use this integration: keep the key, or disconnect them first",
+			views.Plural(accounts, "account", "accounts"))}, nil
+	case errors.Is(err, store.ErrConflict):
+		return oauthflow.FieldErrors{"key": fmt.Sprintf("An integration with the key %s already exists: choose another key", key)}, nil
+	}
+	return nil, err
+}
+
+// fieldOrder ranks JSON paths in the order the form shows them, so a list
+// of problems reads top to bottom.
+var fieldOrder = []string{
+	"name", "key", "parameters", "oauth2.grant_type", "oauth2.authorization_url", "oauth2.token_url", "oauth2.token_method",
+	"oauth2.revoke_url", "oauth2.scope", "oauth2.client_id", "oauth2.client_secret", "oauth2.client_auth", "oauth2.pkce",
+	"oauth2.authorization_params", "oauth2.token_params", "oauth2.issuer", "oauth2.refresh_window_seconds",
+	"oauth2.rejected_statuses", "token.name", "token.template", "token.in", "request_parameters", "api_base_urls", "health_check",
+}
+
+var fieldLabels = map[string]string{
+	"name": "Name", "key": "Key", "parameters": "Integration parameters",
+	"oauth2.grant_type": "Grant type", "oauth2.authorization_url": "Authorization endpoint", "oauth2.token_url": "Access token endpoint",
+	"oauth2.token_method": "Access token verb", "oauth2.revoke_url": "Revoke token endpoint", "oauth2.scope": "Scope",
+	"oauth2.client_id": "Client ID", "oauth2.client_secret": "Client secret", "oauth2.client_auth": "Client authentication",
+	"oauth2.pkce": "PKCE", "oauth2.authorization_params": "Extra authorization parameters", "oauth2.token_params": "Extra token parameters",
+	"oauth2.issuer": "Expected issuer", "oauth2.refresh_window_seconds": "Refresh window", "oauth2.rejected_statuses": "Token rejected statuses",
+	"token.name": "Token parameter name", "token.template": "Token value template", "token.in": "Token parameter type",
+	"request_parameters": "Request parameters", "api_base_urls": "API base URLs",
+	"health_check.method": "Health check method", "health_check.url": "Health check URL", "health_check.expect_status": "Health check expected status",
+}
+
+var indexedPathRE = regexp.MustCompile(`^(parameters|request_parameters|api_base_urls)\[(\d+)\](?:\.(\w+))?$`)
+
+// formField is the form control that shows a path's error: extra
+// parameters and rejected statuses are one control each in the form.
+func formField(path string) string {
+	for _, agg := range []string{"oauth2.authorization_params", "oauth2.token_params", "oauth2.rejected_statuses"} {
+		if strings.HasPrefix(path, agg) {
+			return agg
+		}
+	}
+	return path
+}
+
+// fieldLabel names a path for people: "Parameter 2 name".
+func fieldLabel(path string) string {
+	if l, ok := fieldLabels[path]; ok {
+		return l
+	}
+	if m := indexedPathRE.FindStringSubmatch(path); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		what := map[string]string{"parameters": "Parameter", "request_parameters": "Request parameter", "api_base_urls": "API base URL"}[m[1]]
+		return strings.TrimSpace(fmt.Sprintf("%s %d %s", what, n+1, m[3]))
+	}
+	if ctl := formField(path); ctl != path {
+		if name := strings.TrimPrefix(path[len(ctl):], "."); name != "" && !strings.HasPrefix(name, "[") {
+			return fieldLabels[ctl] + " (" + truncate(name, 40) + ")"
+		}
+		return fieldLabels[ctl]
+	}
+	return path
+}
+
+func fieldRank(path string) int {
+	for i, p := range fieldOrder {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return i
+		}
+	}
+	return len(fieldOrder)
+}
+
+// formErrors places errors on the form: a map by control for the fields,
+// and the full list, in form order, for the summary and the preview.
+func formErrors(fe oauthflow.FieldErrors) (map[string]string, []views.FormError) {
+	byField := map[string]string{}
+	list := make([]views.FormError, 0, len(fe))
+	for _, p := range sortedPaths(fe) {
+		ctl := formField(p)
+		if _, ok := byField[ctl]; !ok {
+			byField[ctl] = fe[p]
+		}
+		list = append(list, views.FormError{ID: views.FieldID(ctl), Label: fieldLabel(p), Message: fe[p]})
+	}
+	return byField, list
+}
+
+// sortedPaths lists the paths of fe in form order.
+func sortedPaths(fe oauthflow.FieldErrors) []string {
+	paths := make([]string, 0, len(fe))
+	for p := range fe {
+		paths = append(paths, p)
+	}
+	sort.Slice(paths, func(i, j int) bool {
+		ri, rj := fieldRank(paths[i]), fieldRank(paths[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return naturalLess(paths[i], paths[j])
+	})
+	return paths
+}
+
+// naturalLess orders parameters[2] before parameters[10].
+func naturalLess(a, b string) bool {
+	ma, mb := indexedPathRE.FindStringSubmatch(a), indexedPathRE.FindStringSubmatch(b)
+	if ma != nil && mb != nil && ma[1] == mb[1] {
+		ia, _ := strconv.Atoi(ma[2])
+		ib, _ := strconv.Atoi(mb[2])
+		if ia != ib {
+			return ia < ib
+		}
+	}
+	return a < b
+}

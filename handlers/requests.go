@@ -1,0 +1,203 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"airlock/oauthflow"
+	"airlock/store"
+	"airlock/views"
+)
+
+// maxRequestBody caps what a test request or the request API may send.
+const maxRequestBody = 1 << 20
+
+// usable refuses, before any network call, an account that has no token to use.
+func usable(a oauthflow.Account) error {
+	switch a.Status {
+	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
+		return fmt.Errorf("%w: the account is %s; connect it first", oauthflow.ErrNeedsReconnect, a.Status)
+	case oauthflow.StatusNeedsReconnect:
+		return fmt.Errorf("%w: the provider no longer accepts its authorization; reconnect it", oauthflow.ErrNeedsReconnect)
+	}
+	return nil
+}
+
+// run sends a request through the account and records a second rejection on it.
+func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Integration, req oauthflow.Request) (*oauthflow.Response, error) {
+	if err := usable(a); err != nil {
+		return nil, err
+	}
+	resp, err := h.runner.Do(ctx, a, in, req)
+	if err == nil && resp.Attempts == 2 && in.Rejected(resp.Status) {
+		msg := fmt.Sprintf("The API answered %d even with a freshly refreshed token: check the scopes granted and the integration's token settings.", resp.Status)
+		if serr := h.store.SetAccountError(ctx, a.ID, msg); serr != nil {
+			h.log.Warn("record rejection", "account_id", a.ID, "err", serr)
+		}
+	}
+	return resp, err
+}
+
+// recordRequest is the runner's activity hook: rows go to the batched log.
+func (h *Handler) recordRequest(r oauthflow.RequestRecord) {
+	if h.activity == nil {
+		return
+	}
+	outcome := "ok"
+	switch {
+	case r.Err != "":
+		outcome = "failed"
+	case r.RejectedTwice:
+		outcome = "rejected_twice"
+	case r.Status >= 400:
+		outcome = "error_status"
+	}
+	h.activity.Add(store.Activity{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
+		Kind: "request", Outcome: outcome, Method: r.Method, URL: r.URL, Status: r.Status,
+		DurationMS: r.Duration.Milliseconds(), RefreshReason: r.RefreshReason, Detail: truncateText(r.Err, 300)})
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// accountRequest is the console's test request panel.
+func (h *Handler) accountRequest(c echo.Context) error {
+	r, in, err := h.accountAndIntegration(c)
+	if err != nil {
+		return err
+	}
+	form := views.RequestForm{Method: c.FormValue("method"), URL: strings.TrimSpace(c.FormValue("url")), Body: c.FormValue("body")}
+	hdr := http.Header{}
+	params, _ := c.FormParams()
+	names, values := params["header_name"], params["header_value"]
+	for i, n := range names {
+		v := ""
+		if i < len(values) {
+			v = values[i]
+		}
+		form.Headers = append(form.Headers, views.KV{Name: n, Value: v})
+		if n = strings.TrimSpace(n); n != "" {
+			hdr.Add(n, v)
+		}
+	}
+	if len(form.Body) > maxRequestBody {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The body is larger than 1 MiB.")
+	}
+	resp, err := h.run(c.Request().Context(), r.Account, in, oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr, Body: []byte(form.Body)})
+	result := resultVM(resp, err)
+	if !isHTMX(c) {
+		v, verr := h.accountView(c, r.ID)
+		if verr != nil {
+			return verr
+		}
+		v.Request, v.Result = form, &result
+		return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
+	}
+	return h.render(c, http.StatusOK, views.RequestResultPanel(result))
+}
+
+// accountCheck runs the integration's health check and records the verdict.
+func (h *Handler) accountCheck(c echo.Context) error {
+	r, in, err := h.accountAndIntegration(c)
+	if err != nil {
+		return err
+	}
+	if in.HealthCheck == nil || in.HealthCheck.URL == "" {
+		return echo.NewHTTPError(http.StatusConflict, "This integration has no health check: add one on the integration.")
+	}
+	health, detail := h.checkHealth(c.Request().Context(), r.Account, in)
+	if err := h.store.SetAccountHealth(c.Request().Context(), r.ID, health, detail); err != nil {
+		return err
+	}
+	return h.accountStatusPartial(c, r.ID, nil)
+}
+
+// checkHealth sends the health check and judges it.
+func (h *Handler) checkHealth(ctx context.Context, a oauthflow.Account, in oauthflow.Integration) (string, string) {
+	hc := in.HealthCheck
+	resp, err := h.run(ctx, a, in, oauthflow.Request{Method: hc.Method, URL: hc.URL})
+	if err != nil {
+		return "failing", err.Error()
+	}
+	want := hc.ExpectStatus
+	if want == 0 {
+		want = http.StatusOK
+	}
+	if resp.Status != want {
+		return "failing", fmt.Sprintf("%s %s answered %d, expected %d", hc.Method, hc.URL, resp.Status, want)
+	}
+	return "healthy", fmt.Sprintf("%s %s answered %d in %d ms", hc.Method, hc.URL, resp.Status, resp.Duration.Milliseconds())
+}
+
+// resultVM turns the runner's answer into the result panel.
+func resultVM(resp *oauthflow.Response, err error) views.RequestResult {
+	if err != nil {
+		title := "The request was not sent"
+		var ue *oauthflow.UpstreamError
+		if errors.As(err, &ue) {
+			title = "The API did not answer"
+		} else if errors.Is(err, oauthflow.ErrNeedsReconnect) {
+			title = "No token"
+		}
+		return views.RequestResult{ErrorTitle: title, Error: err.Error()}
+	}
+	v := views.RequestResult{Status: resp.Status, DurationMS: resp.Duration.Milliseconds(), Refreshed: resp.Refreshed,
+		Truncated: resp.Truncated, SentMethod: resp.Sent.Method, SentURL: resp.Sent.URL}
+	if resp.Refreshed || resp.RefreshNote != "" {
+		v.RefreshNote = resp.RefreshNote
+	}
+	v.Headers = kvs(resp.Header)
+	v.SentHeaders = kvs(resp.Sent.Header)
+	v.Body, v.BodyNote = displayBody(resp.Header.Get("Content-Type"), resp.Body)
+	return v
+}
+
+func kvs(h http.Header) []views.KV {
+	var out []views.KV
+	for k, vs := range h {
+		for _, v := range vs {
+			out = append(out, views.KV{Name: k, Value: v})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// displayBody pretty-prints JSON, shows text as is, and sizes binary.
+func displayBody(contentType string, b []byte) (string, string) {
+	if len(b) == 0 {
+		return "", "The body is empty."
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if strings.Contains(mt, "json") || json.Valid(b) {
+		var out bytes.Buffer
+		if json.Indent(&out, b, "", "  ") == nil {
+			return out.String(), ""
+		}
+	}
+	if utf8.Valid(b) && !bytes.ContainsRune(b, 0) {
+		return string(b), ""
+	}
+	return "", fmt.Sprintf("Binary body, %d bytes (%s).", len(b), orUnknown(mt))
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no content type"
+	}
+	return s
+}

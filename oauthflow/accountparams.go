@@ -1,0 +1,103 @@
+package oauthflow
+
+import (
+	"fmt"
+	"strings"
+)
+
+// maxParamValue bounds one parameter value.
+const maxParamValue = 1000
+
+// ValidateAccountParameters checks an account's parameter values against its
+// integration: every declared parameter has a value, no undeclared name is
+// given, and every template expands cleanly with these values — a value used
+// in a URL host must produce a host name, a value used in a header must not
+// hold CR, LF or NUL. Errors are keyed "parameters.<name>".
+func ValidateAccountParameters(in Integration, values map[string]string) FieldErrors {
+	fe := FieldErrors{}
+	declared := map[string]bool{}
+	for _, p := range in.Parameters {
+		declared[p.Name] = true
+		v, ok := values[p.Name]
+		switch {
+		case !ok || strings.TrimSpace(v) == "":
+			fe[paramPath(p.Name)] = fmt.Sprintf("Enter a value for %s%s.", p.Name, describe(p))
+		case len(v) > maxParamValue:
+			fe[paramPath(p.Name)] = fmt.Sprintf("%s is longer than %d characters.", p.Name, maxParamValue)
+		}
+	}
+	for name := range values {
+		if !declared[name] {
+			fe[paramPath(name)] = fmt.Sprintf("%s is not a parameter of this integration: remove it, or declare it on the integration first.", name)
+		}
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	for field, tmpl := range urlTemplates(in) {
+		if tmpl == "" {
+			continue
+		}
+		if _, err := ExpandURL(tmpl, values); err != nil {
+			blame(fe, in, tmpl, values, fmt.Sprintf("makes %s invalid: %v", field, err))
+		}
+	}
+	withToken := make(map[string]string, len(values)+1)
+	for k, v := range values {
+		withToken[k] = v
+	}
+	withToken["token"] = "" // the template's {token} is filled at request time
+	for field, tmpl := range headerTemplates(in) {
+		if _, err := ExpandHeaderValue(tmpl, withToken); err != nil {
+			blame(fe, in, tmpl, values, fmt.Sprintf("makes %s invalid: %v", field, err))
+		}
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+func paramPath(name string) string { return "parameters." + name }
+
+func describe(p Parameter) string {
+	if p.Description == "" {
+		return ""
+	}
+	return " (" + p.Description + ")"
+}
+
+// blame puts an expansion error on each parameter the template uses.
+func blame(fe FieldErrors, in Integration, tmpl string, values map[string]string, msg string) {
+	names, _ := Placeholders(tmpl)
+	for _, n := range names {
+		if _, ok := fe[paramPath(n)]; !ok {
+			fe[paramPath(n)] = fmt.Sprintf("The value of %s %s", n, msg)
+		}
+	}
+}
+
+// urlTemplates are the integration's URL fields by JSON path.
+func urlTemplates(in Integration) map[string]string {
+	m := map[string]string{
+		"oauth2.authorization_url": in.OAuth2.AuthorizationURL,
+		"oauth2.token_url":         in.OAuth2.TokenURL,
+		"oauth2.revoke_url":        in.OAuth2.RevokeURL,
+	}
+	for i, u := range in.APIBaseURLs {
+		m[fmt.Sprintf("api_base_urls[%d]", i)] = u
+	}
+	if in.HealthCheck != nil {
+		m["health_check.url"] = in.HealthCheck.URL
+	}
+	return m
+}
+
+// headerTemplates are the templates whose expansion can land in a header.
+func headerTemplates(in Integration) map[string]string {
+	m := map[string]string{"oauth2.client_id": in.OAuth2.ClientID, "token.template": in.Token.Template}
+	for i, rp := range in.RequestParameters {
+		m[fmt.Sprintf("request_parameters[%d].value", i)] = rp.Value
+	}
+	return m
+}

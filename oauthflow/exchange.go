@@ -1,0 +1,289 @@
+package oauthflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxTokenBody caps what is read from a token or revocation endpoint.
+const maxTokenBody = 1 << 20
+
+// userAgent identifies Airlock to providers (some refuse Go's default).
+const userAgent = "Airlock"
+
+// Client calls token and revocation endpoints. HTTP should come from
+// NewHTTPClient (dial guard, timeouts); whatever its redirect policy, the
+// Client never follows a redirect nor sends cookies. A Client is safe for
+// concurrent use.
+type Client struct {
+	HTTP *http.Client
+	// Now is the clock (tests fix it); nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// httpClient is c.HTTP with redirects and cookies switched off: a token
+// endpoint that redirects may be trying to collect the code or the secret.
+func (c *Client) httpClient() (*http.Client, error) {
+	if c.HTTP == nil {
+		return nil, errors.New("oauthflow: Client.HTTP is nil: build one with NewHTTPClient")
+	}
+	hc := *c.HTTP
+	hc.CheckRedirect = noRedirect
+	hc.Jar = nil
+	return &hc, nil
+}
+
+// ExchangeCode trades an authorization code for a token (RFC 6749 §4.1.3).
+// client_id is always in the body, also with basic authentication: that is
+// harmless and some providers require it.
+func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[string]string, code, verifier, redirectURI string) (Token, error) {
+	if in.OAuth2.GrantType != GrantAuthorizationCode {
+		return Token{}, configError("token endpoint", "the integration's grant type is not authorization_code")
+	}
+	if code == "" {
+		return Token{}, configError("token endpoint", "the callback brought no authorization code")
+	}
+	if in.OAuth2.PKCE && verifier == "" {
+		return Token{}, configError("token endpoint", "PKCE is on but the flow has no code verifier; start the connection again")
+	}
+	clientID, err := Expand(in.OAuth2.ClientID, values)
+	if err != nil {
+		return Token{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("client id: %w", err)}
+	}
+	form := url.Values{
+		"grant_type":   {GrantAuthorizationCode},
+		"code":         {code},
+		"redirect_uri": {redirectURI},
+		"client_id":    {clientID},
+	}
+	if in.OAuth2.PKCE {
+		form.Set("code_verifier", verifier)
+	}
+	return c.token(ctx, in, values, form, []string{code, verifier})
+}
+
+// ClientCredentials obtains a token for the client itself (RFC 6749 §4.4).
+func (c *Client) ClientCredentials(ctx context.Context, in Integration, values map[string]string) (Token, error) {
+	form := url.Values{"grant_type": {GrantClientCredentials}}
+	scope, err := Expand(in.OAuth2.Scope, values)
+	if err != nil {
+		return Token{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("scope: %w", err)}
+	}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	return c.token(ctx, in, values, form, nil)
+}
+
+// Refresh uses a refresh token (RFC 6749 §6). An answer without a new
+// refresh token keeps the old one, which the returned Token carries.
+func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]string, refreshToken string) (Token, error) {
+	if refreshToken == "" {
+		return Token{}, &TokenError{Kind: KindInvalidGrant, Description: "no refresh token is stored"}
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	t, err := c.token(ctx, in, values, form, []string{refreshToken})
+	if err != nil {
+		return Token{}, err
+	}
+	if t.RefreshToken == "" {
+		t.RefreshToken = refreshToken
+	}
+	return t, nil
+}
+
+// token sends a token request and parses the answer.
+func (c *Client) token(ctx context.Context, in Integration, values map[string]string, form url.Values, sensitive []string) (Token, error) {
+	const endpoint = "token endpoint"
+	all := url.Values{}
+	for k, v := range in.OAuth2.TokenParams {
+		if isProtocolParam(k) { // Validate refuses these; never let one through
+			continue
+		}
+		ev, err := Expand(v, values)
+		if err != nil {
+			return Token{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("token parameter %s: %w", k, err)}
+		}
+		all.Set(k, ev)
+	}
+	for k, v := range form { // protocol parameters win
+		all[k] = v
+	}
+	req, secret, err := c.newRequest(ctx, in, values, endpoint, in.OAuth2.TokenURL, in.OAuth2.TokenMethod, all)
+	if err != nil {
+		return Token{}, err
+	}
+	sensitive = append(sensitive, secret)
+	now := c.now() // before sending: the expiry errs on the early side
+	status, ct, body, err := c.do(req, endpoint)
+	if err != nil {
+		return Token{}, redactError(err, sensitive)
+	}
+	t, err := ParseTokenResponse(status, ct, body, now)
+	if err != nil {
+		// Rebuild the error from a body with our own secrets blanked, so that
+		// a provider echoing the code or the secret cannot leak it.
+		if _, rerr := ParseTokenResponse(status, ct, redactBody(body, sensitive), now); rerr != nil {
+			err = rerr
+		}
+		return Token{}, redactError(err, sensitive)
+	}
+	return t, nil
+}
+
+// newRequest builds a request to a token or revocation endpoint: the URL
+// expanded safely, the client authentication applied, the parameters in a
+// form body (POST) or merged into the query (GET, non-standard). It returns
+// the expanded secret so the caller can keep it out of error messages.
+func (c *Client) newRequest(ctx context.Context, in Integration, values map[string]string, endpoint, tmpl, method string, form url.Values) (*http.Request, string, error) {
+	u, err := ExpandURL(tmpl, values)
+	if err != nil {
+		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("build the URL: %w", err)}
+	}
+	clientID, err := Expand(in.OAuth2.ClientID, values)
+	if err != nil {
+		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("client id: %w", err)}
+	}
+	if _, err := Placeholders(in.OAuth2.ClientSecret); err != nil { // its message would quote part of the secret
+		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: errors.New("client secret: it has { or } that do not form a placeholder; write {{ and }} for literal braces")}
+	}
+	secret, err := Expand(in.OAuth2.ClientSecret, values)
+	if err != nil {
+		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("client secret: %w", err)}
+	}
+	basic := in.OAuth2.ClientAuth != ClientAuthBody
+	if !basic {
+		form.Set("client_id", clientID)
+		if secret != "" {
+			form.Set("client_secret", secret)
+		}
+	}
+	var req *http.Request
+	if strings.EqualFold(method, http.MethodGet) {
+		q := u.Query()
+		for k, v := range form {
+			q[k] = v
+		}
+		u.RawQuery = q.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
+	if err != nil {
+		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("build the request to %s: %w", safeURL(u), err)}
+	}
+	if basic {
+		// RFC 6749 §2.3.1: form-url-encode id and secret before Basic encoding.
+		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	return req, secret, nil
+}
+
+// do sends req and reads at most maxTokenBody bytes of the answer; a 3xx is
+// an error (never followed), so is a larger answer.
+func (c *Client) do(req *http.Request, endpoint string) (status int, contentType string, body []byte, err error) {
+	hc, err := c.httpClient()
+	if err != nil {
+		return 0, "", nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: err}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", nil, transportError(req, endpoint, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		return 0, "", nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Status: resp.StatusCode,
+			Description: fmt.Sprintf("redirected to %s; redirects are not followed: set the URL to the final address", safeURL(req.URL.ResolveReference(orEmpty(loc))))}
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxTokenBody+1))
+	if err != nil {
+		return 0, "", nil, &TokenError{Kind: KindTemporary, Endpoint: endpoint, Status: resp.StatusCode,
+			Err: fmt.Errorf("read the answer: %w", err)}
+	}
+	if len(body) > maxTokenBody {
+		return 0, "", nil, &TokenError{Kind: statusKind(resp.StatusCode), Endpoint: endpoint, Status: resp.StatusCode,
+			Description: endpoint + " answer larger than 1 MiB"}
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), body, nil
+}
+
+func orEmpty(u *url.URL) *url.URL {
+	if u == nil {
+		return &url.URL{}
+	}
+	return u
+}
+
+// transportError classifies a failed round trip. The *url.Error wrapper is
+// replaced because its text holds the full URL, and with GET the query holds
+// the code and perhaps the secret.
+func transportError(req *http.Request, endpoint string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	kind := KindTemporary
+	if errors.Is(err, ErrRefusedAddress) {
+		kind = KindConfig
+	}
+	return &TokenError{Kind: kind, Endpoint: endpoint, Err: fmt.Errorf("%s %s: %w", req.Method, safeURL(req.URL), err)}
+}
+
+// safeURL is scheme://host/path: no user info, query or fragment.
+func safeURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// configError is a TokenError for a problem found before any request.
+func configError(endpoint, desc string) error {
+	return &TokenError{Kind: KindConfig, Endpoint: endpoint, Description: desc}
+}
+
+// redactBody blanks our own secrets in a body, raw, form- and JSON-encoded.
+func redactBody(body []byte, sensitive []string) []byte {
+	s := string(body)
+	for _, v := range sensitive {
+		if len(v) < 3 {
+			continue
+		}
+		j, _ := json.Marshal(v)
+		for _, form := range []string{v, url.QueryEscape(v), strings.Trim(string(j), `"`)} {
+			s = strings.ReplaceAll(s, form, "[redacted]")
+		}
+	}
+	return []byte(s)
+}
+
+// redactError blanks our own secrets in a TokenError's provider text.
+func redactError(err error, sensitive []string) error {
+	var te *TokenError
+	if !errors.As(err, &te) {
+		return err
+	}
+	te.Description = string(redactBody([]byte(te.Description), sensitive))
+	te.BodyStart = string(redactBody([]byte(te.BodyStart), sensitive))
+	return err
+}

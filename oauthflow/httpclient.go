@@ -1,0 +1,116 @@
+package oauthflow
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// RedirectPolicy says what an outbound client does with a 3xx answer.
+type RedirectPolicy int
+
+const (
+	// NoRedirects returns every 3xx as the response: token and revocation
+	// endpoints must never be followed elsewhere (RFC 9700 §4.11, §2.6).
+	NoRedirects RedirectPolicy = iota
+	// SameOriginRedirects follows at most maxRedirects redirects that keep
+	// scheme, host and port; any other 3xx is returned as the response, so
+	// credentials never reach another host (golang/oauth2 #500).
+	SameOriginRedirects
+)
+
+// maxRedirects is how many same-origin redirects an API call may follow.
+const maxRedirects = 5
+
+// Defaults for zero HTTPOptions durations; they match the config defaults.
+const (
+	defaultHTTPConnectTimeout = 5 * time.Second
+	defaultHeaderTimeout      = 15 * time.Second
+	defaultTotalTimeout       = 30 * time.Second
+	tlsHandshakeTimeout       = 10 * time.Second
+)
+
+// HTTPOptions configures an outbound client. Zero durations take defaults
+// (5 s connect, 15 s headers, 30 s total); a nil Guard is a guard that refuses
+// private networks, so no client from here is ever unguarded.
+type HTTPOptions struct {
+	Guard          *DialGuard
+	ConnectTimeout time.Duration // DNS lookup and TCP connect
+	HeaderTimeout  time.Duration // until the response headers arrive
+	Timeout        time.Duration // the whole exchange, body included
+}
+
+// NewHTTPClient builds the client for admin-entered URLs. Every connection
+// goes through the dial guard. Proxy is nil on purpose: a proxy taken from
+// HTTP_PROXY would make the connection to the proxy, not to the checked
+// address, and so bypass the guard. Idle connections are pooled generously
+// (64 per host) so many concurrent callers of one API reuse connections.
+func NewHTTPClient(o HTTPOptions, redirects RedirectPolicy) *http.Client {
+	guard := o.Guard
+	if guard == nil {
+		guard = &DialGuard{}
+	}
+	connect := orDefault(o.ConnectTimeout, defaultHTTPConnectTimeout)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// The context bounds lookup and connect; a live connection is not
+		// affected when it ends.
+		ctx, cancel := context.WithTimeout(ctx, connect)
+		defer cancel()
+		return guard.DialContext(ctx, network, addr)
+	}
+	tr := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dial,
+		ForceAttemptHTTP2:      true,
+		TLSHandshakeTimeout:    tlsHandshakeTimeout,
+		ResponseHeaderTimeout:  orDefault(o.HeaderTimeout, defaultHeaderTimeout),
+		ExpectContinueTimeout:  time.Second,
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	c := &http.Client{Transport: tr, Timeout: orDefault(o.Timeout, defaultTotalTimeout)}
+	switch redirects {
+	case SameOriginRedirects:
+		c.CheckRedirect = sameOriginOnly
+	default:
+		c.CheckRedirect = noRedirect
+	}
+	return c
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// noRedirect hands the 3xx back to the caller instead of following it.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// sameOriginOnly follows a redirect only within the first request's origin,
+// and at most maxRedirects times; otherwise the 3xx becomes the response.
+func sameOriginOnly(req *http.Request, via []*http.Request) error {
+	if len(via) == 0 {
+		return nil
+	}
+	if len(via) > maxRedirects || origin(req) != origin(via[0]) {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// origin is scheme://host:port with the default port made explicit, so
+// https://a and https://a:443 are the same origin.
+func origin(r *http.Request) string {
+	scheme := strings.ToLower(r.URL.Scheme)
+	port := r.URL.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + strings.ToLower(r.URL.Hostname()) + ":" + port
+}

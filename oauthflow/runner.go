@@ -1,0 +1,310 @@
+package oauthflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultMaxResponse is how much of an API response the runner keeps.
+const DefaultMaxResponse = 1 << 20
+
+// RequestError is a request refused before anything was sent: a malformed
+// URL, a URL outside the API base URLs, a refused address. Field is the JSON
+// path of the culprit ("url", "headers.X-Foo").
+type RequestError struct {
+	Field string
+	Msg   string
+	Err   error
+}
+
+func (e *RequestError) Error() string { return e.Msg }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// UpstreamError is a request that was sent but got no answer.
+type UpstreamError struct {
+	Timeout bool
+	Err     error
+}
+
+func (e *UpstreamError) Error() string {
+	if e.Timeout {
+		return "the API did not answer in time: " + e.Err.Error()
+	}
+	return "the API could not be reached: " + e.Err.Error()
+}
+func (e *UpstreamError) Unwrap() error { return e.Err }
+
+// Request is what a caller asks the runner to send. URL may hold the
+// integration's placeholders; they are filled in with the account's values.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Sent is the request as it went out, with the token masked.
+type Sent struct {
+	Method string
+	URL    string
+	Header http.Header
+}
+
+// Response is the API's answer and what the runner did to get it.
+type Response struct {
+	Status        int
+	Header        http.Header
+	Body          []byte
+	Truncated     bool
+	Duration      time.Duration
+	Refreshed     bool
+	RefreshReason string // ReasonExpiring, ReasonRejected or ""
+	RefreshNote   string // "expires in 12 min, inside the 30 min window"
+	Sent          Sent
+	Attempts      int
+}
+
+// RequestRecord is what the runner reports of each request for the activity
+// log: never the token, a header value or the body.
+type RequestRecord struct {
+	Account        Account
+	IntegrationKey string
+	Method         string
+	URL            string // without query values
+	Status         int    // 0 when there was no answer
+	Duration       time.Duration
+	RefreshReason  string
+	// RejectedTwice is set when the API rejected the token again after a
+	// refresh: the account should say so.
+	RejectedTwice bool
+	Err           string
+}
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	Manager *Manager
+	// HTTP is the API client: dial guard, timeouts, SameOriginRedirects.
+	HTTP *http.Client
+	// MaxBody caps the response kept; 0 means DefaultMaxResponse.
+	MaxBody int64
+	// Record, if set, receives every request (it must not block: the activity
+	// log batches its writes off the request path).
+	Record func(RequestRecord)
+	// Observe, if set, is told of every request (metrics).
+	Observe func(in Integration, status int, d time.Duration)
+}
+
+// Runner sends requests through an account: base-URL check, request
+// parameters, token injection, one refresh-and-retry on rejection. It is safe
+// for concurrent use.
+type Runner struct {
+	opts RunnerOptions
+}
+
+// NewRunner builds a Runner.
+func NewRunner(o RunnerOptions) *Runner {
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxResponse
+	}
+	return &Runner{opts: o}
+}
+
+// Do sends req with the account's token. in must carry the client secret (a
+// refresh may be needed).
+func (r *Runner) Do(ctx context.Context, a Account, in Integration, req Request) (*Response, error) {
+	target, err := r.target(a, in, req)
+	if err != nil {
+		return nil, err
+	}
+	method := strings.ToUpper(strings.TrimSpace(req.Method))
+	if method == "" {
+		method = http.MethodGet
+	}
+	rec := RequestRecord{Account: a, IntegrationKey: in.Key, Method: method, URL: withoutQueryValues(target)}
+	tr, err := r.opts.Manager.Token(ctx, a, in)
+	if err != nil {
+		rec.Err = err.Error()
+		r.record(rec)
+		return nil, err
+	}
+	resp, err := r.send(ctx, a, in, method, target, req, tr.Token)
+	if err == nil && in.Rejected(resp.Status) {
+		rejected := resp.Status
+		if tr2, rerr := r.opts.Manager.Rejected(ctx, a, in, tr.Token.Version, rejected); rerr == nil {
+			tr = tr2
+			if resp, err = r.send(ctx, a, in, method, target, req, tr.Token); err == nil {
+				resp.Attempts = 2
+				rec.RejectedTwice = in.Rejected(resp.Status)
+			}
+		} else {
+			resp.RefreshNote = fmt.Sprintf("%d from the API; the refresh failed: %v", rejected, rerr)
+		}
+	}
+	if err != nil {
+		rec.Err = err.Error()
+		r.record(rec)
+		return nil, err
+	}
+	if tr.Refreshed {
+		resp.Refreshed, resp.RefreshReason, resp.RefreshNote = true, tr.Reason, tr.Note
+	} else if tr.Note != "" && resp.RefreshNote == "" {
+		resp.RefreshNote = tr.Note
+	}
+	rec.Status, rec.Duration, rec.RefreshReason = resp.Status, resp.Duration, resp.RefreshReason
+	r.record(rec)
+	if r.opts.Observe != nil {
+		r.opts.Observe(in, resp.Status, resp.Duration)
+	}
+	return resp, nil
+}
+
+func (r *Runner) record(rec RequestRecord) {
+	if r.opts.Record != nil {
+		r.opts.Record(rec)
+	}
+}
+
+// target expands the URL, checks it against the API base URLs, and adds the
+// integration's query request parameters.
+func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error) {
+	if strings.TrimSpace(req.URL) == "" {
+		return nil, &RequestError{Field: "url", Msg: "Enter the URL to call, for example https://api.example.com/v1/me."}
+	}
+	u, err := ExpandURL(req.URL, a.Parameters)
+	if err != nil {
+		return nil, &RequestError{Field: "url", Msg: "The URL is not valid: " + err.Error(), Err: err}
+	}
+	if err := CheckBaseURL(in, a.Parameters, u); err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	for i, rp := range in.RequestParameters {
+		if rp.In != InQuery {
+			continue
+		}
+		v, err := Expand(rp.Value, a.Parameters)
+		if err != nil {
+			return nil, &RequestError{Field: fmt.Sprintf("request_parameters[%d].value", i), Msg: err.Error(), Err: err}
+		}
+		q.Set(rp.Name, v)
+	}
+	u.RawQuery = q.Encode()
+	return u, nil
+}
+
+// CheckBaseURL refuses a URL outside the integration's API base URLs (when any
+// are set): same scheme, host and port, and a path under the base path.
+func CheckBaseURL(in Integration, values map[string]string, u *url.URL) error {
+	if len(in.APIBaseURLs) == 0 {
+		return nil
+	}
+	var allowed []string
+	for _, tmpl := range in.APIBaseURLs {
+		base, err := ExpandURL(tmpl, values)
+		if err != nil {
+			continue
+		}
+		allowed = append(allowed, base.String())
+		if sameOrigin(base, u) && underPath(base.Path, u.Path) {
+			return nil
+		}
+	}
+	return &RequestError{Field: "url", Msg: fmt.Sprintf("%s is outside this integration's API base URLs (%s): the token is sent only there.",
+		u.Scheme+"://"+u.Host+u.Path, strings.Join(allowed, ", "))}
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && effectivePort(a) == effectivePort(b)
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
+}
+
+// underPath reports whether path is base or below it, on a segment boundary.
+func underPath(base, path string) bool {
+	if base == "" || base == "/" {
+		return true
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	return path+"/" == base || strings.HasPrefix(path, base)
+}
+
+// withoutQueryValues keeps a URL's query names but drops their values.
+func withoutQueryValues(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.Fragment = ""
+	if c.RawQuery != "" {
+		q := c.Query()
+		names := make([]string, 0, len(q))
+		for k := range q {
+			names = append(names, url.QueryEscape(k)+"=")
+		}
+		c.RawQuery = strings.Join(sortStrings(names), "&")
+	}
+	return c.String()
+}
+
+// send makes one attempt with the given token.
+func (r *Runner) send(ctx context.Context, a Account, in Integration, method string, target *url.URL, req Request, tok Token) (*Response, error) {
+	u := *target
+	hreq, sent, err := r.build(ctx, a, in, method, &u, req, tok)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	resp, err := r.opts.HTTP.Do(hreq)
+	if err != nil {
+		return nil, classifySendError(err)
+	}
+	defer resp.Body.Close()
+	body, truncated, err := readCapped(resp.Body, r.opts.MaxBody)
+	if err != nil {
+		return nil, classifySendError(err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, Truncated: truncated,
+		Duration: time.Since(start), Sent: sent, Attempts: 1}, nil
+}
+
+func classifySendError(err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &UpstreamError{Timeout: true, Err: err}
+	}
+	if errors.Is(err, ErrRefusedAddress) {
+		return &RequestError{Field: "url", Msg: err.Error(), Err: err}
+	}
+	return &UpstreamError{Err: err}
+}
+
+// readCapped reads at most max bytes; the rest is drained a little (so the
+// connection can be reused) and dropped.
+func readCapped(rd io.Reader, max int64) ([]byte, bool, error) {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(rd, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if n <= max {
+		return buf.Bytes(), false, nil
+	}
+	io.CopyN(io.Discard, rd, 256<<10)
+	return buf.Bytes()[:max], true, nil
+}

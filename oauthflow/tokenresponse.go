@@ -1,0 +1,266 @@
+package oauthflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"mime"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// bodyStartLen is how much of an unparseable answer an error quotes.
+const bodyStartLen = 100
+
+// maxExpiresIn caps expires_in (ten years): larger values, NaN or negative
+// ones are treated as "unknown expiry" rather than overflowing a time.Time.
+const maxExpiresIn = 10 * 365 * 24 * 3600
+
+// tokenFields is a token answer reduced to the fields Airlock reads, whatever
+// the encoding it came in.
+type tokenFields struct {
+	accessToken, refreshToken, tokenType string
+	expiresIn, scope                     any // string, json.Number or []any
+	errCode, errDescription              string
+	hasError                             bool
+	keys                                 []string // field names present, for messages
+}
+
+// ParseTokenResponse turns a token endpoint answer into a Token. It accepts
+// JSON, form-encoded bodies (also GitHub-style form bodies labelled
+// text/plain), expires_in as a number, string or decimal, and scopes
+// separated by spaces or commas. Every failure is a *TokenError: an OAuth
+// error body (even in a 200) carries its code, anything unreadable is quoted
+// (sanitised, first 100 characters) unless it seems to contain a token.
+// The caller caps the body size; any size is handled without panicking.
+func ParseTokenResponse(status int, contentType string, body []byte, now time.Time) (Token, error) {
+	ok := status >= 200 && status < 300
+	f, perr := decodeTokenBody(contentType, body)
+	if perr != nil {
+		te := &TokenError{Kind: statusKind(status), Status: status, Description: perr.Error()}
+		if ok { // a 2xx that is not a token: probably the wrong URL
+			te.Kind, te.Description = KindConfig, te.Description+": check the token URL"
+		}
+		if !mentionsToken(body) {
+			te.BodyStart = bodyStart(body)
+		}
+		return Token{}, te
+	}
+	if f.hasError {
+		return Token{}, &TokenError{Kind: kindFor(status, f.errCode), Code: f.errCode,
+			Description: sanitize(f.errDescription, 300), Status: status}
+	}
+	if !ok {
+		te := &TokenError{Kind: statusKind(status), Status: status,
+			Description: "the answer has no OAuth error code"}
+		if !mentionsToken(body) {
+			te.BodyStart = bodyStart(body)
+		}
+		return Token{}, te
+	}
+	if f.accessToken == "" {
+		return Token{}, &TokenError{Kind: KindConfig, Status: status,
+			Description: fmt.Sprintf("the answer has no access_token (fields: %s)", strings.Join(f.keys, ", "))}
+	}
+	t := Token{
+		AccessToken:  f.accessToken,
+		RefreshToken: f.refreshToken,
+		TokenType:    f.tokenType,
+		Scopes:       parseScopes(f.scope),
+		ObtainedAt:   now,
+	}
+	if secs, ok := parseExpiresIn(f.expiresIn); ok {
+		t.Expiry = now.Add(time.Duration(secs * float64(time.Second)))
+	}
+	return t, nil
+}
+
+// decodeTokenBody chooses JSON or form decoding from the body's first
+// character and the content type; anything else is an error.
+func decodeTokenBody(contentType string, body []byte) (tokenFields, error) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\ufeff"))) // some servers send a BOM
+	switch {
+	case len(trimmed) == 0:
+		return tokenFields{}, fmt.Errorf("the answer is empty")
+	case trimmed[0] == '{':
+		return decodeJSONToken(trimmed)
+	case trimmed[0] == '<':
+		return tokenFields{}, fmt.Errorf("the answer is HTML or XML, not a token")
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return tokenFields{}, fmt.Errorf("the answer is labelled %s but is not a JSON object", mt)
+	}
+	if f, ok := decodeFormToken(string(trimmed)); ok {
+		return f, nil
+	}
+	if mt == "" {
+		mt = "no content type"
+	}
+	return tokenFields{}, fmt.Errorf("the answer (%s) is neither JSON nor a form-encoded token", sanitize(mt, 60))
+}
+
+// decodeJSONToken reads a JSON object; numbers stay json.Number so that
+// expires_in keeps its exact text.
+func decodeJSONToken(body []byte) (tokenFields, error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return tokenFields{}, fmt.Errorf("the answer is not valid JSON (%v)", err)
+	}
+	f := tokenFields{expiresIn: m["expires_in"], scope: m["scope"]}
+	if f.expiresIn == nil {
+		f.expiresIn = m["expires"] // old Facebook-style name
+	}
+	f.accessToken, _ = m["access_token"].(string)
+	f.refreshToken, _ = m["refresh_token"].(string)
+	f.tokenType, _ = m["token_type"].(string)
+	f.errCode, f.errDescription, f.hasError = jsonError(m)
+	for k := range m {
+		f.keys = append(f.keys, sanitize(k, 40))
+	}
+	sort.Strings(f.keys)
+	return f, nil
+}
+
+// jsonError finds an OAuth error: "error" as a string (RFC 6749 §5.2) or, as
+// some providers send, an object with code/status and message.
+func jsonError(m map[string]any) (code, desc string, ok bool) {
+	desc, _ = m["error_description"].(string)
+	switch e := m["error"].(type) {
+	case string:
+		return sanitize(e, 80), desc, e != ""
+	case map[string]any:
+		code, _ = e["code"].(string)
+		if code == "" {
+			code, _ = e["status"].(string)
+		}
+		if msg, _ := e["message"].(string); msg != "" {
+			desc = msg
+		}
+		if code == "" {
+			code = "error"
+		}
+		return sanitize(code, 80), desc, true
+	}
+	return "", "", false
+}
+
+// decodeFormToken reads an application/x-www-form-urlencoded answer; it only
+// counts as one when it has an access_token or an error field.
+func decodeFormToken(body string) (tokenFields, bool) {
+	if strings.ContainsAny(body, " \t\r\n") {
+		return tokenFields{}, false
+	}
+	v, _ := url.ParseQuery(body) // keep the pairs that parsed
+	if v.Get("access_token") == "" && v.Get("error") == "" {
+		return tokenFields{}, false
+	}
+	f := tokenFields{
+		accessToken:    v.Get("access_token"),
+		refreshToken:   v.Get("refresh_token"),
+		tokenType:      v.Get("token_type"),
+		errCode:        sanitize(v.Get("error"), 80),
+		errDescription: v.Get("error_description"),
+		hasError:       v.Get("error") != "",
+	}
+	if e, ok := v["expires_in"]; ok {
+		f.expiresIn = e[0]
+	} else if e, ok := v["expires"]; ok {
+		f.expiresIn = e[0]
+	}
+	if s, ok := v["scope"]; ok {
+		f.scope = s[0]
+	}
+	for k := range v {
+		f.keys = append(f.keys, sanitize(k, 40))
+	}
+	sort.Strings(f.keys)
+	return f, true
+}
+
+// parseExpiresIn accepts a JSON number or a string holding one, decimals
+// included; false means unknown (missing, zero, negative, absurd, unreadable).
+func parseExpiresIn(v any) (float64, bool) {
+	var s string
+	switch x := v.(type) {
+	case json.Number:
+		s = x.String()
+	case string:
+		s = strings.TrimSpace(x)
+	default:
+		return 0, false
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(secs) || secs <= 0 || secs > maxExpiresIn {
+		return 0, false
+	}
+	return secs, true
+}
+
+// parseScopes splits a scope string on spaces and commas; a JSON array of
+// strings is accepted too. Nil means the answer gave no scope.
+func parseScopes(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case string:
+		out = strings.FieldsFunc(x, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	case []any:
+		for _, e := range x {
+			if s, ok := e.(string); ok && strings.TrimSpace(s) != "" {
+				out = append(out, strings.TrimSpace(s))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// mentionsToken reports whether an unreadable body seems to hold a token, in
+// which case it is not quoted in an error (errors end up in logs and the UI).
+func mentionsToken(body []byte) bool {
+	return bytes.Contains(body, []byte("access_token")) || bytes.Contains(body, []byte("refresh_token")) ||
+		bytes.Contains(body, []byte("id_token"))
+}
+
+// bodyStart is the sanitised first characters of a body, for error messages.
+func bodyStart(body []byte) string {
+	if len(body) > 4*bodyStartLen {
+		body = body[:4*bodyStartLen]
+	}
+	return sanitize(string(bytes.TrimSpace(body)), bodyStartLen)
+}
+
+// sanitize makes provider text safe to show: valid UTF-8, control characters
+// and invisible format characters (bidi overrides) turned into spaces, runs
+// of spaces collapsed, at most max characters.
+func sanitize(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	n, space := 0, false
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			space = b.Len() > 0
+			continue
+		}
+		if n >= max {
+			b.WriteString("…")
+			break
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+			n++
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}

@@ -1,0 +1,261 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"airlock/oauthflow"
+)
+
+// NewAccountID returns a fresh opaque account id such as "acc_5kq3…".
+func NewAccountID() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return "acc_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+const accountColumns = `a.id, a.integration_id, i.key, a.name, a.parameters, a.status, a.last_error, a.warnings,
+	a.last_refreshed_at, a.created_at, a.updated_at, a.health, a.health_detail, a.health_checked_at, a.temporary_failures,
+	COALESCE(t.expires_at, 0), COALESCE(t.scopes, ''), t.refresh_token IS NOT NULL AND t.account_id IS NOT NULL`
+
+const accountFrom = ` FROM accounts a JOIN integrations i ON i.id = a.integration_id LEFT JOIN tokens t ON t.account_id = a.id `
+
+// AccountRow is an account with the console-only fields the domain type does
+// not carry.
+type AccountRow struct {
+	oauthflow.Account
+	Health            string // "", "healthy" or "failing"
+	HealthDetail      string
+	HealthCheckedAt   int64 // unix ms
+	TemporaryFailures int
+}
+
+func scanAccount(row interface{ Scan(...any) error }) (AccountRow, error) {
+	var r AccountRow
+	a := &r.Account
+	var params, warnings, scopes string
+	var refreshed, created, updated, expires int64
+	if err := row.Scan(&a.ID, &a.IntegrationID, &a.IntegrationKey, &a.Name, &params, &a.Status, &a.LastError, &warnings,
+		&refreshed, &created, &updated, &r.Health, &r.HealthDetail, &r.HealthCheckedAt, &r.TemporaryFailures,
+		&expires, &scopes, &a.HasRefreshToken); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(params), &a.Parameters); err != nil {
+		return r, fmt.Errorf("decode parameters of account %s: %w", a.ID, err)
+	}
+	if err := json.Unmarshal([]byte(warnings), &a.Warnings); err != nil {
+		return r, fmt.Errorf("decode warnings of account %s: %w", a.ID, err)
+	}
+	if a.Parameters == nil {
+		a.Parameters = map[string]string{}
+	}
+	a.LastRefreshedAt, a.CreatedAt, a.UpdatedAt, a.ExpiresAt = fromMillis(refreshed), fromMillis(created), fromMillis(updated), fromMillis(expires)
+	a.Scopes = splitScopes(scopes)
+	return r, nil
+}
+
+// CreateAccount stores a new account (status pending unless set).
+func (s *Store) CreateAccount(ctx context.Context, a oauthflow.Account) (AccountRow, error) {
+	if a.ID == "" {
+		a.ID = NewAccountID()
+	}
+	if a.Status == "" {
+		a.Status = oauthflow.StatusPending
+	}
+	params, err := json.Marshal(nonNilMap(a.Parameters))
+	if err != nil {
+		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
+	}
+	now := millis(s.now())
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO accounts (id, integration_id, name, parameters, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.IntegrationID, a.Name, string(params), a.Status, now, now); err != nil {
+		if strings.Contains(err.Error(), "FOREIGN KEY") {
+			return AccountRow{}, fmt.Errorf("store: create account: integration %d: %w", a.IntegrationID, ErrNotFound)
+		}
+		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
+	}
+	return s.GetAccount(ctx, a.ID)
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// GetAccount returns an account with its integration key and token metadata.
+func (s *Store) GetAccount(ctx context.Context, id string) (AccountRow, error) {
+	r, err := scanAccount(s.read.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("store: get account %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: get account %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// AccountFilter narrows ListAccounts.
+type AccountFilter struct {
+	IntegrationID int64  // 0: every integration
+	Status        string // "": every status
+	Q             string // substring of the account name or integration key
+}
+
+// ListAccounts returns up to limit accounts ordered by id after cursor.
+func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, limit int, cursor string) ([]AccountRow, string, error) {
+	after := ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list accounts: bad cursor: %w", ErrNotFound)
+		}
+		after = string(b)
+	}
+	where := []string{"a.id > ?"}
+	args := []any{after}
+	if f.IntegrationID != 0 {
+		where, args = append(where, "a.integration_id = ?"), append(args, f.IntegrationID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "a.status = ?"), append(args, f.Status)
+	}
+	if f.Q != "" {
+		p := "%" + escapeLike(strings.ToLower(f.Q)) + "%"
+		where, args = append(where, `(LOWER(a.name) LIKE ? ESCAPE '\' OR LOWER(i.key) LIKE ? ESCAPE '\')`), append(args, p, p)
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE "+strings.Join(where, " AND ")+
+		" ORDER BY a.id LIMIT ?", append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []AccountRow
+	for rows.Next() {
+		r, err := scanAccount(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list accounts: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: list accounts: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(out[limit-1].ID))
+	}
+	return out, next, nil
+}
+
+// UpdateAccount renames an account and replaces its parameters. Changed
+// parameters mean the stored token was obtained for other values: the
+// account is marked needs_reconnect (a pending account stays pending).
+func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[string]string) (AccountRow, error) {
+	cur, err := s.GetAccount(ctx, id)
+	if err != nil {
+		return cur, err
+	}
+	status := cur.Status
+	if !maps.Equal(nonNilMap(params), cur.Parameters) && status != oauthflow.StatusPending {
+		status = oauthflow.StatusNeedsReconnect
+	}
+	b, err := json.Marshal(nonNilMap(params))
+	if err != nil {
+		return cur, fmt.Errorf("store: update account %s: %w", id, err)
+	}
+	lastError := cur.LastError
+	if status == oauthflow.StatusNeedsReconnect && cur.Status != status {
+		lastError = "The parameters changed: reconnect the account so its token matches them."
+	}
+	if _, err := s.write.ExecContext(ctx, "UPDATE accounts SET name = ?, parameters = ?, status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+		name, string(b), status, lastError, millis(s.now()), id); err != nil {
+		return cur, fmt.Errorf("store: update account %s: %w", id, err)
+	}
+	return s.GetAccount(ctx, id)
+}
+
+// SetAccountStatus sets an account's status and error text.
+func (s *Store) SetAccountStatus(ctx context.Context, id, status, lastError string) error {
+	res, err := s.write.ExecContext(ctx, "UPDATE accounts SET status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+		status, truncate(lastError, 1000), millis(s.now()), id)
+	if err != nil {
+		return fmt.Errorf("store: set status of account %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: set status of account %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteAccount removes an account, its tokens, flows and links.
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("store: delete account %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: delete account %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// CountAccountsByStatus returns the number of accounts in each status.
+func (s *Store) CountAccountsByStatus(ctx context.Context) (map[string]int, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT status, COUNT(*) FROM accounts GROUP BY status")
+	if err != nil {
+		return nil, fmt.Errorf("store: count accounts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("store: count accounts: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// SetAccountHealth records the outcome of the integration's health check.
+func (s *Store) SetAccountHealth(ctx context.Context, id, health, detail string) error {
+	res, err := s.write.ExecContext(ctx, "UPDATE accounts SET health = ?, health_detail = ?, health_checked_at = ? WHERE id = ?",
+		health, truncate(detail, 500), millis(s.now()), id)
+	if err != nil {
+		return fmt.Errorf("store: set health of account %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: set health of account %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// SetAccountError records an error on an account without changing its status
+// (an API that rejects even a fresh token).
+func (s *Store) SetAccountError(ctx context.Context, id, msg string) error {
+	if _, err := s.write.ExecContext(ctx, "UPDATE accounts SET last_error = ?, updated_at = ? WHERE id = ?", truncate(msg, 1000), millis(s.now()), id); err != nil {
+		return fmt.Errorf("store: set error of account %s: %w", id, err)
+	}
+	return nil
+}
+
+// CountAccounts returns how many accounts an integration has.
+func (s *Store) CountAccounts(ctx context.Context, integrationID int64) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts WHERE integration_id = ?", integrationID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count accounts of integration %d: %w", integrationID, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Activity is one thing that happened to an account. It never holds a token,
+// a header value or a body.
+type Activity struct {
+	ID             int64
+	At             time.Time
+	AccountID      string
+	AccountName    string
+	IntegrationKey string
+	Kind           string // connected, refreshed, refresh_failed, disconnected, request, token, health …
+	Outcome        string
+	Detail         string
+	Method         string
+	URL            string // without query values
+	Status         int
+	DurationMS     int64
+	RefreshReason  string
+	Actor          string
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertActivity writes one row; when the account name or integration key is
+// missing it is filled from the account row so history stays readable after
+// the account is gone.
+func insertActivity(ctx context.Context, ex execer, a Activity) error {
+	_, err := ex.ExecContext(ctx, `INSERT INTO activity (at, account_id, account_name, integration_key, kind, outcome, detail,
+		method, url, status, duration_ms, refresh_reason, actor)
+		VALUES (?, ?, COALESCE(NULLIF(?, ''), (SELECT name FROM accounts WHERE id = ?), ''),
+			COALESCE(NULLIF(?, ''), (SELECT i.key FROM accounts a JOIN integrations i ON i.id = a.integration_id WHERE a.id = ?), ''),
+			?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		millis(a.At), a.AccountID, a.AccountName, a.AccountID, a.IntegrationKey, a.AccountID,
+		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor)
+	if err != nil {
+		return fmt.Errorf("store: record activity: %w", err)
+	}
+	return nil
+}
+
+// AddActivity records rows in one transaction (the batched request log uses it).
+func (s *Store) AddActivity(ctx context.Context, rows ...Activity) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: record activity: %w", err)
+	}
+	defer tx.Rollback()
+	for _, a := range rows {
+		if a.At.IsZero() {
+			a.At = s.now()
+		}
+		if err := insertActivity(ctx, tx, a); err != nil {
+			return err
+		}
+	}
+	return commit(tx, "record activity")
+}
+
+// ActivityFilter narrows ListActivity.
+type ActivityFilter struct {
+	AccountID      string
+	IntegrationKey string
+	Kinds          []string
+}
+
+// ListActivity returns up to limit rows, newest first, older than cursor.
+func (s *Store) ListActivity(ctx context.Context, f ActivityFilter, limit int, cursor string) ([]Activity, string, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if cursor != "" {
+		before, err := strconv.ParseInt(cursor, 10, 64)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list activity: bad cursor: %w", ErrNotFound)
+		}
+		where, args = append(where, "id < ?"), append(args, before)
+	}
+	if f.AccountID != "" {
+		where, args = append(where, "account_id = ?"), append(args, f.AccountID)
+	}
+	if f.IntegrationKey != "" {
+		where, args = append(where, "integration_key = ?"), append(args, f.IntegrationKey)
+	}
+	if len(f.Kinds) > 0 {
+		where = append(where, "kind IN (?"+strings.Repeat(", ?", len(f.Kinds)-1)+")")
+		for _, k := range f.Kinds {
+			args = append(args, k)
+		}
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, at, account_id, account_name, integration_key, kind, outcome, detail,
+		method, url, status, duration_ms, refresh_reason, actor FROM activity WHERE `+strings.Join(where, " AND ")+
+		" ORDER BY id DESC LIMIT ?", append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list activity: %w", err)
+	}
+	defer rows.Close()
+	var out []Activity
+	for rows.Next() {
+		var a Activity
+		var at int64
+		if err := rows.Scan(&a.ID, &at, &a.AccountID, &a.AccountName, &a.IntegrationKey, &a.Kind, &a.Outcome, &a.Detail,
+			&a.Method, &a.URL, &a.Status, &a.DurationMS, &a.RefreshReason, &a.Actor); err != nil {
+			return nil, "", fmt.Errorf("store: list activity: %w", err)
+		}
+		a.At = fromMillis(at)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: list activity: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = strconv.FormatInt(out[limit-1].ID, 10)
+	}
+	return out, next, nil
+}
+
+// PruneActivity deletes rows older than the retention and returns how many went.
+func (s *Store) PruneActivity(ctx context.Context, retention time.Duration) (int64, error) {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM activity WHERE at < ?", millis(s.now().Add(-retention)))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune activity: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ActivityLog batches activity rows off the request path: Add never waits for
+// the disk, a background loop writes what gathered at least every second,
+// and Close writes the rest. When the buffer is full (the disk is far behind)
+// new rows are dropped and counted rather than slowing requests down.
+type ActivityLog struct {
+	s       *Store
+	mu      sync.Mutex
+	buf     []Activity
+	max     int
+	every   time.Duration
+	dropped atomic.Int64
+	wake    chan struct{}
+	done    chan struct{}
+	stop    chan struct{}
+	onError func(error)
+}
+
+// NewActivityLog starts the loop; call Close to flush and stop it.
+func (s *Store) NewActivityLog(every time.Duration, onError func(error)) *ActivityLog {
+	if every <= 0 {
+		every = time.Second
+	}
+	l := &ActivityLog{s: s, max: 50000, every: every, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		stop: make(chan struct{}), onError: onError}
+	go l.loop()
+	return l
+}
+
+// Add queues a row.
+func (l *ActivityLog) Add(a Activity) {
+	if a.At.IsZero() {
+		a.At = l.s.now()
+	}
+	l.mu.Lock()
+	if len(l.buf) >= l.max {
+		l.mu.Unlock()
+		l.dropped.Add(1)
+		return
+	}
+	l.buf = append(l.buf, a)
+	full := len(l.buf) >= 1000
+	l.mu.Unlock()
+	if full {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Dropped is how many rows were dropped because the buffer was full.
+func (l *ActivityLog) Dropped() int64 { return l.dropped.Load() }
+
+// Flush writes what is queued now.
+func (l *ActivityLog) Flush(ctx context.Context) error {
+	l.mu.Lock()
+	rows := l.buf
+	l.buf = nil
+	l.mu.Unlock()
+	for len(rows) > 0 {
+		n := min(len(rows), 500)
+		if err := l.s.AddActivity(ctx, rows[:n]...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func (l *ActivityLog) loop() {
+	defer close(l.done)
+	t := time.NewTicker(l.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		case <-l.wake:
+		}
+		if err := l.Flush(context.Background()); err != nil && l.onError != nil {
+			l.onError(err)
+		}
+	}
+}
+
+// Close stops the loop and writes what is left.
+func (l *ActivityLog) Close(ctx context.Context) error {
+	close(l.stop)
+	<-l.done
+	return l.Flush(ctx)
+}

@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"airlock/oauthflow"
+)
+
+// The store satisfies the token manager's interface.
+var _ oauthflow.TokenStore = (*Store)(nil)
+
+func accessAAD(accountID string) string  { return "tokens.access_token:" + accountID }
+func refreshAAD(accountID string) string { return "tokens.refresh_token:" + accountID }
+
+// LoadToken returns an account's token, unsealed, or oauthflow.ErrNoToken.
+func (s *Store) LoadToken(ctx context.Context, accountID string) (oauthflow.Token, error) {
+	return s.loadToken(ctx, s.read, accountID)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oauthflow.Token, error) {
+	var t oauthflow.Token
+	var access, refresh []byte
+	var expires, obtained int64
+	var scopes string
+	err := q.QueryRowContext(ctx, `SELECT access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version
+		FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires, &scopes, &obtained, &t.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("store: token of account %s: %w", accountID, oauthflow.ErrNoToken)
+	}
+	if err != nil {
+		return t, fmt.Errorf("store: token of account %s: %w", accountID, err)
+	}
+	if s.sealer == nil {
+		return t, errors.New("store: no encryption key configured: cannot open tokens")
+	}
+	plain, err := s.sealer.Open(access, accessAAD(accountID))
+	if err != nil {
+		return t, err
+	}
+	t.AccessToken = string(plain)
+	if refresh != nil {
+		if plain, err = s.sealer.Open(refresh, refreshAAD(accountID)); err != nil {
+			return t, err
+		}
+		t.RefreshToken = string(plain)
+	}
+	t.Expiry, t.ObtainedAt = fromMillis(expires), fromMillis(obtained)
+	t.Scopes = splitScopes(scopes)
+	return t, nil
+}
+
+func splitScopes(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
+
+// SaveToken stores a token by compare-and-swap on its version, marks the
+// account connected (clearing its error and failure count, setting warnings
+// and the last refresh time) and records the activity, in one transaction.
+func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int64, t oauthflow.Token, ev oauthflow.RefreshEvent) (oauthflow.Token, error) {
+	if s.sealer == nil {
+		return t, errors.New("store: no encryption key configured: cannot store tokens")
+	}
+	access, err := s.sealer.Seal([]byte(t.AccessToken), accessAAD(accountID))
+	if err != nil {
+		return t, err
+	}
+	var refresh []byte
+	if t.RefreshToken != "" {
+		if refresh, err = s.sealer.Seal([]byte(t.RefreshToken), refreshAAD(accountID)); err != nil {
+			return t, err
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return t, fmt.Errorf("store: save token: %w", err)
+	}
+	defer tx.Rollback()
+	var cur int64
+	err = tx.QueryRowContext(ctx, "SELECT version FROM tokens WHERE account_id = ?", accountID).Scan(&cur)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("store: save token: %w", err)
+	}
+	if cur != prevVersion {
+		return t, fmt.Errorf("store: save token of account %s: stored version %d, expected %d: %w", accountID, cur, prevVersion, oauthflow.ErrTokenConflict)
+	}
+	t.Version = cur + 1
+	now := s.now()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (account_id, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
+			token_type = excluded.token_type, expires_at = excluded.expires_at, scopes = excluded.scopes,
+			obtained_at = excluded.obtained_at, version = excluded.version`,
+		accountID, access, refresh, t.TokenType, millis(t.Expiry), strings.Join(t.Scopes, " "), millis(t.ObtainedAt), t.Version); err != nil {
+		return t, fmt.Errorf("store: save token: %w", err)
+	}
+	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))
+	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = ?, last_refreshed_at = ?,
+		temporary_failures = 0, updated_at = ? WHERE id = ?`, oauthflow.StatusConnected, string(warnings), millis(now), millis(now), accountID)
+	if err != nil {
+		return t, fmt.Errorf("store: save token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return t, fmt.Errorf("store: save token: account %s: %w", accountID, oauthflow.ErrTokenConflict)
+	}
+	kind, detail := "refreshed", ev.Note
+	if ev.Reason == oauthflow.ReasonConnect {
+		kind = "connected"
+	}
+	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: kind, Outcome: "ok", Detail: detail,
+		RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(), Actor: ev.Actor}); err != nil {
+		return t, err
+	}
+	return t, commit(tx, "save token")
+}
+
+func nonNilWarnings(ws []oauthflow.Warning) []oauthflow.Warning {
+	if ws == nil {
+		return []oauthflow.Warning{}
+	}
+	return ws
+}
+
+// RecordRefreshFailure records a failed refresh: the error on the account, the
+// new status when ev.Status is set, a temporary-failure count, and activity.
+func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev oauthflow.RefreshEvent) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: record refresh failure: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+	temp := 0
+	if ev.Kind == oauthflow.KindTemporary {
+		temp = 1
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET status = CASE WHEN ? = '' THEN status ELSE ? END, last_error = ?,
+		temporary_failures = CASE WHEN ? = 1 THEN temporary_failures + 1 ELSE 0 END, updated_at = ? WHERE id = ?`,
+		ev.Status, ev.Status, truncate(ev.Error, 1000), temp, millis(now), accountID); err != nil {
+		return fmt.Errorf("store: record refresh failure: %w", err)
+	}
+	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "refresh_failed", Outcome: ev.Kind.String(),
+		Detail: truncate(ev.Error, 1000), RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(), Actor: ev.Actor}); err != nil {
+		return err
+	}
+	return commit(tx, "record refresh failure")
+}
+
+// AcquireLease takes the account's refresh lease unless another holder's is
+// still valid. One statement, so it is atomic in SQLite and PostgreSQL alike.
+func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	res, err := s.write.ExecContext(ctx, `INSERT INTO token_leases (account_id, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE token_leases.expires_at <= ? OR token_leases.holder = excluded.holder`,
+		accountID, holder, millis(now.Add(ttl)), millis(now))
+	if err != nil {
+		if strings.Contains(err.Error(), "FOREIGN KEY") {
+			return false, fmt.Errorf("store: lease account %s: %w", accountID, ErrNotFound)
+		}
+		return false, fmt.Errorf("store: lease account %s: %w", accountID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReleaseLease drops the lease if holder still has it.
+func (s *Store) ReleaseLease(ctx context.Context, accountID, holder string) error {
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM token_leases WHERE account_id = ? AND holder = ?", accountID, holder); err != nil {
+		return fmt.Errorf("store: release lease of account %s: %w", accountID, err)
+	}
+	return nil
+}
+
+// DisconnectAccount deletes an account's tokens whatever the revocation's
+// outcome, sets it disconnected and records the outcome.
+func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked bool, detail, actor string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE account_id = ?", accountID); err != nil {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = '[]', temporary_failures = 0,
+		updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
+	if err != nil {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, ErrNotFound)
+	}
+	outcome := "not_revoked"
+	if revoked {
+		outcome = "revoked"
+	}
+	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "disconnected", Outcome: outcome, Detail: truncate(detail, 1000), Actor: actor}); err != nil {
+		return err
+	}
+	return commit(tx, "disconnect account")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
