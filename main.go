@@ -128,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "airlock.db"), store.Options{Sealer: sealer})
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "airlock.db"), store.Options{Sealer: sealer, RefreshFailureAlert: cfg.RefreshFailureAlert})
 	if err != nil {
 		return err
 	}
@@ -139,8 +139,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	httpOpts := oauthflow.HTTPOptions{Guard: guard, ConnectTimeout: cfg.OutboundConnectTimeout,
 		HeaderTimeout: cfg.OutboundHeaderTimeout, Timeout: cfg.OutboundTimeout}
 	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(httpOpts, oauthflow.NoRedirects)}
+	metrics := handlers.NewMetrics(st)
 	mgr := oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: 2 * cfg.OutboundTimeout,
-		LeaseTTL: 3 * cfg.OutboundTimeout})
+		LeaseTTL: 3 * cfg.OutboundTimeout, OnRefresh: metrics.ObserveRefresh, Fault: faultHook(getenv, stderr)})
+	webhookOpts := httpOpts
+	webhookOpts.Timeout = 10 * time.Second
 	activity := st.NewActivityLog(time.Second, func(err error) { log.Warn("write activity", "err", err) })
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -157,14 +160,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			Development:    cfg.Development(),
 			TrustedProxies: cfg.TrustedProxies,
 		},
-		Store:       st,
-		Sessions:    sessions,
-		Logger:      log,
-		Manager:     mgr,
-		Tokens:      tokens,
-		APIClient:   oauthflow.NewHTTPClient(httpOpts, oauthflow.SameOriginRedirects),
-		MaxResponse: cfg.OutboundMaxBody,
-		Activity:    activity,
+		Store:         st,
+		Sessions:      sessions,
+		Logger:        log,
+		Manager:       mgr,
+		Tokens:        tokens,
+		APIClient:     oauthflow.NewHTTPClient(httpOpts, oauthflow.SameOriginRedirects),
+		MaxResponse:   cfg.OutboundMaxBody,
+		Activity:      activity,
+		Metrics:       metrics,
+		WebhookClient: oauthflow.NewHTTPClient(webhookOpts, oauthflow.NoRedirects),
 	})
 
 	if err := h.StartSetup(ctx); err != nil {
@@ -186,6 +191,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go housekeeping(bg, st, sessions, cfg.ActivityRetention, log)
+	go h.RunWebhooks(bg)
+	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, OnError: func(id string, err error) {
+		log.Info("keep-alive refresh failed", "account_id", id, "err", err)
+	}}
+	go keepalive.Run(bg)
 
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "realm", cfg.Realm,
 		"env", cfg.Env, "version", version, "callback", cfg.PublicURL.String()+handlers.CallbackPath)

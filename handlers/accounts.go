@@ -115,6 +115,11 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 	for _, a := range acts {
 		v.Activity = append(v.Activity, activityVM(a))
 	}
+	alerts, err := h.store.ListAlerts(ctx, id, true, 10)
+	if err != nil {
+		return views.AccountView{}, err
+	}
+	v.Alerts = alertVMs(alerts)
 	return v, nil
 }
 

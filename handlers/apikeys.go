@@ -158,6 +158,19 @@ func (h *Handler) settingsPage(c echo.Context) error {
 }
 
 func (h *Handler) renderSettings(c echo.Context, status int, f views.APIKeyForm, created *views.CreatedKey) error {
+	w, err := h.webhookView(c)
+	if err != nil {
+		return err
+	}
+	return h.renderSettingsFull(c, status, f, created, w)
+}
+
+// renderSettingsWith renders the settings page with a given webhook section.
+func (h *Handler) renderSettingsWith(c echo.Context, status int, w views.WebhookView) error {
+	return h.renderSettingsFull(c, status, views.APIKeyForm{Role: store.RoleBuilder}, nil, w)
+}
+
+func (h *Handler) renderSettingsFull(c echo.Context, status int, f views.APIKeyForm, created *views.CreatedKey, w views.WebhookView) error {
 	ks, err := h.store.ListAPIKeys(c.Request().Context())
 	if err != nil {
 		return err
@@ -169,7 +182,7 @@ func (h *Handler) renderSettings(c echo.Context, status int, f views.APIKeyForm,
 	}
 	p := h.userPage(c, "Settings", "settings")
 	v := views.SettingsView{
-		Keys: rows, Form: f, Created: created, CSRF: p.CSRF,
+		Keys: rows, Form: f, Created: created, CSRF: p.CSRF, Webhook: w,
 		PublicURL: h.cfg.PublicURL.String(), CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm,
 	}
 	if isHTMX(c) && (created != nil || len(f.Errors) > 0) {

@@ -146,6 +146,9 @@ func (h *Handler) pageUser(c echo.Context) *views.User {
 func (h *Handler) userPage(c echo.Context, title, nav string) views.Page {
 	p := h.page(c, title, nav)
 	p.User = h.pageUser(c)
+	if n, err := h.store.CountOpenAlerts(c.Request().Context()); err == nil {
+		p.Alerts = n
+	}
 	return p
 }
 
@@ -156,4 +159,10 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
+}
+
+// sameSite reports whether a URL (a Referer) is on this deployment, so a
+// redirect back to it cannot send the browser elsewhere.
+func sameSite(raw, public string) bool {
+	return raw == public || strings.HasPrefix(raw, public+"/")
 }

@@ -27,14 +27,7 @@ var errNoSecret = errors.New("this integration has no client secret yet: set it 
 // protocolIntegration is an integration with its client secret, for the
 // moment Airlock talks to the provider. Nothing that renders gets it.
 func (h *Handler) protocolIntegration(ctx context.Context, id int64) (oauthflow.Integration, error) {
-	in, err := h.store.GetIntegrationByID(ctx, id)
-	if err != nil {
-		return in, err
-	}
-	if in.OAuth2.ClientSecret, err = h.store.IntegrationSecret(ctx, id); err != nil {
-		return in, err
-	}
-	return in, nil
+	return h.store.IntegrationWithSecret(ctx, id)
 }
 
 // startFlow creates a pending authorization-code flow bound to this browser

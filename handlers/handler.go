@@ -48,6 +48,14 @@ type Deps struct {
 	MaxResponse int64
 	// Activity batches activity rows off the request path.
 	Activity *store.ActivityLog
+	// Metrics are the Prometheus series (nil: none).
+	Metrics *Metrics
+	// WebhookClient sends alert webhooks (dial guard, no redirects).
+	WebhookClient *http.Client
+	// WebhookBackoff is the first retry delay, doubled each time (0: 1 s).
+	WebhookBackoff time.Duration
+	// WebhookPoll is how often due deliveries are looked for (0: 1 s).
+	WebhookPoll time.Duration
 	// PasswordParams sets argon2id's cost; zero means DefaultPasswordParams
 	// (tests pass a cheap setting).
 	PasswordParams PasswordParams
@@ -68,6 +76,11 @@ type Handler struct {
 	runner   *oauthflow.Runner
 	activity *store.ActivityLog
 	pwParams PasswordParams
+
+	metrics        *Metrics
+	webhookHTTP    *http.Client
+	webhookBackoff time.Duration
+	webhookPoll    time.Duration
 	// dummyHash is verified against when an email is unknown, so a sign-in
 	// costs the same whether or not the account exists.
 	dummyHash string
@@ -94,9 +107,21 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		tokens:   d.Tokens,
 		activity: d.Activity,
 
+		metrics:        d.Metrics,
+		webhookHTTP:    d.WebhookClient,
+		webhookBackoff: d.WebhookBackoff,
+		webhookPoll:    d.WebhookPoll,
+
 		routePerms: map[string]perm{},
 	}
-	h.runner = oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse, Record: h.recordRequest})
+	h.runner = oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
+		Record: h.recordRequest, Observe: h.metrics.observeRequest})
+	if h.webhookBackoff <= 0 {
+		h.webhookBackoff = time.Second
+	}
+	if h.webhookPoll <= 0 {
+		h.webhookPoll = time.Second
+	}
 	if h.pwParams == (PasswordParams{}) {
 		h.pwParams = DefaultPasswordParams
 	}

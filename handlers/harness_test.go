@@ -31,6 +31,7 @@ var cheapPasswords = PasswordParams{Memory: 64, Time: 1, Threads: 1}
 type testServer struct {
 	t        *testing.T
 	activity *store.ActivityLog
+	metrics  *Metrics
 	h        *Handler
 	srv      *httptest.Server
 	store    *store.Store
@@ -87,6 +88,8 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	activity := st.NewActivityLog(50*time.Millisecond, func(err error) { t.Errorf("activity log: %v", err) })
 	t.Cleanup(func() { activity.Close(context.Background()) })
 	ts.activity = activity
+	metrics := NewMetrics(st)
+	ts.metrics = metrics
 	d := Deps{
 		Config:         Config{PublicURL: pub, Realm: "eu", Org: "Test Org"},
 		Store:          st,
@@ -94,7 +97,10 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:            clk.Now,
 		PasswordParams: cheapPasswords,
-		Manager:        oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, Now: clk.Now}),
+		Manager:        oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, Now: clk.Now, OnRefresh: metrics.ObserveRefresh}),
+		Metrics:        metrics,
+		WebhookClient:  oauthflow.NewHTTPClient(oauthflow.HTTPOptions{Guard: guard}, oauthflow.NoRedirects),
+		WebhookBackoff: time.Second,
 		Tokens:         tokens,
 		APIClient:      oauthflow.NewHTTPClient(oauthflow.HTTPOptions{Guard: guard}, oauthflow.SameOriginRedirects),
 		Activity:       activity,

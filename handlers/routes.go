@@ -12,12 +12,13 @@ import (
 // the same rule (allows).
 func (h *Handler) routes(e *echo.Echo) {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
-	e.Use(h.logRequests, h.secureHeaders, h.oversizeCookies)
+	e.Use(h.countRequests, h.logRequests, h.secureHeaders, h.oversizeCookies, middleware.BodyLimit("4M"))
 
 	// Unauthenticated plumbing.
 	h.add(e, permNone, "GET", "/healthz", h.healthz)
 	h.add(e, permNone, "GET", "/readyz", h.readyz)
 	h.add(e, permNone, "GET", "/static/:version/*", h.static)
+	h.add(e, permNone, "GET", "/metrics", h.metricsEndpoint) // loopback peers or admin keys, checked inside
 
 	// The console: a browser session and CSRF protection on everything.
 	pub := e.Group("", h.withSession, h.csrf)
@@ -43,6 +44,9 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permAdmin, "GET", "/settings", h.settingsPage)
 	con.add(permAdmin, "POST", "/settings/api-keys", h.apiKeyCreate)
 	con.add(permAdmin, "POST", "/settings/api-keys/:id/disable", h.apiKeyDisable)
+	con.add(permAdmin, "POST", "/settings/webhook", h.webhookSave)
+	con.add(permAdmin, "POST", "/settings/webhook/secret", h.webhookSecret)
+	con.add(permAdmin, "POST", "/settings/webhook/deliveries/:id/resend", h.webhookResend)
 
 	// Integrations (the builder). Static paths (new, import, form, preview)
 	// win over :key; those words are reserved as keys.
@@ -64,6 +68,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permRead, "GET", "/accounts", h.accountsPage)
 	con.add(permRead, "GET", "/accounts/:id", h.accountPage)
 	con.add(permRead, "GET", "/activity", h.activityPage)
+	con.add(permBuild, "POST", "/alerts/:id/ack", h.alertAck)
 	con.add(permBuild, "GET", "/integrations/:key/accounts/new", h.accountNewPage)
 	con.add(permBuild, "POST", "/integrations/:key/accounts", h.accountCreate)
 	con.add(permBuild, "GET", "/accounts/:id/edit", h.accountEditPage)

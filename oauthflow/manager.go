@@ -77,6 +77,10 @@ type ManagerOptions struct {
 	CallTimeout time.Duration
 	// OnRefresh, if set, is told of every call to a token endpoint (metrics).
 	OnRefresh func(in Integration, outcome string, d time.Duration)
+	// Fault, if set, is called at the points of a refresh where a crash is
+	// most dangerous ("before_token_request", "after_token_response",
+	// "after_commit"); the crash tests build a binary that blocks there.
+	Fault func(point string)
 }
 
 // Manager hands out tokens for accounts, refreshing them when they are inside
@@ -108,6 +112,19 @@ type TokenResult struct {
 	Refreshed bool
 	Reason    string // ReasonExpiring or ReasonRejected when Refreshed (or the refresh failed but the old token still works)
 	Note      string // "expires in 12 min, inside the 30 min window"
+}
+
+// Fault points of a refresh.
+const (
+	FaultBeforeTokenRequest = "before_token_request"
+	FaultAfterTokenResponse = "after_token_response"
+	FaultAfterCommit        = "after_commit"
+)
+
+func (m *Manager) fault(point string) {
+	if m.opts.Fault != nil {
+		m.opts.Fault(point)
+	}
 }
 
 // NewManager builds a Manager.

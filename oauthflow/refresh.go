@@ -66,6 +66,7 @@ func (m *Manager) acquire(ctx context.Context, accountID string, basis int64, re
 
 // call asks the token endpoint for a new token and commits it.
 func (m *Manager) call(ctx context.Context, a Account, in Integration, stored Token, reason, note string) (TokenResult, error) {
+	m.fault(FaultBeforeTokenRequest)
 	start := m.opts.Now()
 	var tok Token
 	var err error
@@ -81,6 +82,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if err != nil {
 		return m.failed(ctx, a, in, stored, reason, note, err, took)
 	}
+	m.fault(FaultAfterTokenResponse)
 	m.observe(in, "ok", took)
 	if tok.RefreshToken == "" && in.OAuth2.GrantType != GrantClientCredentials {
 		tok.RefreshToken = stored.RefreshToken // RFC 6749 §6: no new refresh token means keep the old one
@@ -103,6 +105,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if err != nil {
 		return TokenResult{}, err
 	}
+	m.fault(FaultAfterCommit)
 	return TokenResult{Token: saved, Refreshed: true, Reason: reason, Note: note}, nil
 }
 

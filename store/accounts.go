@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	"airlock/oauthflow"
 )
@@ -258,4 +259,26 @@ func (s *Store) CountAccounts(ctx context.Context, integrationID int64) (int, er
 		return 0, fmt.Errorf("store: count accounts of integration %d: %w", integrationID, err)
 	}
 	return n, nil
+}
+
+// KeepaliveDue lists connected accounts holding a refresh token whose last
+// refresh is older than before, oldest first. Client-credentials accounts
+// hold no refresh token, so they never appear.
+func (s *Store) KeepaliveDue(ctx context.Context, before time.Time, limit int) ([]oauthflow.Account, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+accountColumns+accountFrom+
+		"WHERE a.status = ? AND t.refresh_token IS NOT NULL AND a.last_refreshed_at < ? ORDER BY a.last_refreshed_at LIMIT ?",
+		oauthflow.StatusConnected, millis(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: keep-alive accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []oauthflow.Account
+	for rows.Next() {
+		r, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: keep-alive accounts: %w", err)
+		}
+		out = append(out, r.Account)
+	}
+	return out, rows.Err()
 }

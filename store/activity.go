@@ -137,3 +137,52 @@ func (s *Store) PruneActivity(ctx context.Context, retention time.Duration) (int
 	}
 	return res.RowsAffected()
 }
+
+// HourBucket counts activity in one hour.
+type HourBucket struct {
+	Start     time.Time
+	Refreshes int
+	Requests  int
+	Failures  int
+}
+
+// ActivityByHour counts refreshes, requests and failures per hour for the
+// hours from since (rounded down to the hour) to now.
+func (s *Store) ActivityByHour(ctx context.Context, since time.Time) ([]HourBucket, error) {
+	since = since.Truncate(time.Hour)
+	rows, err := s.read.QueryContext(ctx, `SELECT at / 3600000, kind, outcome, COUNT(*) FROM activity
+		WHERE at >= ? AND kind IN ('refreshed', 'refresh_failed', 'request') GROUP BY at / 3600000, kind, outcome`, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: activity by hour: %w", err)
+	}
+	defer rows.Close()
+	n := int(s.now().Sub(since)/time.Hour) + 1
+	out := make([]HourBucket, n)
+	for i := range out {
+		out[i].Start = since.Add(time.Duration(i) * time.Hour)
+	}
+	for rows.Next() {
+		var hour int64
+		var kind, outcome string
+		var count int
+		if err := rows.Scan(&hour, &kind, &outcome, &count); err != nil {
+			return nil, fmt.Errorf("store: activity by hour: %w", err)
+		}
+		i := int((hour*3600000 - millis(since)) / 3600000)
+		if i < 0 || i >= n {
+			continue
+		}
+		switch {
+		case kind == "refreshed":
+			out[i].Refreshes += count
+		case kind == "refresh_failed":
+			out[i].Failures += count
+		case outcome == "ok":
+			out[i].Requests += count
+		default:
+			out[i].Requests += count
+			out[i].Failures += count
+		}
+	}
+	return out, rows.Err()
+}

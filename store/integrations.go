@@ -305,3 +305,14 @@ func countAccounts(ctx context.Context, tx *sql.Tx, integrationID int64) (int, e
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// IntegrationWithSecret is GetIntegrationByID with the client secret opened,
+// for the protocol code only.
+func (s *Store) IntegrationWithSecret(ctx context.Context, id int64) (oauthflow.Integration, error) {
+	in, err := s.GetIntegrationByID(ctx, id)
+	if err != nil {
+		return in, err
+	}
+	in.OAuth2.ClientSecret, err = s.IntegrationSecret(ctx, id)
+	return in, err
+}

@@ -34,6 +34,8 @@ type Store struct {
 	sealer *Sealer
 	path   string
 	now    func() time.Time
+	// failureAlert is how many temporary refresh failures in a row raise an alert.
+	failureAlert int
 }
 
 // Options configure Open.
@@ -45,6 +47,9 @@ type Options struct {
 	Now func() time.Time
 	// ReadConns caps the reader pool; 0 means a default based on GOMAXPROCS.
 	ReadConns int
+	// RefreshFailureAlert is how many temporary refresh failures in a row
+	// raise an alert (AIRLOCK_REFRESH_FAILURE_ALERT); 0 means 3.
+	RefreshFailureAlert int
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies any
@@ -58,7 +63,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{write: write, sealer: opts.Sealer, path: path, now: now}
+	s := &Store{write: write, sealer: opts.Sealer, path: path, now: now, failureAlert: opts.RefreshFailureAlert}
+	if s.failureAlert <= 0 {
+		s.failureAlert = 3
+	}
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err

@@ -123,6 +123,9 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 		RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(), Actor: ev.Actor}); err != nil {
 		return t, err
 	}
+	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
+		return t, err
+	}
 	return t, commit(tx, "save token")
 }
 
@@ -153,6 +156,9 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 	}
 	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "refresh_failed", Outcome: ev.Kind.String(),
 		Detail: truncate(ev.Error, 1000), RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(), Actor: ev.Actor}); err != nil {
+		return err
+	}
+	if err := s.afterFailure(ctx, tx, accountID, ev); err != nil {
 		return err
 	}
 	return commit(tx, "record refresh failure")
@@ -209,6 +215,9 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 		outcome = "revoked"
 	}
 	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "disconnected", Outcome: outcome, Detail: truncate(detail, 1000), Actor: actor}); err != nil {
+		return err
+	}
+	if err := s.resolveAlerts(ctx, tx, accountID, "disconnected", "", AlertNeedsReconnect, AlertError, AlertRefreshFailing, AlertShortTTL); err != nil {
 		return err
 	}
 	return commit(tx, "disconnect account")

@@ -107,3 +107,25 @@ func accountFormCancel(f AccountForm) string {
 	}
 	return "/accounts/" + url.PathEscape(f.ID)
 }
+
+// chartStep is the width of one hour in the activity chart.
+const chartStep = 24
+
+func chartWidth(bars []ChartBar) int { return max(1, len(bars)) * chartStep }
+
+func chartMax(bars []ChartBar) int {
+	m := 0
+	for _, b := range bars {
+		m = max(m, b.Requests, b.Refreshes)
+	}
+	return m
+}
+
+// barHeight scales a count to at most 110 px; a non-zero count is at least 2 px.
+func barHeight(n int, bars []ChartBar) int {
+	m := chartMax(bars)
+	if n == 0 || m == 0 {
+		return 0
+	}
+	return max(2, n*110/m)
+}
