@@ -8,8 +8,10 @@ FUZZTIME ?= 5s
 .PHONY: run test build generate check-generated lint vet bench stress fuzz clean
 
 ## run: start the console on ./data with generated development keys
+## (go build keeps bin/airlock up to date; re-linking only when code changed)
 run:
-	AIRLOCK_ENV=development $(GO) run . serve
+	$(GO) build -o bin/airlock-dev .
+	AIRLOCK_ENV=development exec bin/airlock-dev serve
 
 ## build: a static binary in bin/airlock
 build:
@@ -33,17 +35,35 @@ vet:
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
-## test: fresh generated code, vet, then every test with the race detector
+# Fuzz targets as package:name (go test -fuzz takes one target per run).
+FUZZ_TARGETS := ./oauthflow:FuzzExpandURL ./oauthflow:FuzzExpandURLTemplate ./oauthflow:FuzzExpandHeaderValue \
+	./oauthflow:FuzzParseTokenResponse ./oauthflow:FuzzOutboundRequest ./handlers:FuzzImportJSON
+
+## test: fresh generated code, vet, every test with the race detector (the
+## stress and crash tests at CI size), then each fuzz target for FUZZTIME
 test: check-generated vet
 	$(GO) test -race -timeout 9m ./...
+	@$(MAKE) --no-print-directory fuzz
 
-## bench: benchmarks against baselines in the same run
+## fuzz: each fuzz target for FUZZTIME (e.g. make fuzz FUZZTIME=10m)
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
+
+## bench: benchmarks against baselines in the same run, one package at a time
+## (-p 1: packages must not share the CPUs), then the table of figures
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime=2s -timeout 20m ./... | tee bench.out
+	AIRLOCK_BENCH_OUT=$(CURDIR)/bench.out AIRLOCK_BENCH_TABLE=$(CURDIR)/bench-table.out \
+		$(GO) test -count=1 -run '^TestBenchTable$$' .
+	@cat bench-table.out
 
-## stress: the stress and fault tests at full size
+## stress: the stress and crash tests at full size, then each fuzz target for a minute
 stress:
-	AIRLOCK_STRESS=1 $(GO) test -race -timeout 30m -run 'Stress|Crash|Fuzz' ./...
+	AIRLOCK_STRESS=1 $(GO) test -race -count=1 -timeout 30m -run 'Stress|Crash' ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=60s
 
 clean:
 	rm -rf bin

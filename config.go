@@ -281,12 +281,22 @@ type Keys struct {
 // is generated once and kept in a 0600 file in the data dir; in production a
 // missing or malformed key is a start-up error naming the variable.
 func (c Config) loadKeys(log *slog.Logger) (Keys, error) {
-	var k Keys
-	var err error
-	if k.Encryption, err = c.key("AIRLOCK_ENCRYPTION_KEY", "encryption.key", log); err != nil {
+	k, err := c.loadEncryptionKeys(log)
+	if err != nil {
 		return Keys{}, err
 	}
 	if k.Session, err = c.key("AIRLOCK_SESSION_KEY", "session.key", log); err != nil {
+		return Keys{}, err
+	}
+	return k, nil
+}
+
+// loadEncryptionKeys is loadKeys without the session key, for commands that
+// touch sealed values but never a cookie (rotate-key).
+func (c Config) loadEncryptionKeys(log *slog.Logger) (Keys, error) {
+	var k Keys
+	var err error
+	if k.Encryption, err = c.key("AIRLOCK_ENCRYPTION_KEY", "encryption.key", log); err != nil {
 		return Keys{}, err
 	}
 	for i, part := range strings.Split(c.raw["AIRLOCK_PREVIOUS_ENCRYPTION_KEYS"], ",") {

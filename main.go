@@ -63,6 +63,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
 	case "apikey":
 		return apikeyCommand(ctx, args, getenv, stdout, stderr)
+	case "rotate-key":
+		return rotateKeyCommand(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args, getenv, stderr)
+	case "restore":
+		return restoreCommand(ctx, args, getenv, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "airlock", version)
 		return nil
@@ -81,6 +87,9 @@ commands:
   serve      run the console and API (the default)
   user       user create --email E --role admin|builder|viewer (password from a prompt or stdin)
   apikey     apikey create --name N [--role admin|builder|viewer] (prints the key alone on stdout)
+  rotate-key rotate-key --new-key-file F (re-seals every secret; the server must be stopped)
+  backup     backup --to FILE (a consistent copy, while the server runs; FILE must not exist)
+  restore    restore --from FILE (the server must be stopped; the replaced database is kept)
   version    print the version
 
 Every setting is an env var AIRLOCK_X and a flag --x; "airlock serve -h" lists them.
@@ -133,6 +142,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	defer st.Close()
+	// The data dir's lock proves no other server runs: a refresh lease still
+	// in the database is a crashed predecessor's and would block refreshes.
+	if n, err := st.ClearLeases(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("released refresh leases left by a stopped process", "accounts", n)
+	}
 
 	sessions := st.NewSessionStore(keys.Session, cfg.PublicURL.Scheme == "https")
 	guard := &oauthflow.DialGuard{AllowPrivate: cfg.AllowPrivateNetworks}

@@ -62,6 +62,7 @@ func (h *Handler) accountRefresh(c echo.Context) error {
 	}
 	me, _ := currentIdentity(c)
 	_, rerr := h.mgr.Refresh(c.Request().Context(), r.Account, in, oauthflow.ReasonManual)
+	h.reqs.forgetAccount(r.ID)
 	if rerr != nil {
 		h.log.Info("manual refresh failed", "account_id", r.ID, "by", me.Label(), "err", rerr)
 	}
@@ -131,6 +132,7 @@ func (h *Handler) accountDelete(c echo.Context) error {
 	if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
 		return err
 	}
+	h.reqs.forgetAccount(r.ID)
 	if err := h.flash(c, "success", "Account "+r.Name+" deleted; its tokens were revoked where the provider allows it."); err != nil {
 		return err
 	}

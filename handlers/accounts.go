@@ -229,6 +229,7 @@ func (h *Handler) accountUpdate(c echo.Context) error {
 		return err
 	}
 	h.mgr.Forget(r.ID)
+	h.reqs.forgetAccount(r.ID)
 	msg := "Account saved."
 	if upd.Status == oauthflow.StatusNeedsReconnect && r.Status != upd.Status {
 		msg = "Account saved. Its parameters changed, so reconnect it."

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,9 +56,17 @@ func decodeJSON(c echo.Context, v any) error {
 }
 
 // decodeJSONFrom is decodeJSON for any reader (the console's import reads a
-// textarea). The caller caps the reader's size.
+// textarea). The caller caps the reader's size. JSON text is UTF-8 (RFC 8259
+// §8.1): invalid bytes are refused rather than silently replaced.
 func decodeJSONFrom(r io.Reader, v any) *jsonProblem {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return jsonError(err)
+	}
+	if !utf8.Valid(b) {
+		return &jsonProblem{msg: "The body is not valid UTF-8: send JSON text encoded in UTF-8."}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -72,6 +81,24 @@ func decodeJSONFrom(r io.Reader, v any) *jsonProblem {
 		return &jsonProblem{msg: "The body holds more than one JSON value: send a single JSON object."}
 	}
 	return nil
+}
+
+// noBody guards the API routes that take no body (actions: refresh,
+// disconnect, delete …). A client that sends one expects it to mean
+// something, so anything but nothing, {} or null is a 400 instead of being
+// silently ignored.
+func noBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody))
+		if err != nil {
+			return apiErr(http.StatusBadRequest, "bad_json", jsonError(err).msg, nil)
+		}
+		var none struct{}
+		if len(bytes.TrimSpace(b)) > 0 && decodeJSONFrom(bytes.NewReader(b), &none) != nil {
+			return apiErr(http.StatusBadRequest, "bad_json", "This action takes no body: send none (or {}).", nil)
+		}
+		return next(c)
+	}
 }
 
 // jsonError turns a decoding error into words a client can act on.

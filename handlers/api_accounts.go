@@ -106,6 +106,7 @@ func (h *Handler) apiAccountCreate(c echo.Context) error {
 			if serr := h.store.SetAccountStatus(ctx, r.ID, oauthflow.StatusError, err.Error()); serr != nil {
 				return serr
 			}
+			h.reqs.forgetAccount(r.ID)
 		}
 	} else if connectURL, _, err = h.newConnectLink(ctx, r.Account, me.Label()); err != nil {
 		return err
@@ -199,6 +200,7 @@ func (h *Handler) apiAccountPatch(c echo.Context) error {
 		return err
 	}
 	h.mgr.Forget(r.ID)
+	h.reqs.forgetAccount(r.ID)
 	return c.JSON(http.StatusOK, toAccountJSON(upd, ""))
 }
 
@@ -237,6 +239,7 @@ func (h *Handler) apiAccountRefresh(c echo.Context) error {
 		return err
 	}
 	_, rerr := h.mgr.Refresh(ctx, r.Account, in, oauthflow.ReasonManual)
+	h.reqs.forgetAccount(r.ID)
 	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
 		return err
 	}
@@ -277,6 +280,7 @@ func (h *Handler) apiDisconnect(c echo.Context, remove bool) error {
 		if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
 			return err
 		}
+		h.reqs.forgetAccount(r.ID)
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"revoked": revoked})
 }

@@ -39,7 +39,8 @@ var allowedMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "P
 // answered (whatever its status), 422 for a refused or malformed request, 409
 // when the account cannot get a token, 502/504 when the upstream did not answer.
 func (h *Handler) apiRequest(c echo.Context) error {
-	r, err := h.apiAccount(c)
+	ctx := c.Request().Context()
+	r, in, err := h.requestTarget(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -59,11 +60,6 @@ func (h *Handler) apiRequest(c echo.Context) error {
 	hdr := http.Header{}
 	for k, v := range body.Headers {
 		hdr.Set(k, v)
-	}
-	ctx := c.Request().Context()
-	in, err := h.protocolIntegration(ctx, r.IntegrationID)
-	if err != nil {
-		return err
 	}
 	resp, err := h.run(ctx, r.Account, in, oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
 	if err != nil {

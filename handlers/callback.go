@@ -85,6 +85,7 @@ func (h *Handler) callback(c echo.Context) error {
 	if _, err := h.mgr.Connect(ctx, acct.Account, in, tok, actor); err != nil {
 		return err
 	}
+	h.reqs.forgetAccount(acct.ID)
 	if flow.ConnectLink != "" {
 		if err := h.store.SpendConnectLink(ctx, flow.ConnectLink); err != nil {
 			return err

@@ -79,6 +79,7 @@ func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oau
 		return errNoSecret
 	}
 	_, err := h.mgr.Refresh(ctx, acct, in, oauthflow.ReasonConnect)
+	h.reqs.forgetAccount(acct.ID)
 	return err
 }
 
@@ -87,6 +88,7 @@ func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oau
 // answer, and records the outcome.
 func (h *Handler) disconnect(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration, actor string) (bool, error) {
 	defer h.mgr.Forget(acct.ID)
+	defer h.reqs.forgetAccount(acct.ID) // after the write: a load racing it is not cached
 	tok, err := h.store.LoadToken(ctx, acct.ID)
 	if errors.Is(err, oauthflow.ErrNoToken) {
 		return false, h.store.DisconnectAccount(ctx, acct.ID, false, "no token to revoke", actor)

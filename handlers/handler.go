@@ -71,6 +71,7 @@ type Handler struct {
 	assets   string
 	cop      *http.CrossOriginProtection
 	keys     keyCache
+	reqs     requestCache
 	mgr      *oauthflow.Manager
 	tokens   *oauthflow.Client
 	runner   *oauthflow.Runner
@@ -125,10 +126,7 @@ func New(d Deps) (*Handler, *echo.Echo) {
 	if h.pwParams == (PasswordParams{}) {
 		h.pwParams = DefaultPasswordParams
 	}
-	var err error
-	if h.dummyHash, err = HashPassword(randomToken(), h.pwParams); err != nil {
-		panic(err) // only crypto/rand can fail here
-	}
+	h.dummyHash = dummyPasswordHash(h.pwParams)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

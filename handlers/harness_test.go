@@ -36,6 +36,7 @@ type testServer struct {
 	srv      *httptest.Server
 	store    *store.Store
 	logs     *syncBuffer
+	captured captureLog // every response body the helpers read (secrets_test.go)
 	clock    *testClock
 }
 
@@ -147,6 +148,7 @@ func (c *client) do(req *http.Request) response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	c.ts.captured.add(req.Method, req.URL.Path, b)
 	if m := csrfRE.FindSubmatch(b); m != nil {
 		c.csrf = string(m[1])
 	}
@@ -240,6 +242,7 @@ func (ts *testServer) api(method, path, key, body string) response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	ts.captured.add(method, req.URL.Path, b)
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 

@@ -133,6 +133,7 @@ func (h *Handler) apiIntegrationPut(c echo.Context) error {
 	case err != nil:
 		return err
 	}
+	h.reqs.forgetAll()
 	id, _ := currentIdentity(c)
 	h.log.Info("integration saved", "key", saved.Key, "created", false, "by", id.Label())
 	return c.JSON(http.StatusOK, publicIntegration(saved))
@@ -156,6 +157,7 @@ func (h *Handler) apiIntegrationDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.reqs.forgetAll()
 	id, _ := currentIdentity(c)
 	h.log.Info("integration deleted", "key", in.Key, "accounts", n, "by", id.Label())
 	return c.JSON(http.StatusOK, map[string]int{"deleted_accounts": n})

@@ -156,6 +156,7 @@ func (h *Handler) integrationDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.reqs.forgetAll()
 	me, _ := currentIdentity(c)
 	h.log.Info("integration deleted", "key", in.Key, "accounts", n, "by", me.Label())
 	msg := fmt.Sprintf("Integration %s is deleted; %s disconnected.", in.Name, views.Plural(n, "account", "accounts"))
@@ -193,7 +194,7 @@ func (h *Handler) integrationImportPage(c echo.Context) error {
 // and cannot connect until it is set.
 func (h *Handler) integrationImport(c echo.Context) error {
 	text := c.FormValue("json")
-	v := views.ImportView{JSON: text}
+	v := views.ImportView{JSON: withoutSecret(text)}
 	in := newIntegrationBase()
 	var fe oauthflow.FieldErrors
 	switch {
@@ -220,6 +221,9 @@ func (h *Handler) integrationImport(c echo.Context) error {
 	}
 	for _, path := range sortedPaths(fe) {
 		v.Errors = append(v.Errors, views.FormError{Label: path, Message: fe[path]})
+	}
+	if v.JSON != text {
+		v.Errors = append(v.Errors, views.FormError{Label: "oauth2.client_secret", Message: "Airlock never sends a secret back to the browser: enter it again."})
 	}
 	p := h.userPage(c, "Import an integration", "integrations")
 	v.CSRF = p.CSRF

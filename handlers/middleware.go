@@ -185,21 +185,41 @@ func (h *Handler) saveSession(c echo.Context) error {
 	return nil
 }
 
-// flash queues a message for the next page the browser shows.
+// flash queues a message for the next page the browser shows. The queue is
+// changed in the database row, not saved from this request's copy, so tabs
+// that queue and show messages at the same moment do not lose or repeat them.
 func (h *Handler) flash(c echo.Context, kind, msg string) error {
 	s := session(c)
-	s.AddFlash(kind+"|"+msg, flashKey)
-	return h.saveSession(c)
+	if s.ID == "" { // a session that was never saved has no row to queue in
+		if err := h.saveSession(c); err != nil {
+			return err
+		}
+	}
+	return h.sessions.UpdateValue(c.Request().Context(), s, flashKey, func(old any) any {
+		queued, _ := old.([]any)
+		return append(queued, kind+"|"+msg)
+	})
 }
 
 // takeFlashes removes and returns the queued messages.
 func (h *Handler) takeFlashes(c echo.Context) []views.Flash {
 	s := session(c)
-	if s == nil {
+	if s == nil || s.ID == "" {
 		return nil
 	}
-	raw := s.Flashes(flashKey)
-	if len(raw) == 0 {
+	if _, queued := s.Values[flashKey]; !queued { // none when the request began: no write
+		return nil
+	}
+	var raw []any
+	err := h.sessions.UpdateValue(c.Request().Context(), s, flashKey, func(old any) any {
+		raw, _ = old.([]any)
+		return nil
+	})
+	if err != nil {
+		h.log.Error("take flash messages", "err", err)
+		return nil
+	}
+	if len(raw) == 0 { // another tab showed them first
 		return nil
 	}
 	out := make([]views.Flash, 0, len(raw))
@@ -210,9 +230,6 @@ func (h *Handler) takeFlashes(c echo.Context) []views.Flash {
 			kind, msg = "info", str
 		}
 		out = append(out, views.Flash{Kind: kind, Message: msg})
-	}
-	if err := h.saveSession(c); err != nil {
-		h.log.Error("save session after flashes", "err", err)
 	}
 	return out
 }

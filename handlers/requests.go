@@ -45,6 +45,9 @@ func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Int
 			h.log.Warn("record rejection", "account_id", a.ID, "err", serr)
 		}
 	}
+	if accountChanged(resp, err) {
+		h.reqs.forgetAccount(a.ID)
+	}
 	return resp, err
 }
 

@@ -88,17 +88,17 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.add(permBuild, "POST", "/integrations", h.apiIntegrationCreate)
 	api.add(permRead, "GET", "/integrations/:key", h.apiIntegrationGet)
 	api.add(permBuild, "PUT", "/integrations/:key", h.apiIntegrationPut)
-	api.add(permBuild, "DELETE", "/integrations/:key", h.apiIntegrationDelete)
+	api.action(permBuild, "DELETE", "/integrations/:key", h.apiIntegrationDelete)
 
 	// Accounts API.
 	api.add(permBuild, "POST", "/integrations/:key/accounts", h.apiAccountCreate)
 	api.add(permRead, "GET", "/integrations/:key/accounts", h.apiAccountList)
 	api.add(permRead, "GET", "/accounts/:id", h.apiAccountGet)
 	api.add(permBuild, "PATCH", "/accounts/:id", h.apiAccountPatch)
-	api.add(permBuild, "POST", "/accounts/:id/connect-link", h.apiConnectLink)
-	api.add(permBuild, "POST", "/accounts/:id/refresh", h.apiAccountRefresh)
-	api.add(permBuild, "POST", "/accounts/:id/disconnect", h.apiAccountDisconnect)
-	api.add(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
+	api.action(permBuild, "POST", "/accounts/:id/connect-link", h.apiConnectLink)
+	api.action(permBuild, "POST", "/accounts/:id/refresh", h.apiAccountRefresh)
+	api.action(permBuild, "POST", "/accounts/:id/disconnect", h.apiAccountDisconnect)
+	api.action(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
 }
@@ -129,4 +129,9 @@ type apiRoutes struct {
 
 func (r *apiRoutes) add(p perm, method, path string, fn echo.HandlerFunc) {
 	r.h.add(r.g, p, method, path, fn, r.h.requireKey(p))
+}
+
+// action registers an API route that takes no body (refresh, delete …).
+func (r *apiRoutes) action(p perm, method, path string, fn echo.HandlerFunc) {
+	r.h.add(r.g, p, method, path, fn, r.h.requireKey(p), noBody)
 }

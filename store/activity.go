@@ -36,17 +36,22 @@ type execer interface {
 // missing it is filled from the account row so history stays readable after
 // the account is gone.
 func insertActivity(ctx context.Context, ex execer, a Activity) error {
-	_, err := ex.ExecContext(ctx, `INSERT INTO activity (at, account_id, account_name, integration_key, kind, outcome, detail,
-		method, url, status, duration_ms, refresh_reason, actor)
-		VALUES (?, ?, COALESCE(NULLIF(?, ''), (SELECT name FROM accounts WHERE id = ?), ''),
-			COALESCE(NULLIF(?, ''), (SELECT i.key FROM accounts a JOIN integrations i ON i.id = a.integration_id WHERE a.id = ?), ''),
-			?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		millis(a.At), a.AccountID, a.AccountName, a.AccountID, a.IntegrationKey, a.AccountID,
-		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor)
+	_, err := ex.ExecContext(ctx, insertActivitySQL, activityArgs(a)...)
 	if err != nil {
 		return fmt.Errorf("store: record activity: %w", err)
 	}
 	return nil
+}
+
+const insertActivitySQL = `INSERT INTO activity (at, account_id, account_name, integration_key, kind, outcome, detail,
+		method, url, status, duration_ms, refresh_reason, actor)
+		VALUES (?, ?, COALESCE(NULLIF(?, ''), (SELECT name FROM accounts WHERE id = ?), ''),
+			COALESCE(NULLIF(?, ''), (SELECT i.key FROM accounts a JOIN integrations i ON i.id = a.integration_id WHERE a.id = ?), ''),
+			?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func activityArgs(a Activity) []any {
+	return []any{millis(a.At), a.AccountID, a.AccountName, a.AccountID, a.IntegrationKey, a.AccountID,
+		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor}
 }
 
 // AddActivity records rows in one transaction (the batched request log uses it).
@@ -59,12 +64,19 @@ func (s *Store) AddActivity(ctx context.Context, rows ...Activity) error {
 		return fmt.Errorf("store: record activity: %w", err)
 	}
 	defer tx.Rollback()
+	// One prepared statement per batch: preparing it for every row cost more
+	// than the insert itself on the request-log path.
+	stmt, err := tx.PrepareContext(ctx, insertActivitySQL)
+	if err != nil {
+		return fmt.Errorf("store: record activity: %w", err)
+	}
+	defer stmt.Close()
 	for _, a := range rows {
 		if a.At.IsZero() {
 			a.At = s.now()
 		}
-		if err := insertActivity(ctx, tx, a); err != nil {
-			return err
+		if _, err := stmt.ExecContext(ctx, activityArgs(a)...); err != nil {
+			return fmt.Errorf("store: record activity: %w", err)
 		}
 	}
 	return commit(tx, "record activity")

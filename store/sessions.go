@@ -165,6 +165,61 @@ func (ss *SessionStore) Renew(r *http.Request, w http.ResponseWriter, sess *sess
 	return ss.Save(r, w, sess)
 }
 
+// UpdateValue changes one value of a saved session in one transaction that
+// starts from the row as it is now, not as the request loaded it. Save writes
+// every value back, so two requests of one browser running at once (two tabs)
+// would undo each other's change; a queued flash message is changed this way,
+// so it is neither lost nor shown twice. fn gets the current value (nil when
+// absent) and returns the new one (nil removes it); sess.Values follows.
+func (ss *SessionStore) UpdateValue(ctx context.Context, sess *sessions.Session, key string, fn func(old any) any) error {
+	if sess.ID == "" {
+		return fmt.Errorf("store: update session value %q: the session was never saved: %w", key, ErrNotFound)
+	}
+	v, err := ss.st.updateSessionValue(ctx, hashID(sess.ID), key, fn)
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		delete(sess.Values, key)
+	} else {
+		sess.Values[key] = v
+	}
+	return nil
+}
+
+func (s *Store) updateSessionValue(ctx context.Context, idHash, key string, fn func(old any) any) (any, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: update session value: %w", err)
+	}
+	defer tx.Rollback()
+	var data string
+	err = tx.QueryRowContext(ctx, "SELECT data FROM sessions WHERE id_hash = ?", idHash).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: update session value: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: update session value: %w", err)
+	}
+	values, err := decodeValues(data)
+	if err != nil {
+		return nil, err
+	}
+	v := fn(values[key])
+	if v == nil {
+		delete(values, key)
+	} else {
+		values[key] = v
+	}
+	if data, err = encodeValues(values); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE sessions SET data = ? WHERE id_hash = ?", data, idHash); err != nil {
+		return nil, fmt.Errorf("store: update session value: %w", err)
+	}
+	return v, commit(tx, "update session value")
+}
+
 // IDHash is the stable, non-secret handle of a session that other tables (pending
 // OAuth flows) use to bind a row to one browser.
 func IDHash(sess *sessions.Session) string {

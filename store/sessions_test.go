@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/sessions"
 )
 
 // clock is a settable test clock.
@@ -206,5 +208,47 @@ func TestDeleteWithNegativeMaxAge(t *testing.T) {
 	}
 	if n, _ := s.CountSessions(context.Background()); n != 0 {
 		t.Errorf("sessions after delete: got %d, want 0", n)
+	}
+}
+
+// TestUpdateValueStartsFromTheStoredRow: two requests of one browser that
+// loaded the session at the same time each add to a queued value; neither
+// change is lost, and taking the queue empties it once.
+func TestUpdateValueStartsFromTheStoredRow(t *testing.T) {
+	s, _ := openClocked(t)
+	ss := s.NewSessionStore(testKey(3), false)
+	c := saveNew(t, ss, map[any]any{"_csrf": "tok"})
+	load := func() *sessions.Session {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(c)
+		sess, err := ss.Get(r, "airlock_session")
+		if err != nil || sess.IsNew {
+			t.Fatalf("load: %v new=%v", err, sess.IsNew)
+		}
+		return sess
+	}
+	a, b := load(), load() // two tabs, same moment
+	ctx := context.Background()
+	appendTo := func(msg string) func(any) any {
+		return func(old any) any { q, _ := old.([]any); return append(q, msg) }
+	}
+	if err := ss.UpdateValue(ctx, a, "_flash", appendTo("one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.UpdateValue(ctx, b, "_flash", appendTo("two")); err != nil {
+		t.Fatal(err)
+	}
+	var taken []any
+	ss.UpdateValue(ctx, load(), "_flash", func(old any) any { taken, _ = old.([]any); return nil })
+	if len(taken) != 2 || taken[0] != "one" || taken[1] != "two" {
+		t.Errorf("queued: got %v, want [one two]", taken)
+	}
+	var again []any
+	ss.UpdateValue(ctx, load(), "_flash", func(old any) any { again, _ = old.([]any); return nil })
+	if len(again) != 0 {
+		t.Errorf("taken twice: %v", again)
+	}
+	if vals := load().Values; vals["_csrf"] != "tok" {
+		t.Errorf("other values changed: %v", vals)
 	}
 }

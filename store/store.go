@@ -129,26 +129,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // IntegrityCheck runs PRAGMA integrity_check and returns nil when SQLite answers "ok".
 func (s *Store) IntegrityCheck(ctx context.Context) error {
-	rows, err := s.read.QueryContext(ctx, "PRAGMA integrity_check")
-	if err != nil {
-		return fmt.Errorf("store: integrity check: %w", err)
-	}
-	defer rows.Close()
-	var problems []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return fmt.Errorf("store: integrity check: %w", err)
-		}
-		if line != "ok" {
-			problems = append(problems, line)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: integrity check: %w", err)
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("store: integrity check failed: %v", problems)
+	if err := integrityCheck(ctx, s.read); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	return nil
 }

@@ -182,6 +182,20 @@ func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl 
 	return n == 1, nil
 }
 
+// ClearLeases drops every refresh lease and says how many there were. Only a
+// process that knows no other one can hold a lease may call it: the server at
+// start-up, holding the data dir's lock, so that the leases of a predecessor
+// killed mid-refresh do not hold up those accounts' refreshes until they
+// expire. (Several servers on one shared database must rely on expiry.)
+func (s *Store) ClearLeases(ctx context.Context) (int64, error) {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM token_leases")
+	if err != nil {
+		return 0, fmt.Errorf("store: clear leases: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // ReleaseLease drops the lease if holder still has it.
 func (s *Store) ReleaseLease(ctx context.Context, accountID, holder string) error {
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM token_leases WHERE account_id = ? AND holder = ?", accountID, holder); err != nil {

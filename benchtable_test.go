@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// figure is one row of `make bench`'s table: a metric of a benchmark, with
+// the target issue 8 set for it (op "" when there is none).
+type figure struct {
+	label  string
+	bench  string // benchmark name without the -GOMAXPROCS suffix
+	unit   string
+	op     string // "<=", ">=", "<" or ""
+	target float64
+}
+
+var figures = []figure{
+	{"Runner: added p50, 1 caller (µs)", "BenchmarkRunner/callers=1", "p50-added-µs", "<=", 25},
+	{"Runner: throughput vs direct, 1 caller", "BenchmarkRunner/callers=1", "throughput-ratio", ">=", 0.8},
+	{"Runner: added CPU per request, 1 caller (µs)", "BenchmarkRunner/callers=1", "cpu-added-µs/req", "", 0},
+	{"Runner: added p50, 50 callers (µs, mostly queueing)", "BenchmarkRunner/callers=50", "p50-added-µs", "", 0},
+	{"Runner: added CPU per request, 50 callers (µs)", "BenchmarkRunner/callers=50", "cpu-added-µs/req", "<=", 25},
+	{"Runner: throughput vs direct, 50 callers", "BenchmarkRunner/callers=50", "throughput-ratio", ">=", 0.8},
+	{"Request API: added p50 over direct, 1 caller (µs)", "BenchmarkRequestAPI/callers=1", "p50-added-µs", "<=", 100},
+	{"Bare proxy: added p50 over direct, 1 caller (µs)", "BenchmarkRequestAPI/callers=1", "proxy-added-µs", "", 0},
+	{"Request API: throughput vs bare proxy, 50 callers", "BenchmarkRequestAPI/callers=50", "vs-proxy-ratio", ">=", 0.8},
+	{"Request API: CPU per request vs bare proxy, 50 callers", "BenchmarkRequestAPI/callers=50", "cpu-vs-proxy-ratio", "", 0},
+	{"Request API: throughput, 50 callers (req/s)", "BenchmarkRequestAPI/callers=50", "req/s", "", 0},
+	{"Account + integration lookup, cached (µs)", "BenchmarkRequestTarget", "cached-p50-µs", "", 0},
+	{"Account + integration lookup, from SQLite (µs)", "BenchmarkRequestTarget", "store-p50-µs", "", 0},
+	{"Token lookup from SQLite, unsealed, p50 (µs)", "BenchmarkTokenLookup", "p50-µs", "", 0},
+	{"Token lookup from SQLite, unsealed, p99 (µs)", "BenchmarkTokenLookup", "p99-µs", "", 0},
+	{"Token lookup, manager cache hit, p50 (µs)", "BenchmarkTokenLookup", "cached-p50-µs", "", 0},
+	{"Integrations list page, p50 (ms)", "BenchmarkConsolePages/integrations", "p50-ms", "", 0},
+	{"Integrations list page, p99 (ms)", "BenchmarkConsolePages/integrations", "p99-ms", "<", 20},
+	{"Accounts list page, p50 (ms)", "BenchmarkConsolePages/accounts", "p50-ms", "", 0},
+	{"Accounts list page, p99 (ms)", "BenchmarkConsolePages/accounts", "p99-ms", "<", 20},
+	{"Account page, p50 (ms)", "BenchmarkConsolePages/account", "p50-ms", "", 0},
+	{"Account page, p99 (ms)", "BenchmarkConsolePages/account", "p99-ms", "<", 20},
+	{"Accounts search page, p50 (ms)", "BenchmarkConsolePages/accounts-search", "p50-ms", "", 0},
+	{"Accounts search page, p99 (ms)", "BenchmarkConsolePages/accounts-search", "p99-ms", "", 0},
+	{"Cold start to /readyz, p50 (ms)", "BenchmarkServe/cold-start", "p50-ms", "<", 200},
+	{"Cold start to /readyz, max (ms)", "BenchmarkServe/cold-start", "max-ms", "", 0},
+	{"Idle RSS (MB)", "BenchmarkServe/cold-start", "idle-rss-MB", "<", 40},
+	{"Binary size, -trimpath -s -w (MB)", "BenchmarkServe/cold-start", "binary-MB", "", 0},
+}
+
+// TestBenchTable prints `make bench`'s table: it reads the `go test -bench`
+// output named by AIRLOCK_BENCH_OUT and writes the figures, their targets
+// and the machine to AIRLOCK_BENCH_TABLE (stdout when unset). Without
+// AIRLOCK_BENCH_OUT it skips. A failed benchmark fails it.
+func TestBenchTable(t *testing.T) {
+	in := os.Getenv("AIRLOCK_BENCH_OUT")
+	if in == "" {
+		t.Skip("AIRLOCK_BENCH_OUT is not set: `make bench` sets it")
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	metrics, cpu, failed := parseBench(f)
+	if len(failed) > 0 {
+		t.Errorf("benchmarks failed: %s", strings.Join(failed, "; "))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %s %s/%s, load average at the end %s\n\n", runtime.NumCPU(), cpu, runtime.Version(),
+		runtime.GOOS, runtime.GOARCH, loadAverage())
+	fmt.Fprintln(&b, "| Figure | Value | Target | Met |")
+	fmt.Fprintln(&b, "|---|---:|---|---|")
+	for _, fg := range figures {
+		v, ok := metrics[fg.bench][fg.unit]
+		value, target, met := "not run", "—", ""
+		if ok {
+			value = strconv.FormatFloat(v, 'f', precision(v), 64)
+		}
+		if fg.op != "" {
+			target = strings.NewReplacer("<=", "≤ ", ">=", "≥ ", "<", "< ").Replace(fg.op) + strconv.FormatFloat(fg.target, 'f', -1, 64)
+			if ok {
+				met = map[bool]string{true: "yes", false: "**no**"}[meets(v, fg.op, fg.target)]
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", fg.label, value, target, met)
+	}
+	out := os.Getenv("AIRLOCK_BENCH_TABLE")
+	if out == "" {
+		fmt.Print(b.String())
+		return
+	}
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// parseBench reads benchmark result lines ("BenchmarkX/sub-2  N  v unit
+// v unit …") into metrics by name and unit, the "cpu:" line, and failures.
+func parseBench(f *os.File) (map[string]map[string]float64, string, []string) {
+	metrics := map[string]map[string]float64{}
+	cpu := "unknown CPU"
+	var failed []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = strings.TrimSpace(c)
+		}
+		if strings.HasPrefix(line, "--- FAIL") || strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "panic:") {
+			failed = append(failed, strings.TrimSpace(line))
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
+			continue
+		}
+		name := fields[0]
+		if i := strings.LastIndex(name, "-"); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		m := map[string]float64{}
+		for i := 2; i+1 < len(fields); i += 2 {
+			if v, err := strconv.ParseFloat(fields[i], 64); err == nil {
+				m[fields[i+1]] = v
+			}
+		}
+		metrics[name] = m
+	}
+	return metrics, cpu, failed
+}
+
+func meets(v float64, op string, target float64) bool {
+	switch op {
+	case "<=":
+		return v <= target
+	case ">=":
+		return v >= target
+	case "<":
+		return v < target
+	}
+	return true
+}
+
+// precision keeps three significant digits or so.
+func precision(v float64) int {
+	switch a := max(v, -v); {
+	case a >= 100:
+		return 0
+	case a >= 10:
+		return 1
+	case a >= 1:
+		return 2
+	}
+	return 3
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

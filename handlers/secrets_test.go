@@ -1,0 +1,245 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"airlock/oauthflow"
+	"airlock/oauthflow/fakeprovider"
+	"airlock/store"
+)
+
+// captureLog keeps every response body a test server's helpers read, so a
+// test can search them all for leaked secrets afterwards.
+type captureLog struct {
+	mu     sync.Mutex
+	bodies []capturedBody
+}
+
+type capturedBody struct {
+	method, path string
+	body         []byte
+}
+
+func (l *captureLog) add(method, path string, body []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bodies = append(l.bodies, capturedBody{method: method, path: path, body: body})
+}
+
+func (l *captureLog) all() []capturedBody {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]capturedBody(nil), l.bodies...)
+}
+
+// tokenRoute is the one response allowed to carry a token.
+func tokenRoute(method, path string) bool {
+	return method == http.MethodGet && strings.HasPrefix(path, "/api/v1/accounts/") && strings.HasSuffix(path, "/token")
+}
+
+// TestSecretsNeverLeak runs the flows that handle secrets — integrations with
+// client secrets through the API, the form and the import; connections by
+// authorization code (console and connect link) and client credentials;
+// refreshes, requests, rejections, revocations, disconnects — visits every
+// page that shows an account or an integration, then searches every response
+// (but the token API's), the log and the SQLite files for each client secret,
+// access token and refresh token: none may appear.
+func TestSecretsNeverLeak(t *testing.T) {
+	ts := newTestServer(t)
+	secret := "cs-provider-" + randomToken()
+	r := &secretsRun{t: t, ts: ts, admin: ts.signedIn(store.RoleAdmin), key: ts.apiKey(store.RoleAdmin), secrets: []string{secret},
+		p: ts.provider(fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, ClientSecret: secret})}
+	r.integrations(secret)
+	ids := r.accounts()
+	r.use(ids)
+	r.visit(ids)
+	// Disconnect (revoking) and delete.
+	ts.api("POST", "/api/v1/accounts/"+ids[2]+"/disconnect", r.key, "")
+	r.admin.post("/accounts/"+ids[0]+"/disconnect", nil)
+	ts.api("DELETE", "/api/v1/integrations/code", r.key, "")
+	ts.activity.Flush(context.Background())
+	r.scan()
+}
+
+// secretsRun is one run of TestSecretsNeverLeak and the secrets it used.
+type secretsRun struct {
+	t       *testing.T
+	ts      *testServer
+	p       *fakeprovider.Provider
+	admin   *client
+	key     string
+	secrets []string
+}
+
+// newSecret is a client secret for an integration that never connects.
+func (r *secretsRun) newSecret(what string) string {
+	s := "cs-" + what + "-" + randomToken()
+	r.secrets = append(r.secrets, s)
+	return s
+}
+
+// integrations creates them through the form (a failed save first, full
+// page and htmx), the API, the import (and a refused one), and changes a
+// secret with a PUT and an edit: "code" and "machine" use the provider's
+// secret, the others a secret of their own.
+func (r *secretsRun) integrations(secret string) {
+	t, ts, admin := r.t, r.ts, r.admin
+	code := secretsIntegration(r.p, "code", oauthflow.GrantAuthorizationCode)
+	bad := code
+	bad.Key = "new" // reserved: the form comes back with the secret typed
+	admin.get("/integrations/new")
+	if got := admin.post("/integrations", integrationForm(bad, secret)); got.status != http.StatusUnprocessableEntity {
+		t.Fatalf("form with a reserved key: got %d, want 422", got.status)
+	}
+	admin.post("/integrations", integrationForm(bad, secret), "HX-Request", "true")
+	if got := admin.post("/integrations", integrationForm(code, secret)); got.status != http.StatusSeeOther {
+		t.Fatalf("form create: got %d\n%s", got.status, got.body)
+	}
+	machine := secretsIntegration(r.p, "machine", oauthflow.GrantClientCredentials)
+	if got := ts.api("POST", "/api/v1/integrations", r.key, integrationJSON(t, machine, secret)); got.status != http.StatusCreated {
+		t.Fatalf("API create: got %d %s", got.status, got.body)
+	}
+	decoy := secretsIntegration(r.p, "decoy", oauthflow.GrantAuthorizationCode)
+	ts.api("POST", "/api/v1/integrations", r.key, integrationJSON(t, decoy, r.newSecret("api")))
+	ts.api("PUT", "/api/v1/integrations/decoy", r.key, integrationJSON(t, decoy, r.newSecret("put")))
+	admin.get("/integrations/decoy/edit")
+	admin.post("/integrations/decoy", integrationForm(decoy, r.newSecret("edit")))
+	imported := secretsIntegration(r.p, "imported", oauthflow.GrantAuthorizationCode)
+	admin.get("/integrations/import")
+	admin.post("/integrations/import", url.Values{"json": {integrationJSON(t, imported, r.newSecret("import"))}})
+	imported.Key = "new" // refused: the import page shows the pasted JSON again
+	admin.post("/integrations/import", url.Values{"json": {integrationJSON(t, imported, r.newSecret("refused-import"))}})
+}
+
+// accounts connects one account through the console, one through a connect
+// link and one by client credentials, and returns their ids in that order.
+func (r *secretsRun) accounts() []string {
+	t, ts, p := r.t, r.ts, r.p
+	console := ts.account(ts.getIntegration("code"), "console", nil)
+	cb, err := p.Approve(r.admin.startConnect(t, console.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.admin.follow(t, cb); got.status != http.StatusSeeOther {
+		t.Fatalf("callback: got %d %s", got.status, got.body)
+	}
+	var linked accountJSON
+	json.Unmarshal([]byte(ts.api("POST", "/api/v1/integrations/code/accounts", r.key, `{"name": "linked"}`).body), &linked)
+	owner := ts.newClient()
+	open := owner.follow(t, *linked.ConnectURL)
+	if cb, err = p.Approve(open.header.Get("Location")); err != nil {
+		t.Fatal(err)
+	}
+	owner.follow(t, cb)
+	var m2m accountJSON
+	json.Unmarshal([]byte(ts.api("POST", "/api/v1/integrations/machine/accounts", r.key, `{"name": "m2m"}`).body), &m2m)
+	if m2m.Status != oauthflow.StatusConnected {
+		t.Fatalf("client credentials account: got %s, want connected", m2m.Status)
+	}
+	return []string{console.ID, linked.ID, m2m.ID}
+}
+
+// use refreshes (API, console, htmx), sends requests (API, console, htmx),
+// has one rejected, runs the health check and reads the token API; then the
+// user revokes access at the provider and a refresh and a request fail.
+func (r *secretsRun) use(ids []string) {
+	t, ts, admin, api := r.t, r.ts, r.admin, r.p.APIURL()
+	for _, id := range ids {
+		ts.api("POST", "/api/v1/accounts/"+id+"/refresh", r.key, "")
+		admin.get("/accounts/" + id)
+		admin.post("/accounts/"+id+"/refresh", nil)
+		admin.post("/accounts/"+id+"/refresh", nil, "HX-Request", "true")
+		ts.api("POST", "/api/v1/accounts/"+id+"/request", r.key, `{"url": "`+api+`me", "headers": {"X-Trace": "t"}}`)
+		r.p.FailNextAPI(401, 1)
+		ts.api("POST", "/api/v1/accounts/"+id+"/request", r.key, `{"url": "`+api+`me"}`)
+		admin.post("/accounts/"+id+"/request", url.Values{"method": {"GET"}, "url": {api + "me"}, "header_name": {"Accept"}, "header_value": {"application/json"}})
+		admin.post("/accounts/"+id+"/request", url.Values{"method": {"GET"}, "url": {api + "me"}}, "HX-Request", "true")
+		admin.post("/accounts/"+id+"/check", nil)
+		if got := ts.api("GET", "/api/v1/accounts/"+id+"/token", r.key, ""); !strings.Contains(got.body, "fp_at_") {
+			t.Errorf("token API: got %d %s, want an access token (the one answer allowed to carry one)", got.status, got.body)
+		}
+		ts.clock.Add(40 * time.Minute) // inside the 30 min window: the next use refreshes
+	}
+	r.p.RevokeAll()
+	ts.api("POST", "/api/v1/accounts/"+ids[1]+"/refresh", r.key, "")
+	ts.api("POST", "/api/v1/accounts/"+ids[0]+"/request", r.key, `{"url": "`+api+`me"}`)
+	ts.activity.Flush(context.Background())
+}
+
+// visit reads every page and API answer that shows an account or an
+// integration.
+func (r *secretsRun) visit(ids []string) {
+	for _, path := range []string{"/", "/accounts", "/activity", "/integrations", "/integrations/code", "/integrations/code/edit",
+		"/integrations/code/export", "/integrations/machine", "/integrations/decoy/edit", "/settings", "/metrics",
+		"/accounts/" + ids[0], "/accounts/" + ids[1], "/accounts/" + ids[2], "/accounts/" + ids[2] + "/edit"} {
+		if got := r.admin.get(path); got.status != http.StatusOK {
+			r.t.Errorf("GET %s: got %d", path, got.status)
+		}
+	}
+	for _, path := range []string{"/api/v1/integrations", "/api/v1/integrations/code", "/api/v1/integrations/code/accounts",
+		"/api/v1/accounts/" + ids[0], "/api/v1/accounts/" + ids[2]} {
+		r.ts.api("GET", path, r.key, "")
+	}
+}
+
+// scan searches every captured response but the token API's, the log and
+// the database files for every client secret, access and refresh token.
+func (r *secretsRun) scan() {
+	t, ts := r.t, r.ts
+	access, refresh := r.p.IssuedAccessTokens(), r.p.IssuedRefreshTokens()
+	if len(access) < 10 || len(refresh) < 5 {
+		t.Fatalf("the flows issued %d access and %d refresh tokens: too few to mean anything", len(access), len(refresh))
+	}
+	secrets := append(append(r.secrets, access...), refresh...)
+	haystacks := map[string][]byte{"the log": []byte(ts.logs.String())}
+	bodies := 0
+	for i, b := range ts.captured.all() {
+		if tokenRoute(b.method, b.path) {
+			continue
+		}
+		bodies++
+		haystacks[b.method+" "+b.path+" (response "+strconvFormat(int64(i))+")"] = b.body
+	}
+	// Every committed transaction is in the database file or its WAL, so
+	// they can be read while the store is open.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if b, err := os.ReadFile(ts.store.Path() + suffix); err == nil {
+			haystacks["the database file "+filepath.Base(ts.store.Path())+suffix] = b
+		}
+	}
+	if db := haystacks["the database file airlock.db"]; bodies < 60 || len(db) == 0 {
+		t.Fatalf("searched %d responses and a database of %d bytes: the flows did not run", bodies, len(db))
+	}
+	for _, s := range secrets {
+		for where, b := range haystacks {
+			if strings.Contains(string(b), s) {
+				t.Errorf("%s contains the secret %s…", where, s[:12])
+			}
+		}
+	}
+}
+
+// secretsIntegration is an integration of kind grant on provider p.
+func secretsIntegration(p *fakeprovider.Provider, key, grant string) oauthflow.Integration {
+	in := oauthflow.Integration{Key: key, Name: "Secrets " + key,
+		OAuth2: oauthflow.OAuth2{GrantType: grant, TokenURL: p.TokenURL(), TokenMethod: "POST", RevokeURL: p.RevokeURL(),
+			Scope: "read", ClientID: fakeprovider.DefaultClientID, ClientAuth: oauthflow.ClientAuthBasic, PKCE: true,
+			RefreshWindowSeconds: 1800, RejectedStatuses: []int{401, 403}},
+		Token:       oauthflow.TokenPlacement{Name: "Authorization", Template: "Bearer {token}", In: oauthflow.InHeader},
+		APIBaseURLs: []string{p.APIURL()},
+		HealthCheck: &oauthflow.HealthCheck{Method: "GET", URL: p.APIURL() + "health", ExpectStatus: 200},
+	}
+	if grant == oauthflow.GrantAuthorizationCode {
+		in.OAuth2.AuthorizationURL = p.AuthorizeURL()
+	}
+	return in
+}
