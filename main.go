@@ -210,6 +210,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	go h.RunWebhooks(bg)
 	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, OnError: func(id string, err error) {
 		log.Info("keep-alive refresh failed", "account_id", id, "err", err)
+		h.AccountChanged(id) // its status may have changed: requests must see it at once
 	}}
 	go keepalive.Run(bg)
 

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,14 +22,23 @@ const consolePageSize = 50
 // accountsPage lists every account, filtered by search and status.
 func (h *Handler) accountsPage(c echo.Context) error {
 	q, status := strings.TrimSpace(c.QueryParam("q")), c.QueryParam("status")
-	rows, next, err := h.store.ListAccounts(c.Request().Context(), store.AccountFilter{Q: q, Status: status}, consolePageSize, c.QueryParam("cursor"))
+	f := store.AccountFilter{Q: q, Status: status}
+	key := c.QueryParam("integration")
+	if key != "" {
+		in, err := h.store.GetIntegration(c.Request().Context(), key)
+		if err != nil {
+			return err
+		}
+		f.IntegrationID = in.ID
+	}
+	rows, next, err := h.store.ListAccounts(c.Request().Context(), f, consolePageSize, c.QueryParam("cursor"))
 	if errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more: start from the first page.")
 	}
 	if err != nil {
 		return err
 	}
-	v := views.AccountsView{Q: q, Status: status, Next: next, CanEdit: canBuild(c)}
+	v := views.AccountsView{Q: q, Status: status, Next: next, CanEdit: canBuild(c), IntegrationKey: key}
 	for _, r := range rows {
 		v.Rows = append(v.Rows, h.accountVM(r, ""))
 	}
@@ -166,6 +177,13 @@ func validateAccount(in oauthflow.Integration, name string, values map[string]st
 		fe["name"] = "Give the account a name, for example PROD."
 	case len(name) > 200:
 		fe["name"] = "The name is longer than 200 characters."
+	case !printableText(name):
+		fe["name"] = "The name may not contain control characters (such as line breaks) or invalid UTF-8."
+	}
+	for k, v := range values {
+		if _, bad := fe["parameters."+k]; !bad && !printableText(v) {
+			fe["parameters."+k] = "The value may not contain control characters (such as line breaks) or invalid UTF-8."
+		}
 	}
 	return fe
 }
@@ -238,4 +256,17 @@ func (h *Handler) accountUpdate(c echo.Context) error {
 		return err
 	}
 	return seeOther(c, "/accounts/"+r.ID)
+}
+
+// printableText reports whether s is valid UTF-8 without control characters.
+func printableText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,6 +41,13 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		status = http.StatusNotFound
 	case errors.Is(err, store.ErrConflict):
 		status = http.StatusConflict
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away mid-request: nobody reads the answer, and it
+		// is not a server fault worth an error line.
+		h.log.Debug("client gone", "method", c.Request().Method, "path", c.Request().URL.Path)
+		c.Response().WriteHeader(499)
+		return
 	}
 	if status >= 500 {
 		h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)

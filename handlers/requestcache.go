@@ -117,3 +117,9 @@ func accountChanged(resp *oauthflow.Response, err error) bool {
 	}
 	return resp.Refreshed || resp.Attempts > 1 || resp.RefreshNote != ""
 }
+
+// AccountChanged tells the handler that something outside it (the keep-alive
+// worker) changed an account, so the request path reads it afresh.
+func (h *Handler) AccountChanged(accountID string) {
+	h.reqs.forgetAccount(accountID)
+}

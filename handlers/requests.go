@@ -100,7 +100,8 @@ func (h *Handler) accountRequest(c echo.Context) error {
 	if len(form.Body) > maxRequestBody {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The body is larger than 1 MiB.")
 	}
-	resp, err := h.run(c.Request().Context(), r.Account, in, oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr, Body: []byte(form.Body)})
+	resp, err := h.run(c.Request().Context(), r.Account, in, oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr,
+		Body: []byte(form.Body), Describe: true})
 	result := resultVM(resp, err)
 	if !isHTMX(c) {
 		v, verr := h.accountView(c, r.ID)

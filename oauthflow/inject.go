@@ -51,11 +51,14 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 		}
 		hreq.Header.Set(rp.Name, v)
 	}
-	value, masked, err := tokenValue(in, a.Parameters, tok.AccessToken)
+	value, err := tokenValue(in, a.Parameters, tok.AccessToken)
 	if err != nil {
 		return nil, Sent{}, err
 	}
-	sent := Sent{Method: method, Header: hreq.Header.Clone()}
+	var sent Sent
+	if req.Describe {
+		sent = Sent{Method: method, Header: hreq.Header.Clone(), URL: hreq.URL.String()}
+	}
 	name := in.Token.Name
 	if name == "" {
 		name = DefaultTokenName
@@ -64,37 +67,50 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 		q := hreq.URL.Query()
 		q.Set(name, value)
 		hreq.URL.RawQuery = q.Encode()
-		q.Set(name, masked)
-		su := *hreq.URL
-		su.RawQuery = q.Encode()
-		sent.URL = su.String()
+		if req.Describe {
+			q.Set(name, maskedValue(in, a.Parameters, tok.AccessToken))
+			su := *hreq.URL
+			su.RawQuery = q.Encode()
+			sent.URL = su.String()
+		}
 	} else {
 		hreq.Header.Set(name, value)
-		sent.Header.Set(name, masked)
-		sent.URL = hreq.URL.String()
+		if req.Describe {
+			sent.Header.Set(name, maskedValue(in, a.Parameters, tok.AccessToken))
+		}
 	}
 	return hreq, sent, nil
 }
 
-// tokenValue fills the integration's template ({token} and parameters) and
-// returns the value and the same value with the token masked.
-func tokenValue(in Integration, params map[string]string, token string) (string, string, error) {
-	tmpl := in.Token.Template
-	if tmpl == "" {
-		tmpl = DefaultTemplate
+// tokenValue fills the integration's template ({token} and parameters).
+func tokenValue(in Integration, params map[string]string, token string) (string, error) {
+	v, err := ExpandHeaderValue(tokenTemplate(in), withToken(params, token))
+	if err != nil {
+		return "", &RequestError{Field: "token.template", Msg: "The token template cannot be filled: " + err.Error(), Err: err}
 	}
+	return v, nil
+}
+
+// maskedValue is tokenValue with the token masked, for display.
+func maskedValue(in Integration, params map[string]string, token string) string {
+	v, _ := Expand(tokenTemplate(in), withToken(params, MaskToken(token)))
+	return v
+}
+
+func tokenTemplate(in Integration) string {
+	if in.Token.Template == "" {
+		return DefaultTemplate
+	}
+	return in.Token.Template
+}
+
+func withToken(params map[string]string, token string) map[string]string {
 	values := make(map[string]string, len(params)+1)
 	for k, v := range params {
 		values[k] = v
 	}
 	values["token"] = token
-	v, err := ExpandHeaderValue(tmpl, values)
-	if err != nil {
-		return "", "", &RequestError{Field: "token.template", Msg: "The token template cannot be filled: " + err.Error(), Err: err}
-	}
-	values["token"] = MaskToken(token)
-	masked, _ := Expand(tmpl, values)
-	return v, masked, nil
+	return values
 }
 
 // MaskToken shows only the last 4 characters of a token.

@@ -67,7 +67,7 @@ func TestRunnerInjectsTokenAndRequestParameters(t *testing.T) {
 				e.provider.SetAPITokenPrefix(tc.prefix)
 			}
 			e.connect()
-			resp, err := e.newRunner(0, nil).Do(context.Background(), e.acct, e.in, oauthflow.Request{Method: "GET", URL: e.provider.APIURL() + "me"})
+			resp, err := e.newRunner(0, nil).Do(context.Background(), e.acct, e.in, oauthflow.Request{Method: "GET", URL: e.provider.APIURL() + "me", Describe: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,7 +70,9 @@ func (s *Store) CreateIntegration(ctx context.Context, in oauthflow.Integration)
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM integrations WHERE key = ?", in.Key).Scan(&n); err != nil {
+	// Keys differing only in case would be two integrations a person cannot
+	// tell apart in a URL: taken means taken in any case.
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM integrations WHERE LOWER(key) = LOWER(?)", in.Key).Scan(&n); err != nil {
 		return in, fmt.Errorf("store: create integration %q: %w", in.Key, err)
 	}
 	if n > 0 {
@@ -188,7 +190,7 @@ func (s *Store) UpdateIntegration(ctx context.Context, oldKey string, in oauthfl
 	}
 	if in.Key != oldKey {
 		var taken, accounts int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM integrations WHERE key = ?", in.Key).Scan(&taken); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM integrations WHERE LOWER(key) = LOWER(?) AND id <> ?", in.Key, id).Scan(&taken); err != nil {
 			return in, fmt.Errorf("store: update integration %q: %w", oldKey, err)
 		}
 		if taken > 0 {

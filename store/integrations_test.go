@@ -63,6 +63,9 @@ func TestIntegrationKeyRules(t *testing.T) {
 	if _, err := s.CreateIntegration(ctx, sampleIntegration("acme")); !errors.Is(err, ErrConflict) {
 		t.Errorf("duplicate key: got %v, want ErrConflict", err)
 	}
+	if _, err := s.CreateIntegration(ctx, sampleIntegration("ACME")); !errors.Is(err, ErrConflict) {
+		t.Errorf("the same key in another case: got %v, want ErrConflict", err)
+	}
 	s.CreateIntegration(ctx, sampleIntegration("other"))
 	ren := sampleIntegration("other")
 	if _, err := s.UpdateIntegration(ctx, "acme", ren); !errors.Is(err, ErrConflict) {

@@ -76,11 +76,10 @@ func nextAccountsURL(v AccountsView) string {
 	if v.Status != "" {
 		q.Set("status", v.Status)
 	}
-	base := "/accounts"
 	if v.IntegrationKey != "" {
-		base = "/integrations/" + url.PathEscape(v.IntegrationKey) + "/accounts"
+		q.Set("integration", v.IntegrationKey)
 	}
-	return base + "?" + q.Encode()
+	return "/accounts?" + q.Encode()
 }
 
 func nextActivityURL(v ActivityView) string {
