@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"airlock/oauthflow/benchload"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -13,11 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -212,27 +210,27 @@ func BenchmarkRequestAPI(b *testing.B) {
 		req.Header.Set("Content-Type", "application/json")
 		return benchDo(client, req)
 	}
-	variants := []benchVariant{
-		{"direct", get(api.URL+"/v1/me", "Bearer "+access)},
-		{"proxy", get(proxySrv.URL+"/v1/me", "")},
-		{"airlock", viaAirlock},
+	variants := []benchload.Variant{
+		{Name: "direct", Call: get(api.URL+"/v1/me", "Bearer "+access)},
+		{Name: "proxy", Call: get(proxySrv.URL+"/v1/me", "")},
+		{Name: "airlock", Call: viaAirlock},
 	}
 	for _, callers := range []int{1, 50} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			runs := benchCompare(b, callers, variants)
+			runs := benchload.Compare(b, callers, variants)
 			direct, prx, air := runs[0], runs[1], runs[2]
-			b.ReportMetric(micros(direct.pct(50)), "direct-p50-µs")
-			b.ReportMetric(micros(prx.pct(50)), "proxy-p50-µs")
-			b.ReportMetric(micros(air.pct(50)), "p50-µs")
-			b.ReportMetric(micros(air.pct(99)), "p99-µs")
-			b.ReportMetric(micros(air.pct(50)-direct.pct(50)), "p50-added-µs")
-			b.ReportMetric(micros(prx.pct(50)-direct.pct(50)), "proxy-added-µs")
-			b.ReportMetric(air.rate(), "req/s")
-			b.ReportMetric(air.rate()/prx.rate(), "vs-proxy-ratio")
-			b.ReportMetric(air.rate()/direct.rate(), "vs-direct-ratio")
-			b.ReportMetric(micros(air.cpuPerCall()), "cpu-µs/req")
-			b.ReportMetric(micros(prx.cpuPerCall()), "proxy-cpu-µs/req")
-			b.ReportMetric(float64(prx.cpuPerCall())/float64(air.cpuPerCall()), "cpu-vs-proxy-ratio")
+			b.ReportMetric(benchload.Micros(direct.Pct(50)), "direct-p50-µs")
+			b.ReportMetric(benchload.Micros(prx.Pct(50)), "proxy-p50-µs")
+			b.ReportMetric(benchload.Micros(air.Pct(50)), "p50-µs")
+			b.ReportMetric(benchload.Micros(air.Pct(99)), "p99-µs")
+			b.ReportMetric(benchload.Micros(air.Pct(50)-direct.Pct(50)), "p50-added-µs")
+			b.ReportMetric(benchload.Micros(prx.Pct(50)-direct.Pct(50)), "proxy-added-µs")
+			b.ReportMetric(air.Rate(), "req/s")
+			b.ReportMetric(air.Rate()/prx.Rate(), "vs-proxy-ratio")
+			b.ReportMetric(air.Rate()/direct.Rate(), "vs-direct-ratio")
+			b.ReportMetric(benchload.Micros(air.CPUPerCall()), "cpu-µs/req")
+			b.ReportMetric(benchload.Micros(prx.CPUPerCall()), "proxy-cpu-µs/req")
+			b.ReportMetric(float64(prx.CPUPerCall())/float64(air.CPUPerCall()), "cpu-vs-proxy-ratio")
 		})
 	}
 }
@@ -254,121 +252,4 @@ func benchDo(c *http.Client, req *http.Request) error {
 	return nil
 }
 
-func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 func millis(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-
-// benchVariant is one way of making the same call.
-type benchVariant struct {
-	name string
-	call func() error
-}
-
-// benchCompare makes b.N calls of every variant from a fixed number of
-// callers, alternating variants in eight rounds so drift hits all alike.
-// Only the last variant (the subject) is timed for ns/op.
-func benchCompare(b *testing.B, callers int, vs []benchVariant) []benchRun {
-	runs := make([]benchRun, len(vs))
-	rounds := min(8, b.N)
-	b.StopTimer()
-	b.ResetTimer()
-	for r := range rounds {
-		n := b.N / rounds
-		if r < b.N%rounds {
-			n++
-		}
-		for i, v := range vs {
-			if i == len(vs)-1 {
-				b.StartTimer()
-			}
-			runs[i].add(benchLoad(b, callers, n, v.call))
-		}
-		b.StopTimer()
-	}
-	return runs
-}
-
-// benchRun is a set of timed calls: each call's duration, the wall time,
-// and the CPU time the whole process (clients, servers, upstream) spent.
-type benchRun struct {
-	durs []time.Duration
-	wall time.Duration
-	cpu  time.Duration
-}
-
-func (r *benchRun) add(o benchRun) {
-	r.durs = append(r.durs, o.durs...)
-	r.wall += o.wall
-	r.cpu += o.cpu
-}
-
-// cpuPerCall is the process CPU time per call: on a machine shared with
-// other work it is steadier than wall time, and when the CPU is the limit
-// its ratio between two variants is their throughput ratio.
-func (r *benchRun) cpuPerCall() time.Duration {
-	if len(r.durs) == 0 {
-		return 0
-	}
-	return r.cpu / time.Duration(len(r.durs))
-}
-
-// processCPU is the user and system time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// pct is the p-th percentile of the call durations (nearest rank).
-func (r *benchRun) pct(p int) time.Duration {
-	if len(r.durs) == 0 {
-		return 0
-	}
-	slices.Sort(r.durs)
-	i := (len(r.durs)*p + 99) / 100
-	return r.durs[max(0, min(i-1, len(r.durs)-1))]
-}
-
-// rate is calls per second of wall time.
-func (r *benchRun) rate() float64 {
-	if r.wall <= 0 {
-		return 0
-	}
-	return float64(len(r.durs)) / r.wall.Seconds()
-}
-
-// benchLoad makes n calls of fn from callers goroutines (a fixed number,
-// whatever GOMAXPROCS) and times each call; the first error fails b.
-func benchLoad(b *testing.B, callers, n int, fn func() error) benchRun {
-	var next atomic.Int64
-	var failed atomic.Bool
-	per := make([][]time.Duration, callers)
-	var wg sync.WaitGroup
-	cpu0, start := processCPU(), time.Now()
-	for g := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				t0 := time.Now()
-				if err := fn(); err != nil {
-					if failed.CompareAndSwap(false, true) {
-						b.Error(err)
-					}
-					return
-				}
-				per[g] = append(per[g], time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	run := benchRun{wall: time.Since(start), cpu: processCPU() - cpu0}
-	for _, d := range per {
-		run.durs = append(run.durs, d...)
-	}
-	if failed.Load() {
-		b.FailNow()
-	}
-	return run
-}

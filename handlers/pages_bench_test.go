@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"airlock/oauthflow/benchload"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -109,15 +111,15 @@ func BenchmarkConsolePages(b *testing.B) {
 					return benchDo(c, req)
 				}
 			}
-			runs := benchCompare(b, 1, []benchVariant{
-				{"empty", get(smallC, small.srv.URL, smallID)},
-				{"seeded", get(bigC, big.srv.URL, bigID)},
+			runs := benchload.Compare(b, 1, []benchload.Variant{
+				{Name: "empty", Call: get(smallC, small.srv.URL, smallID)},
+				{Name: "seeded", Call: get(bigC, big.srv.URL, bigID)},
 			})
 			empty, seeded := runs[0], runs[1]
-			b.ReportMetric(millis(seeded.pct(50)), "p50-ms")
-			b.ReportMetric(millis(seeded.pct(99)), "p99-ms")
-			b.ReportMetric(millis(empty.pct(50)), "empty-p50-ms")
-			b.ReportMetric(float64(seeded.pct(50))/float64(empty.pct(50)), "x-empty")
+			b.ReportMetric(millis(seeded.Pct(50)), "p50-ms")
+			b.ReportMetric(millis(seeded.Pct(99)), "p99-ms")
+			b.ReportMetric(millis(empty.Pct(50)), "empty-p50-ms")
+			b.ReportMetric(float64(seeded.Pct(50))/float64(empty.Pct(50)), "x-empty")
 		})
 	}
 }

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"airlock/oauthflow/benchload"
+
 	"context"
 	"encoding/json"
 	"net/url"
@@ -224,11 +226,11 @@ func BenchmarkRequestTarget(b *testing.B) {
 		return err
 	}
 	cached := func() error { _, _, err := bs.h.requestTarget(ctx, id); return err }
-	runs := benchCompare(b, 1, []benchVariant{{"cache", cached}, {"store", fromStore}})
+	runs := benchload.Compare(b, 1, []benchload.Variant{{Name: "cache", Call: cached}, {Name: "store", Call: fromStore}})
 	cache, reads := runs[0], runs[1]
-	b.ReportMetric(micros(reads.pct(50)), "store-p50-µs")
-	b.ReportMetric(micros(cache.pct(50)), "cached-p50-µs")
-	b.ReportMetric(float64(reads.pct(50))/float64(max(1, cache.pct(50))), "x-cached")
+	b.ReportMetric(benchload.Micros(reads.Pct(50)), "store-p50-µs")
+	b.ReportMetric(benchload.Micros(cache.Pct(50)), "cached-p50-µs")
+	b.ReportMetric(float64(reads.Pct(50))/float64(max(1, cache.Pct(50))), "x-cached")
 }
 
 func TestRequestCacheUnderConcurrentRequestsAndWrites(t *testing.T) {

@@ -1,6 +1,8 @@
 package oauthflow_test
 
 import (
+	"airlock/oauthflow/benchload"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -9,10 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,137 +132,19 @@ func BenchmarkRunner(b *testing.B) {
 		}
 		return nil
 	}
-	variants := []benchVariant{{"direct", viaDirect}, {"runner", viaRunner}}
+	variants := []benchload.Variant{{Name: "direct", Call: viaDirect}, {Name: "runner", Call: viaRunner}}
 	for _, callers := range []int{1, 50} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			runs := benchCompare(b, callers, variants)
+			runs := benchload.Compare(b, callers, variants)
 			direct, run := runs[0], runs[1]
-			b.ReportMetric(micros(direct.pct(50)), "direct-p50-µs")
-			b.ReportMetric(micros(run.pct(50)), "p50-µs")
-			b.ReportMetric(micros(run.pct(99)), "p99-µs")
-			b.ReportMetric(micros(run.pct(50)-direct.pct(50)), "p50-added-µs")
-			b.ReportMetric(run.rate(), "req/s")
-			b.ReportMetric(run.rate()/direct.rate(), "throughput-ratio")
-			b.ReportMetric(micros(run.cpuPerCall()-direct.cpuPerCall()), "cpu-added-µs/req")
-			b.ReportMetric(float64(direct.cpuPerCall())/float64(run.cpuPerCall()), "cpu-ratio")
+			b.ReportMetric(benchload.Micros(direct.Pct(50)), "direct-p50-µs")
+			b.ReportMetric(benchload.Micros(run.Pct(50)), "p50-µs")
+			b.ReportMetric(benchload.Micros(run.Pct(99)), "p99-µs")
+			b.ReportMetric(benchload.Micros(run.Pct(50)-direct.Pct(50)), "p50-added-µs")
+			b.ReportMetric(run.Rate(), "req/s")
+			b.ReportMetric(run.Rate()/direct.Rate(), "throughput-ratio")
+			b.ReportMetric(benchload.Micros(run.CPUPerCall()-direct.CPUPerCall()), "cpu-added-µs/req")
+			b.ReportMetric(float64(direct.CPUPerCall())/float64(run.CPUPerCall()), "cpu-ratio")
 		})
 	}
-}
-
-func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-
-// benchVariant is one way of making the same call.
-type benchVariant struct {
-	name string
-	call func() error
-}
-
-// benchCompare makes b.N calls of every variant from a fixed number of
-// callers, alternating variants in eight rounds so drift hits all alike.
-// Only the last variant (the subject) is timed for ns/op.
-func benchCompare(b *testing.B, callers int, vs []benchVariant) []benchRun {
-	runs := make([]benchRun, len(vs))
-	rounds := min(8, b.N)
-	b.StopTimer()
-	b.ResetTimer()
-	for r := range rounds {
-		n := b.N / rounds
-		if r < b.N%rounds {
-			n++
-		}
-		for i, v := range vs {
-			if i == len(vs)-1 {
-				b.StartTimer()
-			}
-			runs[i].add(benchLoad(b, callers, n, v.call))
-		}
-		b.StopTimer()
-	}
-	return runs
-}
-
-// benchRun is a set of timed calls: each call's duration, the wall time,
-// and the CPU time the whole process (clients, servers, upstream) spent.
-type benchRun struct {
-	durs []time.Duration
-	wall time.Duration
-	cpu  time.Duration
-}
-
-func (r *benchRun) add(o benchRun) {
-	r.durs = append(r.durs, o.durs...)
-	r.wall += o.wall
-	r.cpu += o.cpu
-}
-
-// cpuPerCall is the process CPU time per call: on a machine shared with
-// other work it is steadier than wall time, and when the CPU is the limit
-// its ratio between two variants is their throughput ratio.
-func (r *benchRun) cpuPerCall() time.Duration {
-	if len(r.durs) == 0 {
-		return 0
-	}
-	return r.cpu / time.Duration(len(r.durs))
-}
-
-// processCPU is the user and system time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// pct is the p-th percentile of the call durations (nearest rank).
-func (r *benchRun) pct(p int) time.Duration {
-	if len(r.durs) == 0 {
-		return 0
-	}
-	slices.Sort(r.durs)
-	i := (len(r.durs)*p + 99) / 100
-	return r.durs[max(0, min(i-1, len(r.durs)-1))]
-}
-
-// rate is calls per second of wall time.
-func (r *benchRun) rate() float64 {
-	if r.wall <= 0 {
-		return 0
-	}
-	return float64(len(r.durs)) / r.wall.Seconds()
-}
-
-// benchLoad makes n calls of fn from callers goroutines (a fixed number,
-// whatever GOMAXPROCS) and times each call; the first error fails b.
-func benchLoad(b *testing.B, callers, n int, fn func() error) benchRun {
-	var next atomic.Int64
-	var failed atomic.Bool
-	per := make([][]time.Duration, callers)
-	var wg sync.WaitGroup
-	cpu0, start := processCPU(), time.Now()
-	for g := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				t0 := time.Now()
-				if err := fn(); err != nil {
-					if failed.CompareAndSwap(false, true) {
-						b.Error(err)
-					}
-					return
-				}
-				per[g] = append(per[g], time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	run := benchRun{wall: time.Since(start), cpu: processCPU() - cpu0}
-	for _, d := range per {
-		run.durs = append(run.durs, d...)
-	}
-	if failed.Load() {
-		b.FailNow()
-	}
-	return run
 }
