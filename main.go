@@ -230,6 +230,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Warn("shutdown did not finish cleanly", "err", err)
 	}
 	stopBG()
+	if err := mgr.Wait(shutdownCtx); err != nil {
+		log.Warn("shutdown: a token refresh did not finish; its account may need reconnecting", "err", err)
+	}
 	log.Info("stopped")
 	return nil
 }

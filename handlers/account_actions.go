@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -170,4 +171,17 @@ func activityVM(a store.Activity) views.ActivityVM {
 		v.Request = strings.TrimSpace(a.Method + " " + a.URL)
 	}
 	return v
+}
+
+// refreshable refuses a manual refresh of an account that only a new
+// connection can fix: its parameters changed (its refresh token belongs to
+// other values) or its grant is dead.
+func refreshable(a oauthflow.Account) error {
+	switch a.Status {
+	case oauthflow.StatusNeedsReconnect:
+		return fmt.Errorf("%s needs to be reconnected, not refreshed: its authorization no longer matches (or was revoked). Press Reconnect", a.Name)
+	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
+		return fmt.Errorf("%s is not connected: press Connect first", a.Name)
+	}
+	return nil
 }

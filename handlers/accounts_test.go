@@ -110,3 +110,35 @@ func TestClientCredentialsConnectsAtOnce(t *testing.T) {
 		t.Errorf("wrong secret: got %d %s", r.status, r.body)
 	}
 }
+
+// TestChangedParametersNeedAReconnectNotARefresh: after a parameter change
+// the old refresh token belongs to other values; a refresh must not send it
+// (with the client secret) to the endpoint expanded with the new values.
+func TestChangedParametersNeedAReconnectNotARefresh(t *testing.T) {
+	ts := newTestServer(t)
+	p := ts.provider(fakeprovider.Options{RotateRefreshTokens: true})
+	in := ts.integrationFor(p, "fake", oauthflow.GrantAuthorizationCode, fakeprovider.Options{}, func(i *oauthflow.Integration) {
+		i.Parameters = []oauthflow.Parameter{{Name: "tenant"}}
+		i.OAuth2.TokenURL = i.OAuth2.TokenURL + "?tenant={tenant}"
+	})
+	acct := ts.account(in, "prod", map[string]string{"tenant": "a"})
+	c := ts.signedIn(store.RoleBuilder)
+	cb, _ := p.Approve(c.startConnect(t, acct.ID))
+	c.follow(t, cb)
+	ctx := context.Background()
+	key := ts.apiKey(store.RoleBuilder)
+	if r := ts.api("PATCH", "/api/v1/accounts/"+acct.ID, key, `{"parameters": {"tenant": "b"}}`); !strings.Contains(r.body, `"status":"needs_reconnect"`) {
+		t.Fatalf("patch: %s", r.body)
+	}
+	if open, _ := ts.store.ListAlerts(ctx, acct.ID, true, 10); len(open) != 1 || open[0].Kind != store.AlertNeedsReconnect {
+		t.Errorf("alerts after the change: %+v, want needs_reconnect", open)
+	}
+	calls := p.TokenCalls()
+	r := ts.api("POST", "/api/v1/accounts/"+acct.ID+"/refresh", key, "")
+	if r.status != 200 || !strings.Contains(r.body, "needs to be reconnected") || !strings.Contains(r.body, `"status":"needs_reconnect"`) {
+		t.Errorf("refresh: %d %s", r.status, r.body)
+	}
+	if p.TokenCalls() != calls {
+		t.Error("the refresh reached the token endpoint")
+	}
+}

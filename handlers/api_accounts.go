@@ -238,6 +238,12 @@ func (h *Handler) apiAccountRefresh(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if rerr := refreshable(r.Account); rerr != nil {
+		j := toAccountJSON(r, "")
+		msg := rerr.Error()
+		j.LastError = &msg
+		return c.JSON(http.StatusOK, j)
+	}
 	_, rerr := h.mgr.Refresh(ctx, r.Account, in, oauthflow.ReasonManual)
 	h.reqs.forgetAccount(r.ID)
 	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {

@@ -153,9 +153,17 @@ func (h *Handler) userPage(c echo.Context, title, nav string) views.Page {
 }
 
 // safeNext keeps a post-sign-in redirect on this site: a path, never a URL
-// that could send the browser elsewhere.
+// that could send the browser elsewhere. Browsers drop tabs and line breaks
+// from URLs and read "\" as "/", so "/\t/evil.example" would become
+// "//evil.example": any control character or backslash is refused outright.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next

@@ -371,3 +371,24 @@ func readDBFiles(t *testing.T, path string) string {
 }
 
 func itoa64(n int64) string { return strconvFormat(n) }
+
+func TestSafeNextStaysOnThisSite(t *testing.T) {
+	cases := map[string]string{
+		"/integrations?q=a":        "/integrations?q=a",
+		"":                         "/",
+		"//evil.example/x":         "/",
+		"/\t/evil.example/x":       "/",
+		"/\n/evil.example":         "/",
+		"/\\evil.example":          "/",
+		"https://evil.example/":    "/",
+		"javascript:alert(1)":      "/",
+		"evil.example":             "/",
+		"/%09/evil.example":        "/%09/evil.example", // stays a path on this site: %09 is not decoded by browsers here
+		"/accounts/acc_1#activity": "/accounts/acc_1#activity",
+	}
+	for in, want := range cases {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q): got %q, want %q", in, got, want)
+		}
+	}
+}

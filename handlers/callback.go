@@ -68,6 +68,17 @@ func (h *Handler) callback(c echo.Context) error {
 	if code == "" {
 		return h.callbackRefused(c, "The provider sent no code", "The answer from the provider has no authorization code. Start the connection again.")
 	}
+	if flow.ConnectLink != "" {
+		// Spend the link before the exchange: a second browser that opened the
+		// same link must not replace the first one's connection.
+		claimed, err := h.store.SpendConnectLink(ctx, flow.ConnectLink)
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			return h.callbackRefused(c, "This link was already used", "The account was connected with this link in another browser. If it needs connecting again, ask for a new link.")
+		}
+	}
 	in.OAuth2.TokenURL = flow.TokenURL // the endpoint recorded at the start, never one from the request
 	tok, err := h.tokens.ExchangeCode(ctx, in, acct.Parameters, code, flow.Verifier, flow.RedirectURI)
 	if err != nil {
@@ -87,9 +98,6 @@ func (h *Handler) callback(c echo.Context) error {
 	}
 	h.reqs.forgetAccount(acct.ID)
 	if flow.ConnectLink != "" {
-		if err := h.store.SpendConnectLink(ctx, flow.ConnectLink); err != nil {
-			return err
-		}
 		return c.Redirect(http.StatusSeeOther, "/connect/done")
 	}
 	if err := h.flash(c, "success", "Connected "+acct.Name+"."); err != nil {

@@ -261,3 +261,29 @@ func TestAccountAPIShapeAndPatch(t *testing.T) {
 		t.Errorf("unknown account: %d %s", r.status, r.body)
 	}
 }
+
+// TestConnectLinkConnectsOnlyOnce: two browsers open the same link; the one
+// that completes second is refused before any token exchange.
+func TestConnectLinkConnectsOnlyOnce(t *testing.T) {
+	ts := newTestServer(t)
+	p := ts.provider(fakeprovider.Options{RotateRefreshTokens: true})
+	ts.integrationFor(p, "fake", oauthflow.GrantAuthorizationCode, fakeprovider.Options{}, nil)
+	key := ts.apiKey(store.RoleBuilder)
+	r := ts.api("POST", "/api/v1/integrations/fake/accounts", key, `{"name": "customer"}`)
+	var a accountJSON
+	json.Unmarshal([]byte(r.body), &a)
+	owner, other := ts.newClient(), ts.newClient()
+	cbOwner, _ := p.Approve(owner.follow(t, *a.ConnectURL).header.Get("Location"))
+	cbOther, _ := p.Approve(other.follow(t, *a.ConnectURL).header.Get("Location"))
+	if done := owner.follow(t, cbOwner); done.status != http.StatusSeeOther {
+		t.Fatalf("first completion: %d", done.status)
+	}
+	calls := p.TokenCalls()
+	second := other.follow(t, cbOther)
+	if second.status != http.StatusBadRequest || !strings.Contains(second.body, "already used") {
+		t.Errorf("second completion: got %d, want 400 'already used'", second.status)
+	}
+	if p.TokenCalls() != calls {
+		t.Error("the second completion reached the token endpoint")
+	}
+}

@@ -1,11 +1,12 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -43,11 +44,11 @@ func (h *Handler) startFlow(c echo.Context, acct oauthflow.Account, in oauthflow
 	verifier := oauthflow.NewVerifier()
 	authURL, err := oauthflow.AuthorizationURL(in, acct.Parameters, h.CallbackURL(), state, verifier)
 	if err != nil {
-		return "", fmt.Errorf("build the authorization URL: %w", err)
+		return "", echo.NewHTTPError(http.StatusConflict, "The authorization endpoint cannot be built from this account's values: "+err.Error()+". Edit the account's parameter values.")
 	}
 	tokenURL, err := oauthflow.ExpandURL(in.OAuth2.TokenURL, acct.Parameters)
 	if err != nil {
-		return "", fmt.Errorf("expand the token endpoint: %w", err)
+		return "", echo.NewHTTPError(http.StatusConflict, "The token endpoint cannot be built from this account's values: "+err.Error()+". Edit the account's parameter values.")
 	}
 	sess := session(c)
 	if sess.ID == "" { // a session that was never saved has no id to bind the flow to
@@ -109,6 +110,24 @@ func (h *Handler) disconnect(ctx context.Context, acct oauthflow.Account, in oau
 	return revoked, h.store.DisconnectAccount(ctx, acct.ID, revoked, detail, actor)
 }
 
+// waitLease takes the account's refresh lease, waiting up to 15 s for a
+// refresh that holds it; false means it was not taken (the disconnect goes
+// on: the version bump still stops that refresh from saving).
+func (h *Handler) waitLease(ctx context.Context, accountID, holder string) bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, err := h.store.AcquireLease(ctx, accountID, holder, time.Minute)
+		if ok || err != nil || time.Now().After(deadline) {
+			return ok
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
 // disconnectAllAccounts disconnects (revoking where possible) every
 // account of an integration before the integration is deleted.
 func (h *Handler) disconnectAllAccounts(ctx context.Context, in oauthflow.Integration) error {
@@ -116,19 +135,34 @@ func (h *Handler) disconnectAllAccounts(ctx context.Context, in oauthflow.Integr
 	if err != nil {
 		return err
 	}
+	// Revocations run a few at a time, so a slow revoke endpoint costs the
+	// delete its slowest answer per batch, not the sum over every account.
+	sem := make(chan struct{}, 8)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
 	cursor := ""
 	for {
 		rows, next, err := h.store.ListAccounts(ctx, store.AccountFilter{IntegrationID: in.ID}, 200, cursor)
 		if err != nil {
+			wg.Wait()
 			return err
 		}
 		for _, r := range rows {
-			if _, err := h.disconnect(ctx, r.Account, full, "integration deleted"); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if _, err := h.disconnect(ctx, r.Account, full, "integration deleted"); err != nil && !errors.Is(err, store.ErrNotFound) {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+				}
+			}()
 		}
 		if next == "" {
-			return nil
+			wg.Wait()
+			return firstErr
 		}
 		cursor = next
 	}

@@ -138,6 +138,14 @@ func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secre
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, secret)
 	fe := checkIntegration(&in, oauthflow.ValidateOptions{RequireSecret: oldKey == ""}, parsed)
+	if fe == nil && oldKey != "" {
+		old, err := h.store.GetIntegration(ctx, oldKey)
+		if err != nil {
+			return err
+		}
+		me, _ := currentIdentity(c)
+		fe = endpointMoves(me, old, in, f.Accounts)
+	}
 	if fe == nil {
 		var saved oauthflow.Integration
 		var err error

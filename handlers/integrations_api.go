@@ -116,6 +116,14 @@ func (h *Handler) apiIntegrationPut(c echo.Context) error {
 	if fe := checkIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
 		return invalidFields(fe)
 	}
+	accounts, err := h.store.CountAccounts(ctx, old.ID)
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	if fe := endpointMoves(me, old, in, accounts); fe != nil {
+		return invalidFields(fe)
+	}
 	saved, err := h.store.UpdateIntegration(ctx, old.Key, in)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // deleted meanwhile

@@ -86,9 +86,14 @@ func (h *Handler) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // metricsEndpoint serves /metrics to loopback peers (the real TCP peer, not a
-// forwarded header) and to admin API keys; 403 otherwise.
+// forwarded header) and to admin API keys; 403 otherwise. A request relayed by
+// a reverse proxy on the same host comes from loopback too: one carrying
+// forwarding headers, or from a configured trusted proxy, is not local.
 func (h *Handler) metricsEndpoint(c echo.Context) error {
-	if !peerAddr(c.Request()).IsLoopback() {
+	r := c.Request()
+	local := peerAddr(r).IsLoopback() && !inPrefixes(peerAddr(r), h.cfg.TrustedProxies) &&
+		r.Header.Get("X-Forwarded-For") == "" && r.Header.Get("Forwarded") == "" && r.Header.Get("X-Real-Ip") == ""
+	if !local {
 		k, err := h.apiKey(c)
 		if err != nil || k.Role != store.RoleAdmin {
 			return c.String(http.StatusForbidden, "metrics are served to loopback peers and admin API keys only\n")

@@ -68,6 +68,9 @@ func (h *Handler) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelError
 		}
 		path := c.Request().URL.Path
+		if c.Path() == "/connect/:token" {
+			path = "/connect/[redacted]" // the link's token is a credential
+		}
 		if strings.HasPrefix(path, "/static/") || path == "/healthz" || path == "/readyz" {
 			level = slog.LevelDebug
 		}

@@ -85,6 +85,10 @@ func TestMetricsRefusedToRemotePeersWithoutAnAdminKey(t *testing.T) {
 	if got := scrape(ts.apiKey(store.RoleAdmin)); got != http.StatusOK {
 		t.Errorf("remote peer, admin key: got %d, want 200", got)
 	}
+	// A reverse proxy on the same host relays from loopback: not local.
+	if r := ts.newClient().get("/metrics", "X-Forwarded-For", "198.51.100.7"); r.status != http.StatusForbidden {
+		t.Errorf("loopback peer relaying for a remote client: got %d, want 403", r.status)
+	}
 }
 
 // receiver is a webhook endpoint that records deliveries and answers from a script.

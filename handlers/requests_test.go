@@ -187,3 +187,40 @@ func TestConsoleTestRequestPanel(t *testing.T) {
 		t.Errorf("viewer send: got %d, want 403", r.status)
 	}
 }
+
+// TestMovingTheTokenEndpointGuardsSecretsAndRefreshTokens: a builder cannot
+// point the token endpoint of an integration with accounts at another host
+// (its refresh tokens and the client secret would go there); an admin can,
+// with the client secret entered again.
+func TestMovingTheTokenEndpointGuardsSecretsAndRefreshTokens(t *testing.T) {
+	ts := newTestServer(t)
+	ts.connected(fakeprovider.Options{RotateRefreshTokens: true}, nil)
+	get := ts.api("GET", "/api/v1/integrations/fake", ts.apiKey(store.RoleBuilder), "")
+	var in map[string]any
+	json.Unmarshal([]byte(get.body), &in)
+	o := in["oauth2"].(map[string]any)
+	o["token_url"] = "http://127.0.0.2:9/steal"
+	delete(o, "client_secret_set")
+	body, _ := json.Marshal(in)
+	r := ts.api("PUT", "/api/v1/integrations/fake", ts.apiKey(store.RoleBuilder), string(body))
+	if r.status != 422 || !strings.Contains(r.body, `"oauth2.token_url"`) || !strings.Contains(r.body, "Only an admin") {
+		t.Errorf("builder moving the token endpoint: got %d %s", r.status, r.body)
+	}
+	admin := ts.apiKey(store.RoleAdmin)
+	r = ts.api("PUT", "/api/v1/integrations/fake", admin, string(body))
+	if r.status != 422 || !strings.Contains(r.body, `"oauth2.client_secret"`) {
+		t.Errorf("admin moving it without the secret: got %d %s", r.status, r.body)
+	}
+	o["client_secret"] = fakeprovider.DefaultClientSecret
+	body, _ = json.Marshal(in)
+	if r = ts.api("PUT", "/api/v1/integrations/fake", admin, string(body)); r.status != 200 {
+		t.Errorf("admin moving it with the secret: got %d %s", r.status, r.body)
+	}
+	// Other edits by a builder still work.
+	in["name"] = "Renamed"
+	delete(o, "client_secret")
+	body, _ = json.Marshal(in)
+	if r = ts.api("PUT", "/api/v1/integrations/fake", ts.apiKey(store.RoleBuilder), string(body)); r.status != 200 {
+		t.Errorf("builder renaming: got %d %s", r.status, r.body)
+	}
+}

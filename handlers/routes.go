@@ -21,7 +21,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	h.add(e, permNone, "GET", "/metrics", h.metricsEndpoint) // loopback peers or admin keys, checked inside
 
 	// The console: a browser session and CSRF protection on everything.
-	pub := e.Group("", h.withSession, h.csrf)
+	pub := withMiddleware{e: e, mw: []echo.MiddlewareFunc{h.withSession, h.csrf}}
 	h.add(pub, permNone, "GET", "/setup", h.setupPage)
 	h.add(pub, permNone, "POST", "/setup", h.setupSubmit)
 	h.add(pub, permNone, "GET", "/signin", h.signinPage)
@@ -31,7 +31,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	// The realm callback and connect links: public, protected by state.
 	h.add(pub, permNone, "GET", CallbackPath, h.callback)
 	h.add(pub, permNone, "GET", "/connect/done", h.connectDone)
-	links := e.Group("", h.withSessionKind(store.SessionConnect), h.csrf)
+	links := withMiddleware{e: e, mw: []echo.MiddlewareFunc{h.withSessionKind(store.SessionConnect), h.csrf}}
 	h.add(links, permNone, "GET", "/connect/:token", h.connectLink)
 
 	con := &consoleRoutes{h: h, g: pub}
@@ -113,9 +113,23 @@ func (h *Handler) add(r router, p perm, method, path string, fn echo.HandlerFunc
 	h.routePerms[method+" "+rt.Path] = p
 }
 
+// withMiddleware registers routes with middleware in front of each one. An
+// echo.Group with middleware would also catch every unmatched path (it adds
+// "/*" routes so its middleware runs on 404s), giving unknown API paths a
+// session cookie and a CSRF refusal instead of a 404.
+type withMiddleware struct {
+	e  *echo.Echo
+	mw []echo.MiddlewareFunc
+}
+
+// Add registers a route behind the middleware, then the route's own.
+func (w withMiddleware) Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return w.e.Add(method, path, h, append(append([]echo.MiddlewareFunc{}, w.mw...), m...)...)
+}
+
 type consoleRoutes struct {
 	h *Handler
-	g *echo.Group
+	g router
 }
 
 func (r *consoleRoutes) add(p perm, method, path string, fn echo.HandlerFunc) {

@@ -154,6 +154,9 @@ func (h *Handler) signinPage(c echo.Context) error {
 func (h *Handler) signinSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	email := store.NormalizeEmail(c.FormValue("email"))
+	if len(email) > 254 { // no address is longer; a huge one must not become a huge rate-limit row
+		email = email[:254]
+	}
 	f := views.SignInForm{Email: email, Next: safeNext(c.FormValue("next"))}
 	scopes := []string{"email:" + email, "ip:" + clientAddr(c.Request(), h.cfg.TrustedProxies).String()}
 	for _, sc := range scopes {

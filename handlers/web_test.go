@@ -190,16 +190,31 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 	c := ts.newClient()
 	c.get("/setup")
 	c.get("/internal/sessions/v1/auth/callback?code=SECRETCODE123&state=SECRETSTATE456")
+	c.get("/connect/SECRETLINKTOKEN789")
 	req, _ := http.NewRequest("GET", ts.srv.URL+"/setup", nil)
 	req.Header.Set("Authorization", "Bearer SECRETBEARER789")
 	c.do(req)
 	logs := ts.logs.String()
-	for _, s := range []string{"SECRETCODE123", "SECRETSTATE456", "SECRETBEARER789", SessionCookie + "="} {
+	for _, s := range []string{"SECRETCODE123", "SECRETSTATE456", "SECRETBEARER789", "SECRETLINKTOKEN789", SessionCookie + "="} {
 		if strings.Contains(logs, s) {
 			t.Errorf("log contains %q", s)
 		}
 	}
 	if !strings.Contains(logs, "path=/internal/sessions/v1/auth/callback") {
 		t.Error("the callback request was not logged at all")
+	}
+}
+
+func TestUnknownRoutesAre404WithoutASession(t *testing.T) {
+	ts := newTestServer(t)
+	key := ts.apiKey("admin")
+	for _, tc := range []struct{ method, path string }{{"POST", "/api/v1/nope"}, {"GET", "/api/v1/nope"}, {"PATCH", "/api/v1/integrations/x"}} {
+		r := ts.api(tc.method, tc.path, key, "")
+		if r.status != 404 && r.status != 405 || !strings.Contains(r.body, `"code"`) {
+			t.Errorf("%s %s: got %d %s, want 404/405 in the API's error shape", tc.method, tc.path, r.status, r.body)
+		}
+		if len(r.header.Values("Set-Cookie")) != 0 {
+			t.Errorf("%s %s set a cookie", tc.method, tc.path)
+		}
 	}
 }

@@ -51,7 +51,9 @@ func (h *Handler) RunWebhooks(ctx context.Context) {
 
 // SendDueWebhooks sends every delivery that is due now, once.
 func (h *Handler) SendDueWebhooks(ctx context.Context) error {
-	ds, err := h.store.ClaimDeliveries(ctx, 20, 2*webhookTimeout)
+	// Claim a few at a time, for longer than sending them can take, so no
+	// other worker sends one of them meanwhile.
+	ds, err := h.store.ClaimDeliveries(ctx, 5, 5*webhookTimeout+10*time.Second)
 	if err != nil || len(ds) == 0 {
 		return err
 	}

@@ -75,6 +75,7 @@ var alwaysRefused = []struct {
 	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved/broadcast"},
 	{netip.MustParsePrefix("::/128"), "unspecified"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo tunnel (the IPv4 address it reaches is hidden)"},
 }
 
 // privatePrefixes (read-only) lists prefixes refused unless AllowPrivate.
@@ -94,6 +95,13 @@ var privatePrefixes = []struct {
 // nat64 is the well-known NAT64 prefix: its last 32 bits are an IPv4 address
 // that a NAT64 gateway would connect to, so they are checked like one.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// nat64Local (RFC 8215) and 6to4 (RFC 3056) also carry an IPv4 address that a
+// gateway on the path would reach.
+var (
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+)
 
 // CheckAddr reports whether the dial guard lets a connection go to ip.
 // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 forms
@@ -144,8 +152,11 @@ func embeddedIPv4(ip netip.Addr) netip.Addr {
 	if [12]byte(b[:12]) == compat && ip != netip.IPv6Unspecified() && ip != netip.IPv6Loopback() {
 		return netip.AddrFrom4([4]byte(b[12:]))
 	}
-	if nat64.Contains(ip) {
+	if nat64.Contains(ip) || nat64Local.Contains(ip) {
 		return netip.AddrFrom4([4]byte(b[12:]))
+	}
+	if sixToFour.Contains(ip) { // 2002:AABB:CCDD::/48 carries AA.BB.CC.DD
+		return netip.AddrFrom4([4]byte(b[2:6]))
 	}
 	return ip
 }

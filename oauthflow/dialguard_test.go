@@ -218,6 +218,11 @@ func TestCheckAddr(t *testing.T) {
 		{"fe80::abcd", true, true},
 		{"64:ff9b::10.0.0.1", false, true},
 		{"64:ff9b::8.8.8.8", false, false},
+		{"2002:a9fe:a9fe::1", true, true},    // 6to4 carrying 169.254.169.254
+		{"2002:7f00:1::1", false, true},      // 6to4 carrying 127.0.0.1
+		{"2002:0808:0808::1", false, false},  // 6to4 carrying 8.8.8.8
+		{"64:ff9b:1::a9fe:a9fe", true, true}, // local-use NAT64 (RFC 8215) carrying metadata
+		{"2001:0:4136:e378::1", true, true},  // Teredo: the IPv4 it reaches is hidden
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s allow=%v", tt.ip, tt.allowPrivate), func(t *testing.T) {

@@ -9,8 +9,12 @@ import (
 // KeepaliveStore is what keep-alive needs from persistence.
 type KeepaliveStore interface {
 	// KeepaliveDue lists connected accounts with a refresh token whose last
-	// refresh is older than before, oldest first.
-	KeepaliveDue(ctx context.Context, before time.Time, limit int) ([]Account, error)
+	// refresh is older than before and whose last keep-alive attempt is older
+	// than retryBefore, least recently tried first.
+	KeepaliveDue(ctx context.Context, before, retryBefore time.Time, limit int) ([]Account, error)
+	// MarkKeepaliveAttempt records an attempt, so a failing account waits
+	// RetryAfter before its next one.
+	MarkKeepaliveAttempt(ctx context.Context, accountID string) error
 	// IntegrationWithSecret loads an integration ready for the protocol.
 	IntegrationWithSecret(ctx context.Context, id int64) (Integration, error)
 }
@@ -28,7 +32,10 @@ type Keepalive struct {
 	After   time.Duration
 	Every   time.Duration // tick interval; 0 means 30 s
 	Batch   int           // refreshes per tick; 0 means 5
-	Now     func() time.Time
+	// RetryAfter is how long an account whose keep-alive refresh failed
+	// waits before the next try; 0 means an hour.
+	RetryAfter time.Duration
+	Now        func() time.Time
 	// OnError, if set, hears of failures (they are also recorded on the account).
 	OnError func(accountID string, err error)
 }
@@ -64,7 +71,11 @@ func (k *Keepalive) Tick(ctx context.Context) int {
 	if batch <= 0 {
 		batch = 5
 	}
-	due, err := k.Store.KeepaliveDue(ctx, now().Add(-k.After), 4*batch)
+	retry := k.RetryAfter
+	if retry <= 0 {
+		retry = time.Hour
+	}
+	due, err := k.Store.KeepaliveDue(ctx, now().Add(-k.After), now().Add(-retry), 4*batch)
 	if err != nil {
 		k.fail("", err)
 		return 0
@@ -83,6 +94,10 @@ func (k *Keepalive) Tick(ctx context.Context) int {
 			continue
 		}
 		if in.OAuth2.GrantType != GrantAuthorizationCode {
+			continue
+		}
+		if err := k.Store.MarkKeepaliveAttempt(ctx, a.ID); err != nil {
+			k.fail(a.ID, err)
 			continue
 		}
 		if _, err := k.Manager.Refresh(ctx, a, in, ReasonKeepalive); err != nil {

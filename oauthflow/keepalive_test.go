@@ -80,3 +80,38 @@ func TestKeepaliveSpreadsABurst(t *testing.T) {
 		t.Errorf("third tick: got %d, want the last 2", n)
 	}
 }
+
+// TestKeepaliveFailingAccountsDoNotStarveHealthyOnes: accounts whose provider
+// keeps answering 503 are tried once, then wait RetryAfter; the healthy
+// account still gets its keep-alive refresh.
+func TestKeepaliveFailingAccountsDoNotStarveHealthyOnes(t *testing.T) {
+	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour}, oauthflow.GrantAuthorizationCode)
+	var failing []oauthflow.Account
+	for i := range 5 {
+		a, _ := e.store.CreateAccount(context.Background(), oauthflow.Account{IntegrationID: e.in.ID, Name: "f" + string(rune('a'+i))})
+		e.acct = a.Account
+		e.connect()
+		failing = append(failing, a.Account)
+	}
+	e.clock.Add(time.Minute)
+	healthy, _ := e.store.CreateAccount(context.Background(), oauthflow.Account{IntegrationID: e.in.ID, Name: "healthy"})
+	e.acct = healthy.Account
+	e.connect()
+	e.clock.Add(27 * time.Hour) // past 24 h plus any account's jitter (at most a tenth)
+	// The provider fails the failing accounts' refreshes (the first five calls).
+	e.provider.FailNextToken(503, `{"error":"temporarily_unavailable"}`, 5)
+	tokenCallsBefore := e.provider.TokenCalls()
+	k := &oauthflow.Keepalive{Store: e.store, Manager: e.mgr, After: 24 * time.Hour, Batch: 5, Now: e.clock.Now}
+	for range 3 {
+		k.Tick(context.Background())
+		e.clock.Add(30 * time.Second)
+	}
+	got, _ := e.store.GetAccount(context.Background(), healthy.ID)
+	if got.LastRefreshedAt.Before(e.clock.Now().Add(-2 * time.Minute)) {
+		t.Errorf("the healthy account was not refreshed: last %v", got.LastRefreshedAt)
+	}
+	if calls := e.provider.TokenCalls() - tokenCallsBefore; calls != 6 {
+		t.Errorf("token calls: got %d, want 6 (each failing account once, the healthy one once)", calls)
+	}
+	_ = failing
+}

@@ -49,9 +49,10 @@ type RefreshEvent struct {
 type TokenStore interface {
 	// LoadToken returns the account's token, or ErrNoToken.
 	LoadToken(ctx context.Context, accountID string) (Token, error)
-	// SaveToken stores t if the stored version is still prevVersion (0: none),
-	// marks the account connected, and records ev; it returns t with its new
-	// Version. A different stored version is ErrTokenConflict.
+	// SaveToken stores t if the account's token version is still prevVersion
+	// (a negative prevVersion: whatever it is), marks the account connected,
+	// and records ev; it returns t with its new Version. A different version
+	// is ErrTokenConflict. Versions never repeat, not even across a disconnect.
 	SaveToken(ctx context.Context, accountID string, prevVersion int64, t Token, ev RefreshEvent) (Token, error)
 	// RecordRefreshFailure records a failed attempt and applies ev.Status.
 	RecordRefreshFailure(ctx context.Context, accountID string, ev RefreshEvent) error
@@ -91,6 +92,10 @@ type ManagerOptions struct {
 type Manager struct {
 	opts   ManagerOptions
 	holder string
+
+	// running counts refreshes under way, so shutdown can wait for them:
+	// a rotated refresh token must be committed before the store closes.
+	running sync.WaitGroup
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -154,13 +159,18 @@ func RefreshWindow(in Integration, t Token) time.Duration {
 	return w
 }
 
-// dueNote says whether t must be refreshed before use, and why in words.
+// dueNote says whether t must be refreshed before use, and why in words. A
+// token that cannot be renewed (authorization code without a refresh token)
+// is used until it expires rather than given up early.
 func (m *Manager) dueNote(in Integration, t Token) (bool, string) {
 	if t.Expiry.IsZero() {
 		return false, ""
 	}
 	left := t.Expiry.Sub(m.opts.Now())
 	w := RefreshWindow(in, t)
+	if in.OAuth2.GrantType != GrantClientCredentials && t.RefreshToken == "" {
+		w = 0
+	}
 	if left > w {
 		return false, ""
 	}
@@ -260,6 +270,7 @@ func (m *Manager) refresh(ctx context.Context, a Account, in Integration, basis 
 	if !ok {
 		f = &flight{done: make(chan struct{})}
 		m.flights[a.ID] = f
+		m.running.Add(1)
 		m.mu.Unlock()
 		go m.lead(f, a, in, basis, reason, note)
 	} else {
@@ -276,6 +287,7 @@ func (m *Manager) refresh(ctx context.Context, a Account, in Integration, basis 
 // lead performs one refresh for everyone waiting, detached from any one
 // caller's context.
 func (m *Manager) lead(f *flight, a Account, in Integration, basis int64, reason, note string) {
+	defer m.running.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.CallTimeout)
 	defer cancel()
 	f.res, f.err = m.refreshLeased(ctx, a, in, basis, reason, note)
@@ -286,4 +298,21 @@ func (m *Manager) lead(f *flight, a Account, in Integration, basis int64, reason
 	delete(m.flights, a.ID)
 	m.mu.Unlock()
 	close(f.done)
+}
+
+// Wait blocks until the refreshes under way have finished (their answers
+// committed) or ctx ends. Shutdown calls it before closing the store: a
+// provider that rotated a refresh token has already spent the old one.
+func (m *Manager) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		m.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("refreshes still under way: %w", ctx.Err())
+	}
 }

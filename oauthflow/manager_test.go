@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -367,5 +368,49 @@ func TestUnknownExpiryRefreshesOnlyOnRejection(t *testing.T) {
 	}
 	if res, err := e.mgr.Rejected(context.Background(), e.acct, e.in, tok.Version, 401); err != nil || !res.Refreshed {
 		t.Errorf("after a 401: refreshed=%v (%v), want a refresh", res.Refreshed, err)
+	}
+}
+
+// TestNoRefreshTokenIsUsedUntilItExpires: without a refresh token the access
+// token is used to its end, then the account clearly needs a reconnect, with
+// no call to the token endpoint.
+func TestNoRefreshTokenIsUsedUntilItExpires(t *testing.T) {
+	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, NoRefreshToken: true}, oauthflow.GrantAuthorizationCode)
+	first := e.connect()
+	e.clock.Add(50 * time.Minute) // inside the window, still valid
+	res, err := e.mgr.Token(context.Background(), e.acct, e.in)
+	if err != nil || res.Token.AccessToken != first.AccessToken || res.Refreshed {
+		t.Fatalf("at 50 min: got refreshed=%v (%v), want the current token", res.Refreshed, err)
+	}
+	e.clock.Add(11 * time.Minute) // expired
+	calls := e.provider.TokenCalls()
+	if _, err := e.mgr.Token(context.Background(), e.acct, e.in); !errors.Is(err, oauthflow.ErrNeedsReconnect) || !strings.Contains(err.Error(), "no refresh token") {
+		t.Errorf("after expiry: got %v, want ErrNeedsReconnect about the missing refresh token", err)
+	}
+	if e.provider.TokenCalls() != calls {
+		t.Error("a token endpoint call was made without a refresh token")
+	}
+	if acc, _ := e.store.GetAccount(context.Background(), e.acct.ID); acc.Status != oauthflow.StatusNeedsReconnect {
+		t.Errorf("status: got %s, want needs_reconnect", acc.Status)
+	}
+}
+
+// TestWaitLetsARefreshUnderWayCommit: shutdown waits for a refresh whose
+// caller gave up, so the rotated token is saved before the store closes.
+func TestWaitLetsARefreshUnderWayCommit(t *testing.T) {
+	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, RefreshDelay: 300 * time.Millisecond}, oauthflow.GrantAuthorizationCode)
+	first := e.connect()
+	e.clock.Add(45 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := e.mgr.Token(ctx, e.acct, e.in); err == nil {
+		t.Fatal("the caller did not give up")
+	}
+	if err := e.mgr.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := e.store.LoadToken(context.Background(), e.acct.ID)
+	if stored.Version != first.Version+1 || stored.RefreshToken == first.RefreshToken {
+		t.Errorf("after Wait: version %d (refresh token replaced: %v), want the rotated token committed", stored.Version, stored.RefreshToken != first.RefreshToken)
 	}
 }

@@ -66,15 +66,15 @@ func (m *Manager) acquire(ctx context.Context, accountID string, basis int64, re
 
 // call asks the token endpoint for a new token and commits it.
 func (m *Manager) call(ctx context.Context, a Account, in Integration, stored Token, reason, note string) (TokenResult, error) {
+	if in.OAuth2.GrantType != GrantClientCredentials && stored.RefreshToken == "" {
+		return m.noRefreshToken(ctx, a, reason, note)
+	}
 	m.fault(FaultBeforeTokenRequest)
 	start := m.opts.Now()
 	var tok Token
 	var err error
 	if in.OAuth2.GrantType == GrantClientCredentials {
 		tok, err = m.opts.Client.ClientCredentials(ctx, in, a.Parameters)
-	} else if stored.RefreshToken == "" {
-		err = &TokenError{Kind: KindInvalidGrant, Code: "no_refresh_token",
-			Description: "the provider issued no refresh token, so the token cannot be renewed; reconnect the account (and check the provider's offline access / consent settings)"}
 	} else {
 		tok, err = m.opts.Client.Refresh(ctx, in, a.Parameters, stored.RefreshToken)
 	}
@@ -90,7 +90,11 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if len(tok.Scopes) == 0 {
 		tok.Scopes = stored.Scopes // an answer without scope grants what was granted before (RFC 6749 §5.1)
 	}
-	saved, err := m.opts.Store.SaveToken(ctx, a.ID, stored.Version, tok, RefreshEvent{
+	prev := stored.Version
+	if stored.AccessToken == "" {
+		prev = -1 // no token was stored (client credentials connecting): nothing to race with under our lease
+	}
+	saved, err := m.opts.Store.SaveToken(ctx, a.ID, prev, tok, RefreshEvent{
 		Reason: reason, Note: note, Warnings: Warnings(in, tok), Duration: took, Status: StatusConnected,
 	})
 	if errors.Is(err, ErrTokenConflict) {
@@ -145,6 +149,21 @@ func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored 
 	return TokenResult{}, err
 }
 
+// noRefreshToken ends the road for a token that cannot be renewed: no call
+// is made; the account needs a new authorization.
+func (m *Manager) noRefreshToken(ctx context.Context, a Account, reason, note string) (TokenResult, error) {
+	err := fmt.Errorf("%w: the provider issued no refresh token, so the token cannot be renewed: reconnect the account "+
+		"(and check the provider's offline access / consent settings, e.g. access_type=offline or prompt=consent)", ErrNeedsReconnect)
+	ev := RefreshEvent{Reason: reason, Note: note, Error: err.Error(), Kind: KindInvalidGrant, Status: StatusNeedsReconnect}
+	if rerr := m.opts.Store.RecordRefreshFailure(ctx, a.ID, ev); rerr != nil {
+		return TokenResult{}, errors.Join(err, rerr)
+	}
+	m.mu.Lock()
+	delete(m.cache, a.ID)
+	m.mu.Unlock()
+	return TokenResult{}, err
+}
+
 func (m *Manager) observe(in Integration, outcome string, d time.Duration) {
 	if m.opts.OnRefresh != nil {
 		m.opts.OnRefresh(in, outcome, d)
@@ -155,23 +174,13 @@ func (m *Manager) observe(in Integration, outcome string, d time.Duration) {
 // new grant replaces whatever the account held.
 func (m *Manager) Connect(ctx context.Context, a Account, in Integration, tok Token, actor string) (Token, error) {
 	ev := RefreshEvent{Reason: ReasonConnect, Note: "connected", Warnings: Warnings(in, tok), Actor: actor, Status: StatusConnected}
-	for range 3 {
-		cur, err := m.opts.Store.LoadToken(ctx, a.ID)
-		if err != nil && !errors.Is(err, ErrNoToken) {
-			return Token{}, err
-		}
-		saved, err := m.opts.Store.SaveToken(ctx, a.ID, cur.Version, tok, ev)
-		if errors.Is(err, ErrTokenConflict) {
-			continue
-		}
-		if err != nil {
-			return Token{}, err
-		}
-		m.Forget(a.ID)
-		m.remember(a.ID, saved)
-		return saved, nil
+	saved, err := m.opts.Store.SaveToken(ctx, a.ID, -1, tok, ev)
+	if err != nil {
+		return Token{}, fmt.Errorf("connect account %s: %w", a.ID, err)
 	}
-	return Token{}, fmt.Errorf("connect account %s: %w", a.ID, ErrTokenConflict)
+	m.Forget(a.ID)
+	m.remember(a.ID, saved)
+	return saved, nil
 }
 
 // Warnings are what an account's owner should know about a token.

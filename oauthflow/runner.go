@@ -187,6 +187,12 @@ func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error
 	if err != nil {
 		return nil, &RequestError{Field: "url", Msg: "The URL is not valid: " + err.Error(), Err: err}
 	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			// A server would resolve them and leave the base path (tenantA/../tenantB).
+			return nil, &RequestError{Field: "url", Msg: "The URL path may not contain . or .. segments: write the path it leads to."}
+		}
+	}
 	if err := r.bases.check(in, a.Parameters, u); err != nil {
 		return nil, err
 	}
@@ -335,18 +341,25 @@ func (r *Runner) send(ctx context.Context, a Account, in Integration, method str
 	start := time.Now()
 	resp, err := r.opts.HTTP.Do(hreq)
 	if err != nil {
-		return nil, classifySendError(err)
+		return nil, classifySendError(hreq, err)
 	}
 	defer resp.Body.Close()
 	body, truncated, err := readCapped(resp.Body, r.opts.MaxBody)
 	if err != nil {
-		return nil, classifySendError(err)
+		return nil, classifySendError(hreq, err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, Truncated: truncated,
 		Duration: time.Since(start), Sent: sent, Attempts: 1}, nil
 }
 
-func classifySendError(err error) error {
+func classifySendError(req *http.Request, err error) error {
+	// *url.Error prints the whole URL, query included: with the token in the
+	// query (or an api_key the caller passed) it would reach the API answer,
+	// the activity log and the server log. Keep only scheme, host and path.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s %s: %w", req.Method, safeURL(req.URL), ue.Err)
+	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return &UpstreamError{Timeout: true, Err: err}

@@ -199,10 +199,12 @@ func TestRunnerRefusesURLOutsideBaseURLsBeforeAnyDial(t *testing.T) {
 		"http://127.0.0.2:1/api/v2/me",                                         // another host
 		e.provider.URL() + "/api/v2x/me",                                       // a prefix that is not a path segment
 		strings.Replace(e.provider.URL(), "http:", "https:", 1) + "/api/v2/me", // another scheme
+		e.provider.URL() + "/api/v2/../v1/me",                                  // dot segments leave the base path
+		e.provider.URL() + "/api/v2/%2e%2e/v1/me",                              // encoded dot segments too
 	} {
 		_, err := e.newRunner(0, nil).Do(context.Background(), e.acct, e.in, oauthflow.Request{URL: u})
 		var re *oauthflow.RequestError
-		if !errors.As(err, &re) || re.Field != "url" || !strings.Contains(re.Msg, "outside") {
+		if !errors.As(err, &re) || re.Field != "url" || !(strings.Contains(re.Msg, "outside") || strings.Contains(re.Msg, "..")) {
 			t.Errorf("%s: got %v, want a RequestError on url saying outside", u, err)
 		}
 	}
@@ -231,5 +233,29 @@ func TestRunnerConcurrentRequestsInsideWindowRefreshOnce(t *testing.T) {
 	wg.Wait()
 	if e.provider.RefreshCalls() != 1 || bad.Load() != 0 {
 		t.Errorf("got %d refreshes and %d failed requests, want 1 and 0", e.provider.RefreshCalls(), bad.Load())
+	}
+}
+
+// TestRunnerErrorsNeverCarryQueryValues: with the token in the query, a
+// request that gets no answer must not put the URL's query (the token, or
+// an api_key the caller passed) in its error, hence in activity or logs.
+func TestRunnerErrorsNeverCarryQueryValues(t *testing.T) {
+	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour}, oauthflow.GrantAuthorizationCode)
+	e.in.Token = oauthflow.TokenPlacement{Name: "access_token", Template: "{token}", In: "query"}
+	tok := e.connect()
+	var records []oauthflow.RequestRecord
+	_, err := e.newRunner(0, &records).Do(context.Background(), e.acct, e.in,
+		oauthflow.Request{URL: "http://127.0.0.1:1/me?api_key=caller-secret-value"})
+	var ue *oauthflow.UpstreamError
+	if !errors.As(err, &ue) {
+		t.Fatalf("got %v, want an UpstreamError", err)
+	}
+	for _, s := range []string{err.Error(), records[0].Err} {
+		if strings.Contains(s, tok.AccessToken) || strings.Contains(s, "caller-secret-value") {
+			t.Errorf("error text carries a query value: %s", s)
+		}
+		if !strings.Contains(s, "127.0.0.1:1/me") {
+			t.Errorf("error text %q does not name the URL it failed on", s)
+		}
 	}
 }

@@ -179,16 +179,35 @@ func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[s
 	if status == oauthflow.StatusNeedsReconnect && cur.Status != status {
 		lastError = "The parameters changed: reconnect the account so its token matches them."
 	}
-	if _, err := s.write.ExecContext(ctx, "UPDATE accounts SET name = ?, parameters = ?, status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return cur, fmt.Errorf("store: update account %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET name = ?, parameters = ?, status = ?, last_error = ?, updated_at = ? WHERE id = ?",
 		name, string(b), status, lastError, millis(s.now()), id); err != nil {
 		return cur, fmt.Errorf("store: update account %s: %w", id, err)
+	}
+	if status == oauthflow.StatusNeedsReconnect && cur.Status != status {
+		if err := s.openAlert(ctx, tx, id, AlertNeedsReconnect, lastError); err != nil {
+			return cur, err
+		}
+	}
+	if err := commit(tx, "update account"); err != nil {
+		return cur, err
 	}
 	return s.GetAccount(ctx, id)
 }
 
-// SetAccountStatus sets an account's status and error text.
+// SetAccountStatus sets an account's status and error text; entering error
+// or needs_reconnect opens the matching alert.
 func (s *Store) SetAccountStatus(ctx context.Context, id, status, lastError string) error {
-	res, err := s.write.ExecContext(ctx, "UPDATE accounts SET status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: set status of account %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "UPDATE accounts SET status = ?, last_error = ?, updated_at = ? WHERE id = ?",
 		status, truncate(lastError, 1000), millis(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("store: set status of account %s: %w", id, err)
@@ -196,7 +215,16 @@ func (s *Store) SetAccountStatus(ctx context.Context, id, status, lastError stri
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: set status of account %s: %w", id, ErrNotFound)
 	}
-	return nil
+	switch status {
+	case oauthflow.StatusError:
+		err = s.openAlert(ctx, tx, id, AlertError, lastError)
+	case oauthflow.StatusNeedsReconnect:
+		err = s.openAlert(ctx, tx, id, AlertNeedsReconnect, lastError)
+	}
+	if err != nil {
+		return err
+	}
+	return commit(tx, "set account status")
 }
 
 // DeleteAccount removes an account, its tokens, flows and links.
@@ -262,12 +290,15 @@ func (s *Store) CountAccounts(ctx context.Context, integrationID int64) (int, er
 }
 
 // KeepaliveDue lists connected accounts holding a refresh token whose last
-// refresh is older than before, oldest first. Client-credentials accounts
-// hold no refresh token, so they never appear.
-func (s *Store) KeepaliveDue(ctx context.Context, before time.Time, limit int) ([]oauthflow.Account, error) {
+// refresh is older than before and whose last keep-alive attempt is older
+// than retryBefore, least recently tried first, so an account that keeps
+// failing waits its turn instead of taking every turn. Client-credentials
+// accounts hold no refresh token, so they never appear.
+func (s *Store) KeepaliveDue(ctx context.Context, before, retryBefore time.Time, limit int) ([]oauthflow.Account, error) {
 	rows, err := s.read.QueryContext(ctx, "SELECT "+accountColumns+accountFrom+
-		"WHERE a.status = ? AND t.refresh_token IS NOT NULL AND a.last_refreshed_at < ? ORDER BY a.last_refreshed_at LIMIT ?",
-		oauthflow.StatusConnected, millis(before), limit)
+		`WHERE a.status = ? AND t.refresh_token IS NOT NULL AND a.last_refreshed_at < ? AND a.keepalive_attempt_at < ?
+		ORDER BY a.keepalive_attempt_at, a.last_refreshed_at LIMIT ?`,
+		oauthflow.StatusConnected, millis(before), millis(retryBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: keep-alive accounts: %w", err)
 	}
@@ -281,4 +312,12 @@ func (s *Store) KeepaliveDue(ctx context.Context, before time.Time, limit int) (
 		out = append(out, r.Account)
 	}
 	return out, rows.Err()
+}
+
+// MarkKeepaliveAttempt records that keep-alive is about to try an account.
+func (s *Store) MarkKeepaliveAttempt(ctx context.Context, id string) error {
+	if _, err := s.write.ExecContext(ctx, "UPDATE accounts SET keepalive_attempt_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
+		return fmt.Errorf("store: keep-alive attempt of account %s: %w", id, err)
+	}
+	return nil
 }

@@ -56,10 +56,13 @@ func (s *Store) GetConnectLink(ctx context.Context, token string) (ConnectLink, 
 	return l, nil
 }
 
-// SpendConnectLink marks a link used (after its successful callback).
-func (s *Store) SpendConnectLink(ctx context.Context, tokenHash string) error {
-	if _, err := s.write.ExecContext(ctx, "UPDATE connect_links SET spent_at = ? WHERE token_hash = ? AND spent_at = 0", millis(s.now()), tokenHash); err != nil {
-		return fmt.Errorf("store: spend connect link: %w", err)
+// SpendConnectLink marks a link used and reports whether this call did: of
+// two browsers completing flows from one link, only the first may connect.
+func (s *Store) SpendConnectLink(ctx context.Context, tokenHash string) (bool, error) {
+	res, err := s.write.ExecContext(ctx, "UPDATE connect_links SET spent_at = ? WHERE token_hash = ? AND spent_at = 0", millis(s.now()), tokenHash)
+	if err != nil {
+		return false, fmt.Errorf("store: spend connect link: %w", err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

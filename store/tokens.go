@@ -69,6 +69,9 @@ func splitScopes(s string) []string {
 // SaveToken stores a token by compare-and-swap on its version, marks the
 // account connected (clearing its error and failure count, setting warnings
 // and the last refresh time) and records the activity, in one transaction.
+// The version is the account's token_version, which a disconnect also moves
+// on, so it never repeats. A negative prevVersion saves unconditionally: a
+// new grant (a connection) replaces whatever the account held.
 func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int64, t oauthflow.Token, ev oauthflow.RefreshEvent) (oauthflow.Token, error) {
 	if s.sealer == nil {
 		return t, errors.New("store: no encryption key configured: cannot store tokens")
@@ -89,11 +92,14 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	}
 	defer tx.Rollback()
 	var cur int64
-	err = tx.QueryRowContext(ctx, "SELECT version FROM tokens WHERE account_id = ?", accountID).Scan(&cur)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err = tx.QueryRowContext(ctx, "SELECT token_version FROM accounts WHERE id = ?", accountID).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("store: save token: account %s: %w", accountID, oauthflow.ErrTokenConflict)
+	}
+	if err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
-	if cur != prevVersion {
+	if prevVersion >= 0 && cur != prevVersion {
 		return t, fmt.Errorf("store: save token of account %s: stored version %d, expected %d: %w", accountID, cur, prevVersion, oauthflow.ErrTokenConflict)
 	}
 	t.Version = cur + 1
@@ -108,7 +114,8 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	}
 	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = ?, last_refreshed_at = ?,
-		temporary_failures = 0, updated_at = ? WHERE id = ?`, oauthflow.StatusConnected, string(warnings), millis(now), millis(now), accountID)
+		temporary_failures = 0, token_version = ?, updated_at = ? WHERE id = ?`,
+		oauthflow.StatusConnected, string(warnings), millis(now), t.Version, millis(now), accountID)
 	if err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
@@ -217,7 +224,7 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = '[]', temporary_failures = 0,
-		updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
+		token_version = token_version + 1, updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
 	if err != nil {
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}

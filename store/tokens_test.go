@@ -161,3 +161,29 @@ func TestActivityNewestFirstWithPages(t *testing.T) {
 		t.Errorf("page 2: got %d rows next %q", len(p2), next2)
 	}
 }
+
+// TestVersionsNeverRepeatAcrossADisconnect: a refresh that began before a
+// disconnect (holding version 1) cannot save over the connection made after.
+func TestVersionsNeverRepeatAcrossADisconnect(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	a := newAccount(t, s)
+	tok := oauthflow.Token{AccessToken: "old-grant", RefreshToken: "old-refresh", ObtainedAt: time.Now()}
+	if _, err := s.SaveToken(ctx, a.ID, 0, tok, oauthflow.RefreshEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DisconnectAccount(ctx, a.ID, true, "test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := s.SaveToken(ctx, a.ID, -1, oauthflow.Token{AccessToken: "new-grant", ObtainedAt: time.Now()}, oauthflow.RefreshEvent{Reason: oauthflow.ReasonConnect})
+	if err != nil || fresh.Version <= 1 {
+		t.Fatalf("reconnect: got version %d (%v), want more than 1", fresh.Version, err)
+	}
+	stale := oauthflow.Token{AccessToken: "old-grant-2", ObtainedAt: time.Now()}
+	if _, err := s.SaveToken(ctx, a.ID, 1, stale, oauthflow.RefreshEvent{}); !errors.Is(err, oauthflow.ErrTokenConflict) {
+		t.Errorf("stale save after a reconnect: got %v, want ErrTokenConflict", err)
+	}
+	if got, _ := s.LoadToken(ctx, a.ID); got.AccessToken != "new-grant" {
+		t.Errorf("stored: got %q, want the new connection's token", got.AccessToken)
+	}
+}
