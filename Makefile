@@ -8,7 +8,7 @@ FUZZTIME ?= 5s
 .PHONY: run test build generate check-generated lint vet bench stress fuzz clean
 
 ## run: start the console on ./data with generated development keys
-## (go build keeps bin/airlock up to date; re-linking only when code changed)
+## (go build keeps bin/airlock-dev up to date, re-linking only when code changed)
 run:
 	$(GO) build -o bin/airlock-dev .
 	AIRLOCK_ENV=development exec bin/airlock-dev serve

@@ -52,6 +52,9 @@ var errUsage = errors.New("usage")
 // run is the whole program, with its environment passed in so tests can run it
 // in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// The database, its WAL, keys and backups hold secrets: nothing Airlock
+	// creates is readable by other users.
+	syscall.Umask(0o077)
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -188,12 +191,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		WebhookClient: oauthflow.NewHTTPClient(webhookOpts, oauthflow.NoRedirects),
 	})
 
-	if err := h.StartSetup(ctx); err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return usageError{fmt.Sprintf("AIRLOCK_ADDR (--addr) %s: cannot listen: %v", cfg.Addr, err)}
+	}
+	if err := h.StartSetup(ctx); err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           e,

@@ -62,17 +62,22 @@ func (h *Handler) accountRefresh(c echo.Context) error {
 		return err
 	}
 	me, _ := currentIdentity(c)
+	if err := refreshable(r.Account); err != nil {
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	}
 	_, rerr := h.mgr.Refresh(c.Request().Context(), r.Account, in, oauthflow.ReasonManual)
 	h.reqs.forgetAccount(r.ID)
+	notice := "Refreshed: a new token is stored."
 	if rerr != nil {
 		h.log.Info("manual refresh failed", "account_id", r.ID, "by", me.Label(), "err", rerr)
+		notice = ""
 	}
-	return h.accountStatusPartial(c, r.ID, nil)
+	return h.accountStatusPartial(c, r.ID, nil, notice)
 }
 
 // accountStatusPartial answers an htmx action with the refreshed status card
 // (or, without htmx, redirects back to the account page).
-func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.ConnectLinkVM) error {
+func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.ConnectLinkVM, notice string) error {
 	if !isHTMX(c) {
 		if link != nil {
 			v, err := h.accountView(c, id)
@@ -82,13 +87,18 @@ func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.Co
 			v.ConnectLink = link
 			return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
 		}
+		if notice != "" {
+			if err := h.flash(c, "success", notice); err != nil {
+				return err
+			}
+		}
 		return seeOther(c, "/accounts/"+id)
 	}
 	v, err := h.accountView(c, id)
 	if err != nil {
 		return err
 	}
-	v.ConnectLink = link
+	v.ConnectLink, v.Notice = link, notice
 	return h.render(c, http.StatusOK, views.AccountStatus(v))
 }
 
@@ -103,7 +113,7 @@ func (h *Handler) accountConnectLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.accountStatusPartial(c, r.ID, &views.ConnectLinkVM{URL: link, Expires: exp.Format("15:04 MST")})
+	return h.accountStatusPartial(c, r.ID, &views.ConnectLinkVM{URL: link, Expires: exp.Format("15:04 MST")}, "")
 }
 
 // accountDisconnect revokes and deletes the tokens.
@@ -113,10 +123,18 @@ func (h *Handler) accountDisconnect(c echo.Context) error {
 		return err
 	}
 	me, _ := currentIdentity(c)
-	if _, err := h.disconnect(c.Request().Context(), r.Account, in, me.Label()); err != nil {
+	revoked, err := h.disconnect(c.Request().Context(), r.Account, in, me.Label())
+	if err != nil {
 		return err
 	}
-	return h.accountStatusPartial(c, r.ID, nil)
+	notice := "Disconnected: the tokens were revoked at the provider and deleted here."
+	switch {
+	case in.OAuth2.RevokeURL == "":
+		notice = "Disconnected: the tokens were deleted here. The integration has no revoke endpoint, so the provider was not told."
+	case !revoked:
+		notice = "Disconnected: the tokens were deleted here, but the provider did not confirm the revocation (see Activity)."
+	}
+	return h.accountStatusPartial(c, r.ID, nil, notice)
 }
 
 // accountDelete disconnects (revoking) and removes the account.

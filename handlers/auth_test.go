@@ -273,11 +273,17 @@ func TestUsersPageInviteRoleAndLastAdmin(t *testing.T) {
 		}
 	}
 	admin.get("/users")
-	if r := admin.post("/users/"+itoa64(adminID), url.Values{"action": {"role"}, "role": {"viewer"}}); r.status != http.StatusConflict || !strings.Contains(r.body, "last enabled admin") {
-		t.Errorf("demote last admin: got %d, want 409 naming the last admin", r.status)
+	if r := admin.post("/users/"+itoa64(adminID), url.Values{"action": {"role"}, "role": {"viewer"}}); r.status != http.StatusSeeOther || r.header.Get("Location") != "/users" {
+		t.Errorf("demote last admin: got %d to %q, want 303 back to /users", r.status, r.header.Get("Location"))
 	}
-	if r := admin.post("/users/"+itoa64(adminID), url.Values{"action": {"disable"}}); r.status != http.StatusConflict {
-		t.Errorf("disable last admin: got %d, want 409", r.status)
+	if page := admin.get("/users"); !strings.Contains(page.body, "last enabled admin") {
+		t.Error("the users page does not say why the last admin stays")
+	}
+	if r := admin.post("/users/"+itoa64(adminID), url.Values{"action": {"disable"}}); r.status != http.StatusSeeOther {
+		t.Errorf("disable last admin: got %d, want 303", r.status)
+	}
+	if u, _ := ts.store.GetUser(context.Background(), adminID); u.Role != store.RoleAdmin || u.Disabled() {
+		t.Errorf("the last admin changed: role %s disabled %v", u.Role, u.Disabled())
 	}
 }
 

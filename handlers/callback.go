@@ -87,7 +87,13 @@ func (h *Handler) callback(c echo.Context) error {
 		if oauthflow.Classify(err) != oauthflow.KindTemporary {
 			status = http.StatusBadRequest
 		}
-		return h.renderCallback(c, status, views.CallbackView{Title: "The token exchange failed", Message: err.Error() + ". Check the integration, then start the connection again."})
+		msg := err.Error() + ". Check the integration, then start the connection again."
+		if _, serr := h.sessionIdentity(c); serr != nil {
+			// Someone who opened a connect link: the details (endpoints, settings)
+			// are for the console's users, who find them on the account.
+			msg = "The provider approved, but Airlock could not complete the connection. Tell the person who sent you the link: the reason is on the account in Airlock."
+		}
+		return h.renderCallback(c, status, views.CallbackView{Title: "The connection could not be completed", Message: msg})
 	}
 	actor := "connect link"
 	if id, err := h.sessionIdentity(c); err == nil {

@@ -79,7 +79,7 @@ func TestRequestCacheForgetsOnEveryWrite(t *testing.T) {
 	}{
 		{"api disconnect", func(ts *testServer, key string, acct store.AccountRow, _ oauthflow.Integration, _ *fakeprovider.Provider) {
 			ts.api("POST", "/api/v1/accounts/"+acct.ID+"/disconnect", key, "")
-		}, 409, "needs_reconnect", "the account is disconnected"},
+		}, 409, "needs_reconnect", "The account is disconnected"},
 		{"api delete", func(ts *testServer, key string, acct store.AccountRow, _ oauthflow.Integration, _ *fakeprovider.Provider) {
 			ts.api("DELETE", "/api/v1/accounts/"+acct.ID, key, "")
 		}, 404, "not_found", "No account"},
@@ -87,11 +87,11 @@ func TestRequestCacheForgetsOnEveryWrite(t *testing.T) {
 			c := ts.signedIn(store.RoleBuilder)
 			c.get("/accounts/" + acct.ID)
 			c.post("/accounts/"+acct.ID+"/disconnect", url.Values{})
-		}, 409, "needs_reconnect", "the account is disconnected"},
+		}, 409, "needs_reconnect", "The account is disconnected"},
 		{"refresh that loses the grant", func(ts *testServer, key string, acct store.AccountRow, _ oauthflow.Integration, p *fakeprovider.Provider) {
 			p.RevokeAll()
 			ts.api("POST", "/api/v1/accounts/"+acct.ID+"/refresh", key, "")
-		}, 409, "needs_reconnect", "no longer accepts its authorization"},
+		}, 409, "needs_reconnect", "needs to be reconnected"},
 		{"integration narrowed", func(ts *testServer, key string, _ store.AccountRow, in oauthflow.Integration, _ *fakeprovider.Provider) {
 			in.APIBaseURLs = []string{"https://elsewhere.example/"}
 			b, _ := json.Marshal(in)

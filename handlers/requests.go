@@ -26,12 +26,19 @@ const maxRequestBody = 1 << 20
 func usable(a oauthflow.Account) error {
 	switch a.Status {
 	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
-		return fmt.Errorf("%w: the account is %s; connect it first", oauthflow.ErrNeedsReconnect, a.Status)
+		return notUsable{fmt.Sprintf("The account is %s: connect it first.", a.Status)}
 	case oauthflow.StatusNeedsReconnect:
-		return fmt.Errorf("%w: the provider no longer accepts its authorization; reconnect it", oauthflow.ErrNeedsReconnect)
+		return notUsable{"The account needs to be reconnected: its authorization no longer matches or was revoked."}
 	}
 	return nil
 }
+
+// notUsable is an account without a usable token: it reads as a sentence
+// and, for the API's status mapping, is an ErrNeedsReconnect.
+type notUsable struct{ msg string }
+
+func (e notUsable) Error() string { return e.msg }
+func (e notUsable) Unwrap() error { return oauthflow.ErrNeedsReconnect }
 
 // run sends a request through the account and records a second rejection on it.
 func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Integration, req oauthflow.Request) (*oauthflow.Response, error) {
@@ -123,11 +130,14 @@ func (h *Handler) accountCheck(c echo.Context) error {
 	if in.HealthCheck == nil || in.HealthCheck.URL == "" {
 		return echo.NewHTTPError(http.StatusConflict, "This integration has no health check: add one on the integration.")
 	}
+	if err := usable(r.Account); err != nil {
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	}
 	health, detail := h.checkHealth(c.Request().Context(), r.Account, in)
 	if err := h.store.SetAccountHealth(c.Request().Context(), r.ID, health, detail); err != nil {
 		return err
 	}
-	return h.accountStatusPartial(c, r.ID, nil)
+	return h.accountStatusPartial(c, r.ID, nil, "")
 }
 
 // checkHealth sends the health check and judges it.

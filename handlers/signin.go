@@ -98,7 +98,9 @@ func (h *Handler) setupSubmit(c echo.Context) error {
 		return err
 	}
 	got := hashSetupCode(c.FormValue("code"))
-	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+	if want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+		f.Code = strings.TrimSpace(c.FormValue("code"))
+	} else {
 		f.Errors["code"] = "This is not the current setup code. Copy it from the latest \"setup code\" line in the server log."
 		if err := h.store.RecordSigninFailure(ctx, "setup-ip:"+clientAddr(c.Request(), h.cfg.TrustedProxies).String()); err != nil {
 			return err

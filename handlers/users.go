@@ -90,7 +90,10 @@ func (h *Handler) userUpdate(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "Unknown action: use role, disable or enable.")
 	}
 	if errors.Is(err, store.ErrLastAdmin) {
-		return echo.NewHTTPError(http.StatusConflict, "This is the last enabled admin. Make another user admin first.")
+		if err := h.flash(c, "error", "This is the last enabled admin: make another user admin first."); err != nil {
+			return err
+		}
+		return seeOther(c, "/users")
 	}
 	if err != nil {
 		return err

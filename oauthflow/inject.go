@@ -41,6 +41,9 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 			hreq.Header.Add(name, v)
 		}
 	}
+	if hreq.Header.Get("User-Agent") == "" {
+		hreq.Header.Set("User-Agent", userAgent) // the same name the token requests carry
+	}
 	for i, rp := range in.RequestParameters {
 		if rp.In != InHeader {
 			continue

@@ -34,6 +34,13 @@
     }
   }, true);
 
+  // A page rendered with errors puts the keyboard on the first field to fix,
+  // so screen readers announce it with its message.
+  document.addEventListener("DOMContentLoaded", function () {
+    var err = document.querySelector("[aria-invalid=true]");
+    if (err && typeof err.focus === "function") err.focus();
+  });
+
   // After htmx swaps in content, move focus to the first error so keyboard and
   // screen-reader users land on what needs fixing.
   document.addEventListener("htmx:afterSwap", function (ev) {

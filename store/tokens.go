@@ -114,8 +114,9 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	}
 	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = ?, last_refreshed_at = ?,
-		temporary_failures = 0, token_version = ?, updated_at = ? WHERE id = ?`,
-		oauthflow.StatusConnected, string(warnings), millis(now), t.Version, millis(now), accountID)
+		temporary_failures = 0, token_version = ?, updated_at = ?,
+		health = CASE WHEN ? THEN '' ELSE health END WHERE id = ?`,
+		oauthflow.StatusConnected, string(warnings), millis(now), t.Version, millis(now), ev.Reason == oauthflow.ReasonConnect, accountID)
 	if err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
@@ -157,8 +158,9 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 		temp = 1
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET status = CASE WHEN ? = '' THEN status ELSE ? END, last_error = ?,
+		health = CASE WHEN ? = '' THEN health ELSE '' END,
 		temporary_failures = CASE WHEN ? = 1 THEN temporary_failures + 1 ELSE 0 END, updated_at = ? WHERE id = ?`,
-		ev.Status, ev.Status, truncate(ev.Error, 1000), temp, millis(now), accountID); err != nil {
+		ev.Status, ev.Status, truncate(ev.Error, 1000), ev.Status, temp, millis(now), accountID); err != nil {
 		return fmt.Errorf("store: record refresh failure: %w", err)
 	}
 	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "refresh_failed", Outcome: ev.Kind.String(),
@@ -224,7 +226,7 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = '[]', temporary_failures = 0,
-		token_version = token_version + 1, updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
+		token_version = token_version + 1, health = '', updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
 	if err != nil {
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}

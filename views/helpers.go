@@ -40,8 +40,14 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%d s", int(d.Seconds()))
 	case d < time.Hour:
 		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 10*time.Hour:
+		h, m := int(d.Hours()), int((d%time.Hour)/time.Minute)
+		if m == 0 {
+			return fmt.Sprintf("%d h", h)
+		}
+		return fmt.Sprintf("%d h %d min", h, m)
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h", int(d.Hours()))
+		return fmt.Sprintf("%d h", int(d.Round(time.Hour).Hours()))
 	}
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
