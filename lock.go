@@ -42,20 +42,6 @@ func lockDataDir(dir string) (*dirLock, error) {
 	return &dirLock{f: f}, nil
 }
 
-// dataDirLocked reports whether a server holds the data dir (for commands that
-// must not run beside one, such as restore and rotate-key).
-func dataDirLocked(dir string) (bool, error) {
-	l, err := lockDataDir(dir)
-	if errors.Is(err, errLocked) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	l.Release()
-	return false, nil
-}
-
 // Release drops the lock.
 func (l *dirLock) Release() {
 	if l == nil || l.f == nil {

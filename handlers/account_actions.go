@@ -23,7 +23,7 @@ func (h *Handler) accountAndIntegration(c echo.Context) (store.AccountRow, oauth
 	if err != nil {
 		return r, oauthflow.Integration{}, err
 	}
-	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 	return r, in, err
 }
 

@@ -114,7 +114,7 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 	me, _ := currentIdentity(c)
 	v := views.AccountView{
 		Account: h.accountVM(r, in.Name), CanEdit: allows(me.Role, permBuild), CanSend: allows(me.Role, permBuild),
-		HasHealth: in.HealthCheck != nil && in.HealthCheck.URL != "", CSRF: h.basePage(c, "", "").CSRF,
+		HasHealth: in.HealthCheck != nil && in.HealthCheck.URL != "", CSRF: csrfToken(c),
 		Request: views.RequestForm{Method: http.MethodGet, Headers: []views.KV{{Name: "Accept", Value: "application/json"}, {}, {}}},
 	}
 	v.Account.GrantType = in.OAuth2.GrantType
@@ -246,8 +246,7 @@ func (h *Handler) accountUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.mgr.Forget(r.ID)
-	h.reqs.forgetAccount(r.ID)
+	h.accountWritten(r.ID)
 	msg := "Account saved."
 	if upd.Status == oauthflow.StatusNeedsReconnect && r.Status != upd.Status {
 		msg = "Account saved. Its parameters changed, so reconnect it."

@@ -98,11 +98,10 @@ func (h *Handler) apiAccountCreate(c echo.Context) error {
 	me, _ := currentIdentity(c)
 	connectURL := ""
 	if in.OAuth2.GrantType == oauthflow.GrantClientCredentials {
-		full, err := h.protocolIntegration(ctx, in.ID)
-		if err != nil {
+		if in.OAuth2.ClientSecret, err = h.store.IntegrationSecret(ctx, in.ID); err != nil {
 			return err
 		}
-		if err := h.connectNow(ctx, r.Account, full); err != nil {
+		if err := h.connectNow(ctx, r.Account, in); err != nil {
 			if serr := h.store.SetAccountStatus(ctx, r.ID, oauthflow.StatusError, err.Error()); serr != nil {
 				return serr
 			}
@@ -199,8 +198,7 @@ func (h *Handler) apiAccountPatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.mgr.Forget(r.ID)
-	h.reqs.forgetAccount(r.ID)
+	h.accountWritten(r.ID)
 	return c.JSON(http.StatusOK, toAccountJSON(upd, ""))
 }
 
@@ -234,7 +232,7 @@ func (h *Handler) apiAccountRefresh(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 	if err != nil {
 		return err
 	}
@@ -273,7 +271,7 @@ func (h *Handler) apiDisconnect(c echo.Context, remove bool) error {
 	if err != nil {
 		return err
 	}
-	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 	if err != nil {
 		return err
 	}

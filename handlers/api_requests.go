@@ -75,9 +75,6 @@ func (h *Handler) apiRequest(c echo.Context) error {
 	} else {
 		out.Body, out.BodyEncoding = base64.StdEncoding.EncodeToString(resp.Body), "base64"
 	}
-	if !out.Refreshed {
-		out.RefreshReason = ""
-	}
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -118,7 +115,7 @@ func (h *Handler) apiToken(c echo.Context) error {
 	if err := usable(r.Account); err != nil {
 		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
 	}
-	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func (h *Handler) callback(c echo.Context) error {
 		h.recordCallbackFailure(ctx, acct.Account, msg)
 		return h.callbackRefused(c, "The provider did not grant access", msg+". Start the connection again, and approve the access on the provider's page.")
 	}
-	in, err := h.protocolIntegration(ctx, flow.IntegrationID)
+	in, err := h.store.IntegrationWithSecret(ctx, flow.IntegrationID)
 	if err != nil {
 		return err
 	}

@@ -25,12 +25,6 @@ const (
 // client secret is set.
 var errNoSecret = errors.New("this integration has no client secret yet: set it on the integration before connecting accounts")
 
-// protocolIntegration is an integration with its client secret, for the
-// moment Airlock talks to the provider. Nothing that renders gets it.
-func (h *Handler) protocolIntegration(ctx context.Context, id int64) (oauthflow.Integration, error) {
-	return h.store.IntegrationWithSecret(ctx, id)
-}
-
 // startFlow creates a pending authorization-code flow bound to this browser
 // session and returns the provider's authorization URL to redirect to.
 func (h *Handler) startFlow(c echo.Context, acct oauthflow.Account, in oauthflow.Integration, linkHash string) (string, error) {
@@ -88,8 +82,7 @@ func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oau
 // endpoint (refresh token first), then deletes them locally whatever the
 // answer, and records the outcome.
 func (h *Handler) disconnect(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration, actor string) (bool, error) {
-	defer h.mgr.Forget(acct.ID)
-	defer h.reqs.forgetAccount(acct.ID) // after the write: a load racing it is not cached
+	defer h.accountWritten(acct.ID) // after the write: a load racing it is not cached
 	tok, err := h.store.LoadToken(ctx, acct.ID)
 	if errors.Is(err, oauthflow.ErrNoToken) {
 		return false, h.store.DisconnectAccount(ctx, acct.ID, false, "no token to revoke", actor)
@@ -131,7 +124,7 @@ func (h *Handler) waitLease(ctx context.Context, accountID, holder string) bool 
 // disconnectAllAccounts disconnects (revoking where possible) every
 // account of an integration before the integration is deleted.
 func (h *Handler) disconnectAllAccounts(ctx context.Context, in oauthflow.Integration) error {
-	full, err := h.protocolIntegration(ctx, in.ID)
+	full, err := h.store.IntegrationWithSecret(ctx, in.ID)
 	if err != nil {
 		return err
 	}

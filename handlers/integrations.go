@@ -92,7 +92,7 @@ func (h *Handler) loadIntegration(c echo.Context) (oauthflow.Integration, int, e
 	if err != nil {
 		return in, 0, err
 	}
-	n, err := h.accountCount(ctx, in.Key)
+	n, err := h.store.CountAccounts(ctx, in.ID)
 	return in, n, err
 }
 
@@ -107,7 +107,7 @@ func (h *Handler) integrationCreate(c echo.Context) error {
 	if op := form.Get("op"); op != "" {
 		return h.rowOpPage(c, f, secret, op)
 	}
-	return h.saveIntegration(c, f, secret, "")
+	return h.saveIntegration(c, f, secret, nil)
 }
 
 // integrationUpdate saves the edit form; a blank client secret keeps the
@@ -127,24 +127,24 @@ func (h *Handler) integrationUpdate(c echo.Context) error {
 	if op := form.Get("op"); op != "" {
 		return h.rowOpPage(c, f, secret, op)
 	}
-	return h.saveIntegration(c, f, secret, in.Key)
+	return h.saveIntegration(c, f, secret, &in)
 }
 
-// saveIntegration validates the form and creates (oldKey "") or updates the
+// saveIntegration validates the form and creates (old nil) or updates the
 // integration, then goes to its page; problems re-render the form with each
 // message beside its field.
-func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secret, oldKey string) error {
+func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secret string, old *oauthflow.Integration) error {
+	oldKey := ""
+	if old != nil {
+		oldKey = old.Key
+	}
 	ctx := c.Request().Context()
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, secret)
 	fe := checkIntegration(&in, oauthflow.ValidateOptions{RequireSecret: oldKey == ""}, parsed)
-	if fe == nil && oldKey != "" {
-		old, err := h.store.GetIntegration(ctx, oldKey)
-		if err != nil {
-			return err
-		}
+	if fe == nil && old != nil {
 		me, _ := currentIdentity(c)
-		fe = endpointMoves(me, old, in, f.Accounts)
+		fe = endpointMoves(me, *old, in, f.Accounts)
 	}
 	if fe == nil {
 		var saved oauthflow.Integration
@@ -214,7 +214,7 @@ func (h *Handler) renderIntegrationForm(c echo.Context, status int, f views.Inte
 	f.Errors, f.ErrorList = formErrors(fe)
 	f.Preview = h.previewForm(f)
 	if isHTMX(c) && c.Request().Method == http.MethodPost {
-		f.CSRF = h.basePage(c, "", "").CSRF // not userPage: it would use up flashes the partial cannot show
+		f.CSRF = csrfToken(c)
 		return h.render(c, status, views.IntegrationFormBody(f))
 	}
 	p := h.userPage(c, title, "integrations")

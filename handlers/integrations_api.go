@@ -129,11 +129,7 @@ func (h *Handler) apiIntegrationPut(c echo.Context) error {
 	case errors.Is(err, store.ErrNotFound): // deleted meanwhile
 		return integrationNotFound(old.Key)
 	case errors.Is(err, store.ErrKeyInUse):
-		n, cerr := h.accountCount(ctx, old.Key)
-		if cerr != nil {
-			return cerr
-		}
-		fe, _ := storeProblem(err, in.Key, n)
+		fe, _ := storeProblem(err, in.Key, accounts)
 		return invalidFields(fe)
 	case errors.Is(err, store.ErrConflict):
 		msg := fmt.Sprintf("An integration with the key %s already exists: choose another key.", in.Key)
@@ -155,7 +151,7 @@ func (h *Handler) apiIntegrationDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.revokeIntegrationAccounts(ctx, in); err != nil {
+	if err := h.disconnectAllAccounts(ctx, in); err != nil {
 		return err
 	}
 	n, err := h.store.DeleteIntegration(ctx, in.Key)

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -56,23 +55,6 @@ func publicIntegration(in oauthflow.Integration) oauthflow.Integration {
 	in.OAuth2.ClientSecret = ""
 	in.OAuth2.ClientSecretLast4 = ""
 	return in
-}
-
-// revokeIntegrationAccounts disconnects every account of in before the
-// integration is deleted: tokens are revoked at the provider where a revoke
-// endpoint is set (refresh token first) and deleted locally whatever the
-// provider answers (RFC 7009); each outcome is recorded as activity.
-func (h *Handler) revokeIntegrationAccounts(ctx context.Context, in oauthflow.Integration) error {
-	return h.disconnectAllAccounts(ctx, in)
-}
-
-// accountCount is how many accounts use the integration with this key.
-func (h *Handler) accountCount(ctx context.Context, key string) (int, error) {
-	in, err := h.store.GetIntegration(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	return h.store.CountAccounts(ctx, in.ID)
 }
 
 // storeProblem turns a store error of a create or update into field errors,

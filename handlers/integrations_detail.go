@@ -149,7 +149,7 @@ func (h *Handler) integrationDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.revokeIntegrationAccounts(ctx, in); err != nil {
+	if err := h.disconnectAllAccounts(ctx, in); err != nil {
 		return err
 	}
 	n, err := h.store.DeleteIntegration(ctx, in.Key)

@@ -44,10 +44,18 @@ func (h *Handler) basePage(c echo.Context, title, nav string) views.Page {
 		Nav:    nav,
 		Assets: h.assets,
 	}
-	if s := session(c); s != nil {
-		p.CSRF, _ = s.Values[csrfKey].(string)
-	}
+	p.CSRF = csrfToken(c)
 	return p
+}
+
+// csrfToken is the session's CSRF token, for partials (which must not use
+// page(): it would use up flash messages the partial cannot show).
+func csrfToken(c echo.Context) string {
+	if s := session(c); s != nil {
+		t, _ := s.Values[csrfKey].(string)
+		return t
+	}
+	return ""
 }
 
 // page is basePage plus the flashes waiting for this browser.

@@ -97,7 +97,7 @@ func (h *Handler) requestTarget(ctx context.Context, id string) (store.AccountRo
 	if err != nil {
 		return r, oauthflow.Integration{}, err
 	}
-	in, err := h.protocolIntegration(ctx, r.IntegrationID)
+	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 	if err != nil {
 		return r, in, err
 	}
@@ -116,6 +116,14 @@ func accountChanged(resp *oauthflow.Response, err error) bool {
 		return !errors.As(err, &re) && !errors.As(err, &ue)
 	}
 	return resp.Refreshed || resp.Attempts > 1 || resp.RefreshNote != ""
+}
+
+// accountWritten drops what this process remembers of an account whose
+// parameters or tokens were just changed: its cached token and its entry in
+// the request cache.
+func (h *Handler) accountWritten(id string) {
+	h.mgr.Forget(id)
+	h.reqs.forgetAccount(id)
 }
 
 // AccountChanged tells the handler that something outside it (the keep-alive

@@ -222,7 +222,7 @@ func BenchmarkRequestTarget(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		_, err = bs.h.protocolIntegration(ctx, r.IntegrationID)
+		_, err = bs.h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 		return err
 	}
 	cached := func() error { _, _, err := bs.h.requestTarget(ctx, id); return err }

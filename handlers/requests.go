@@ -46,7 +46,7 @@ func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Int
 		return nil, err
 	}
 	resp, err := h.runner.Do(ctx, a, in, req)
-	if err == nil && resp.Attempts == 2 && in.Rejected(resp.Status) {
+	if err == nil && resp.RejectedTwice {
 		msg := fmt.Sprintf("The API answered %d even with a freshly refreshed token: check the scopes granted and the integration's token settings.", resp.Status)
 		if serr := h.store.SetAccountError(ctx, a.ID, msg); serr != nil {
 			h.log.Warn("record rejection", "account_id", a.ID, "err", serr)
@@ -74,14 +74,7 @@ func (h *Handler) recordRequest(r oauthflow.RequestRecord) {
 	}
 	h.activity.Add(store.Activity{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
 		Kind: "request", Outcome: outcome, Method: r.Method, URL: r.URL, Status: r.Status,
-		DurationMS: r.Duration.Milliseconds(), RefreshReason: r.RefreshReason, Detail: truncateText(r.Err, 300)})
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+		DurationMS: r.Duration.Milliseconds(), RefreshReason: r.RefreshReason, Detail: truncate(r.Err, 300)})
 }
 
 // accountRequest is the console's test request panel.

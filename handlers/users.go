@@ -29,7 +29,7 @@ func (h *Handler) renderUsers(c echo.Context, status int, f views.UserForm, crea
 			MustChange: u.MustChangePassword, Created: u.CreatedAt, IsMe: u.ID == me.UserID})
 	}
 	if isHTMX(c) && created != nil {
-		return h.render(c, status, views.UsersBody(views.UsersView{Rows: rows, Form: f, Created: created, CSRF: h.basePage(c, "", "").CSRF}))
+		return h.render(c, status, views.UsersBody(views.UsersView{Rows: rows, Form: f, Created: created, CSRF: csrfToken(c)}))
 	}
 	p := h.userPage(c, "Users", "users")
 	return h.render(c, status, views.Users(p, views.UsersView{Rows: rows, Form: f, Created: created, CSRF: p.CSRF}))

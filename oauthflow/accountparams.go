@@ -39,17 +39,13 @@ func ValidateAccountParameters(in Integration, values map[string]string) FieldEr
 			continue
 		}
 		if _, err := ExpandURL(tmpl, values); err != nil {
-			blame(fe, in, tmpl, values, fmt.Sprintf("makes %s invalid: %v", field, err))
+			blame(fe, tmpl, fmt.Sprintf("makes %s invalid: %v", field, err))
 		}
 	}
-	withToken := make(map[string]string, len(values)+1)
-	for k, v := range values {
-		withToken[k] = v
-	}
-	withToken["token"] = "" // the template's {token} is filled at request time
+	values = withToken(values, "") // the template's {token} is filled at request time
 	for field, tmpl := range headerTemplates(in) {
-		if _, err := ExpandHeaderValue(tmpl, withToken); err != nil {
-			blame(fe, in, tmpl, values, fmt.Sprintf("makes %s invalid: %v", field, err))
+		if _, err := ExpandHeaderValue(tmpl, values); err != nil {
+			blame(fe, tmpl, fmt.Sprintf("makes %s invalid: %v", field, err))
 		}
 	}
 	if len(fe) == 0 {
@@ -68,7 +64,7 @@ func describe(p Parameter) string {
 }
 
 // blame puts an expansion error on each parameter the template uses.
-func blame(fe FieldErrors, in Integration, tmpl string, values map[string]string, msg string) {
+func blame(fe FieldErrors, tmpl, msg string) {
 	names, _ := Placeholders(tmpl)
 	for _, n := range names {
 		if _, ok := fe[paramPath(n)]; !ok {

@@ -89,10 +89,10 @@ func (e *TokenError) Unwrap() error { return e.Err }
 
 // hint is the fix a person should try, by code first, then by kind.
 func (e *TokenError) hint() string {
-	switch e.Code {
-	case "invalid_grant", "bad_verification_code", "bad_refresh_token", "invalid_code",
-		"invalid_refresh_token", "expired_token":
+	if k, ok := codeKind(e.Code); ok && k == KindInvalidGrant {
 		return "the authorization is no longer valid (expired, revoked or already used); reconnect the account"
+	}
+	switch e.Code {
 	case "invalid_client":
 		return "check the client id and secret, and whether the provider expects client authentication basic or body"
 	case "unauthorized_client":
@@ -177,6 +177,3 @@ func Classify(err error) ErrorKind {
 // must be reconnected (after the caller has re-read storage, since another
 // process may have rotated the refresh token meanwhile).
 func IsInvalidGrant(err error) bool { return Classify(err) == KindInvalidGrant }
-
-// IsTemporary reports whether err may pass by itself (retry later, keep status).
-func IsTemporary(err error) bool { return Classify(err) == KindTemporary }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -98,19 +99,20 @@ func sameOriginOnly(req *http.Request, via []*http.Request) error {
 	if len(via) == 0 {
 		return nil
 	}
-	if len(via) > maxRedirects || origin(req) != origin(via[0]) {
+	if len(via) > maxRedirects || originOf(req.URL) != originOf(via[0].URL) {
 		return http.ErrUseLastResponse
 	}
 	return nil
 }
 
-// origin is scheme://host:port with the default port made explicit, so
-// https://a and https://a:443 are the same origin.
-func origin(r *http.Request) string {
-	scheme := strings.ToLower(r.URL.Scheme)
-	port := r.URL.Port()
+// originOf is scheme://host:port with the default port made explicit, so
+// https://a and https://a:443 are the same origin. The redirect policy and
+// the API base-URL check both use it.
+func originOf(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[scheme]
 	}
-	return scheme + "://" + strings.ToLower(r.URL.Hostname()) + ":" + port
+	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }

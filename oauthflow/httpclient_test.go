@@ -187,7 +187,7 @@ func TestOrigin(t *testing.T) {
 		t.Run(fmt.Sprintf("%s %s", tt.a, tt.b), func(t *testing.T) {
 			ra, _ := http.NewRequest("GET", tt.a, nil)
 			rb, _ := http.NewRequest("GET", tt.b, nil)
-			if got := origin(ra) == origin(rb); got != tt.same {
+			if got := originOf(ra.URL) == originOf(rb.URL); got != tt.same {
 				t.Errorf("got same %v, want %v", got, tt.same)
 			}
 		})

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -122,20 +120,4 @@ func MaskToken(t string) string {
 		return "••••"
 	}
 	return "••••" + t[len(t)-4:]
-}
-
-func sortStrings(s []string) []string {
-	sort.Strings(s)
-	return s
-}
-
-// JoinHeader is a header as "Name: value" lines, sorted, for display.
-func JoinHeader(h http.Header) string {
-	var lines []string
-	for k, vs := range h {
-		for _, v := range vs {
-			lines = append(lines, k+": "+v)
-		}
-	}
-	return strings.Join(sortStrings(lines), "\n")
 }

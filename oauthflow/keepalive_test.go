@@ -86,12 +86,10 @@ func TestKeepaliveSpreadsABurst(t *testing.T) {
 // account still gets its keep-alive refresh.
 func TestKeepaliveFailingAccountsDoNotStarveHealthyOnes(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour}, oauthflow.GrantAuthorizationCode)
-	var failing []oauthflow.Account
 	for i := range 5 {
 		a, _ := e.store.CreateAccount(context.Background(), oauthflow.Account{IntegrationID: e.in.ID, Name: "f" + string(rune('a'+i))})
 		e.acct = a.Account
 		e.connect()
-		failing = append(failing, a.Account)
 	}
 	e.clock.Add(time.Minute)
 	healthy, _ := e.store.CreateAccount(context.Background(), oauthflow.Account{IntegrationID: e.in.ID, Name: "healthy"})
@@ -113,5 +111,4 @@ func TestKeepaliveFailingAccountsDoNotStarveHealthyOnes(t *testing.T) {
 	if calls := e.provider.TokenCalls() - tokenCallsBefore; calls != 6 {
 		t.Errorf("token calls: got %d, want 6 (each failing account once, the healthy one once)", calls)
 	}
-	_ = failing
 }

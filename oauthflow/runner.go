@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,8 @@ type Response struct {
 	RefreshNote   string // "expires in 12 min, inside the 30 min window"
 	Sent          Sent
 	Attempts      int
+	// RejectedTwice: the API rejected even the freshly refreshed token.
+	RejectedTwice bool
 }
 
 // RequestRecord is what the runner reports of each request for the activity
@@ -147,7 +150,8 @@ func (r *Runner) Do(ctx context.Context, a Account, in Integration, req Request)
 			tr = tr2
 			if resp, err = r.send(ctx, a, in, method, target, req, tr.Token); err == nil {
 				resp.Attempts = 2
-				rec.RejectedTwice = in.Rejected(resp.Status)
+				resp.RejectedTwice = in.Rejected(resp.Status)
+				rec.RejectedTwice = resp.RejectedTwice
 			}
 		} else {
 			resp.RefreshNote = fmt.Sprintf("%d from the API; the refresh failed: %v", rejected, rerr)
@@ -216,15 +220,6 @@ func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error
 	return u, nil
 }
 
-// CheckBaseURL refuses a URL outside the integration's API base URLs (when any
-// are set): same scheme, host and port, and a path under the base path.
-func CheckBaseURL(in Integration, values map[string]string, u *url.URL) error {
-	if len(in.APIBaseURLs) == 0 {
-		return nil
-	}
-	return checkAgainst(expandBases(in.APIBaseURLs, values), u)
-}
-
 // expandBases fills in the base URL templates; one that cannot be filled in
 // allows nothing.
 func expandBases(tmpls []string, values map[string]string) []*url.URL {
@@ -240,7 +235,7 @@ func expandBases(tmpls []string, values map[string]string) []*url.URL {
 func checkAgainst(bases []*url.URL, u *url.URL) error {
 	allowed := make([]string, 0, len(bases))
 	for _, base := range bases {
-		if sameOrigin(base, u) && underPath(base.Path, u.Path) {
+		if originOf(base) == originOf(u) && underPath(base.Path, u.Path) {
 			return nil
 		}
 		allowed = append(allowed, base.String())
@@ -258,7 +253,7 @@ type baseCache struct {
 
 func (bc *baseCache) check(in Integration, values map[string]string, u *url.URL) error {
 	if len(in.APIBaseURLs) == 0 {
-		return nil
+		return nil // no base URLs: any origin (the integration shows a warning)
 	}
 	key := baseKey(in, values)
 	bc.mu.Lock()
@@ -290,20 +285,6 @@ func baseKey(in Integration, values map[string]string) string {
 	return b.String()
 }
 
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && effectivePort(a) == effectivePort(b)
-}
-
-func effectivePort(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	if strings.EqualFold(u.Scheme, "https") {
-		return "443"
-	}
-	return "80"
-}
-
 // underPath reports whether path is base or below it, on a segment boundary.
 func underPath(base, path string) bool {
 	if base == "" || base == "/" {
@@ -326,7 +307,8 @@ func withoutQueryValues(u *url.URL) string {
 		for k := range q {
 			names = append(names, url.QueryEscape(k)+"=")
 		}
-		c.RawQuery = strings.Join(sortStrings(names), "&")
+		slices.Sort(names)
+		c.RawQuery = strings.Join(names, "&")
 	}
 	return c.String()
 }

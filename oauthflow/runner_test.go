@@ -2,10 +2,10 @@ package oauthflow_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,13 +30,16 @@ func (e *engine) newRunner(maxBody int64, records *[]oauthflow.RequestRecord) *o
 	}})
 }
 
-func decodeEcho(t *testing.T, b []byte) fakeprovider.APIEcho {
-	t.Helper()
-	var e fakeprovider.APIEcho
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatalf("API answer %q: %v", b, err)
+// joinHeader is a header as sorted "Name: value" lines.
+func joinHeader(h http.Header) string {
+	var lines []string
+	for k, vs := range h {
+		for _, v := range vs {
+			lines = append(lines, k+": "+v)
+		}
 	}
-	return e
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }
 
 func TestRunnerInjectsTokenAndRequestParameters(t *testing.T) {
@@ -78,7 +81,7 @@ func TestRunnerInjectsTokenAndRequestParameters(t *testing.T) {
 			if got.Header.Get("X-Tenant") != "acme corp" || got.Query.Get("org") != "org-acme corp" {
 				t.Errorf("request parameters: header %q query %q, want 'acme corp' and 'org-acme corp'", got.Header.Get("X-Tenant"), got.Query.Get("org"))
 			}
-			sent := oauthflow.JoinHeader(resp.Sent.Header) + " " + resp.Sent.URL
+			sent := joinHeader(resp.Sent.Header) + " " + resp.Sent.URL
 			if !strings.Contains(sent, tc.wantSent) {
 				t.Errorf("request as sent: %q, want it to contain %q", sent, tc.wantSent)
 			}

@@ -163,27 +163,33 @@ func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, limit int, cu
 // parameters mean the stored token was obtained for other values: the
 // account is marked needs_reconnect (a pending account stays pending).
 func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[string]string) (AccountRow, error) {
-	cur, err := s.GetAccount(ctx, id)
-	if err != nil {
-		return cur, err
-	}
-	status := cur.Status
-	if !maps.Equal(nonNilMap(params), cur.Parameters) && status != oauthflow.StatusPending {
-		status = oauthflow.StatusNeedsReconnect
-	}
+	var cur AccountRow
 	b, err := json.Marshal(nonNilMap(params))
 	if err != nil {
 		return cur, fmt.Errorf("store: update account %s: %w", id, err)
-	}
-	lastError := cur.LastError
-	if status == oauthflow.StatusNeedsReconnect && cur.Status != status {
-		lastError = "The parameters changed: reconnect the account so its token matches them."
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return cur, fmt.Errorf("store: update account %s: %w", id, err)
 	}
 	defer tx.Rollback()
+	// Read inside the transaction: the status decision rests on the row as
+	// it is when written, not as another request may have left it.
+	cur, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return cur, fmt.Errorf("store: update account %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return cur, fmt.Errorf("store: update account %s: %w", id, err)
+	}
+	status := cur.Status
+	if !maps.Equal(nonNilMap(params), cur.Parameters) && status != oauthflow.StatusPending {
+		status = oauthflow.StatusNeedsReconnect
+	}
+	lastError := cur.LastError
+	if status == oauthflow.StatusNeedsReconnect && cur.Status != status {
+		lastError = "The parameters changed: reconnect the account so its token matches them."
+	}
 	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET name = ?, parameters = ?, status = ?, last_error = ?, updated_at = ? WHERE id = ?",
 		name, string(b), status, lastError, millis(s.now()), id); err != nil {
 		return cur, fmt.Errorf("store: update account %s: %w", id, err)

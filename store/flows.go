@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -32,12 +30,6 @@ type PendingFlow struct {
 	ExpiresAt     time.Time
 }
 
-// HashState is how a state is looked up.
-func HashState(state string) string {
-	sum := sha256.Sum256([]byte(state))
-	return hex.EncodeToString(sum[:])
-}
-
 func verifierAAD(stateHash string) string { return "oauth_flows.verifier:" + stateHash }
 
 // CreateFlow stores a pending flow for the given state.
@@ -45,7 +37,7 @@ func (s *Store) CreateFlow(ctx context.Context, state string, f PendingFlow) err
 	if s.sealer == nil {
 		return errors.New("store: no encryption key configured: cannot store a flow")
 	}
-	f.StateHash = HashState(state)
+	f.StateHash = hashID(state)
 	sealed, err := s.sealer.Seal([]byte(f.Verifier), verifierAAD(f.StateHash))
 	if err != nil {
 		return err
@@ -65,7 +57,7 @@ func (s *Store) CreateFlow(ctx context.Context, state string, f PendingFlow) err
 // ErrFlowUsed, ErrFlowExpired. It does not check the session; the caller
 // compares SessionHash (a flow used from the wrong browser is spent too).
 func (s *Store) TakeFlow(ctx context.Context, state string) (PendingFlow, error) {
-	h := HashState(state)
+	h := hashID(state)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return PendingFlow{}, fmt.Errorf("store: take flow: %w", err)

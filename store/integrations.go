@@ -153,6 +153,11 @@ func (s *Store) IntegrationSecret(ctx context.Context, id int64) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("store: client secret of integration %d: %w", id, err)
 	}
+	return s.openSecret(id, sealed)
+}
+
+// openSecret opens a sealed client secret; nil is no secret.
+func (s *Store) openSecret(id int64, sealed []byte) (string, error) {
 	if sealed == nil {
 		return "", nil
 	}
@@ -309,12 +314,16 @@ func escapeLike(s string) string {
 }
 
 // IntegrationWithSecret is GetIntegrationByID with the client secret opened,
-// for the protocol code only.
+// in one query, for the protocol code only.
 func (s *Store) IntegrationWithSecret(ctx context.Context, id int64) (oauthflow.Integration, error) {
-	in, err := s.GetIntegrationByID(ctx, id)
-	if err != nil {
-		return in, err
+	var sealed []byte
+	in, err := scanIntegration(s.read.QueryRowContext(ctx, "SELECT "+integrationColumns+", i.client_secret FROM integrations i WHERE i.id = ?", id), &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, fmt.Errorf("store: get integration %d: %w", id, ErrNotFound)
 	}
-	in.OAuth2.ClientSecret, err = s.IntegrationSecret(ctx, id)
+	if err != nil {
+		return in, fmt.Errorf("store: get integration %d: %w", id, err)
+	}
+	in.OAuth2.ClientSecret, err = s.openSecret(id, sealed)
 	return in, err
 }

@@ -24,7 +24,7 @@ type ConnectLink struct {
 // CreateConnectLink stores a link by the hash of its token.
 func (s *Store) CreateConnectLink(ctx context.Context, token, accountID, createdBy string, ttl time.Duration) (ConnectLink, error) {
 	now := s.now()
-	l := ConnectLink{TokenHash: HashState(token), AccountID: accountID, CreatedBy: createdBy, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	l := ConnectLink{TokenHash: hashID(token), AccountID: accountID, CreatedBy: createdBy, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	_, err := s.write.ExecContext(ctx, "INSERT INTO connect_links (token_hash, account_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 		l.TokenHash, accountID, createdBy, millis(now), millis(l.ExpiresAt))
 	if err != nil {
@@ -39,7 +39,7 @@ func (s *Store) GetConnectLink(ctx context.Context, token string) (ConnectLink, 
 	var l ConnectLink
 	var created, expires, spent int64
 	err := s.read.QueryRowContext(ctx, "SELECT token_hash, account_id, created_by, created_at, expires_at, spent_at FROM connect_links WHERE token_hash = ?",
-		HashState(token)).Scan(&l.TokenHash, &l.AccountID, &l.CreatedBy, &created, &expires, &spent)
+		hashID(token)).Scan(&l.TokenHash, &l.AccountID, &l.CreatedBy, &created, &expires, &spent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("store: connect link: %w", ErrNotFound)
 	}

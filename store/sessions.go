@@ -252,6 +252,8 @@ func newSessionID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// hashID is how a secret id (a session id, an OAuth state, a connect-link
+// token) is stored and looked up: its SHA-256, never the id itself.
 func hashID(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:])

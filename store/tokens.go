@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"airlock/oauthflow"
 )
@@ -249,6 +250,9 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) { // never cut a character in two
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -34,7 +34,7 @@ func rowField(list string, i int, field string) string {
 
 func keyHelp(f IntegrationForm) string {
 	if f.Accounts > 0 {
-		return "Used by " + plural(f.Accounts, "account", "accounts") + ", so it cannot change."
+		return "Used by " + Plural(f.Accounts, "account", "accounts") + ", so it cannot change."
 	}
 	return "Letters and digits only; used in URLs and the API. It cannot change once an account uses it."
 }
@@ -65,16 +65,13 @@ func secretHelp(f IntegrationForm) string {
 	return s
 }
 
-// plural is "1 account" or "3 accounts".
-func plural(n int, one, many string) string {
+// Plural is "1 account" or "3 accounts", for views and handlers alike.
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
 }
-
-// Plural is plural for handlers' messages, so both say it the same way.
-func Plural(n int, one, many string) string { return plural(n, one, many) }
 
 func describedBy(id, help, err string) string {
 	var ids []string

@@ -121,13 +121,4 @@ func (f Field) inputType() string {
 	return f.Type
 }
 
-func (f Field) describedBy() string {
-	var ids []string
-	if f.Help != "" {
-		ids = append(ids, f.ID+"-help")
-	}
-	if f.Error != "" {
-		ids = append(ids, f.ID+"-error")
-	}
-	return strings.Join(ids, " ")
-}
+func (f Field) describedBy() string { return describedBy(f.ID, f.Help, f.Error) }

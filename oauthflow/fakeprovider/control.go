@@ -60,17 +60,7 @@ func (p *Provider) LastTokenRequest() TokenRequest {
 	return copyTokenRequest(p.tokenReqs[len(p.tokenReqs)-1])
 }
 
-// TokenRequests lists every request the token endpoint received, in order.
-func (p *Provider) TokenRequests() []TokenRequest {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]TokenRequest, len(p.tokenReqs))
-	for i, tr := range p.tokenReqs {
-		out[i] = copyTokenRequest(tr)
-	}
-	return out
-}
-
+// copyTokenRequest is a deep copy, so a test reading it cannot race the server.
 func copyTokenRequest(tr TokenRequest) TokenRequest {
 	tr.Form = cloneValues(tr.Form)
 	tr.Extra = cloneValues(tr.Extra)
