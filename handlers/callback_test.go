@@ -287,3 +287,37 @@ func TestConnectLinkConnectsOnlyOnce(t *testing.T) {
 		t.Error("the second completion reached the token endpoint")
 	}
 }
+
+// TestDisconnectWaitsForARefreshUnderWay: a refresh holding the lease when
+// Disconnect is pressed finishes first, and the token revoked is the one it
+// stored, not the one it replaced.
+func TestDisconnectWaitsForARefreshUnderWay(t *testing.T) {
+	ts := newTestServer(t)
+	p, in, acct := ts.connected(fakeprovider.Options{RotateRefreshTokens: true, RefreshDelay: 300 * time.Millisecond}, nil)
+	full, _ := ts.store.IntegrationWithSecret(context.Background(), in.ID)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ts.h.mgr.Refresh(context.Background(), acct.Account, full, oauthflow.ReasonManual)
+	}()
+	time.Sleep(100 * time.Millisecond) // the refresh holds the lease and waits at the provider
+	key := ts.apiKey(store.RoleBuilder)
+	if r := ts.api("POST", "/api/v1/accounts/"+acct.ID+"/disconnect", key, ""); r.status != 200 {
+		t.Fatalf("disconnect: %d %s", r.status, r.body)
+	}
+	<-done
+	refreshTokens := p.IssuedRefreshTokens()
+	latest := refreshTokens[len(refreshTokens)-1]
+	var revokedLatest bool
+	for _, rv := range p.Revocations() {
+		if rv.Token == latest {
+			revokedLatest = true
+		}
+	}
+	if !revokedLatest {
+		t.Error("the refresh token issued by the refresh under way was not revoked")
+	}
+	if _, err := ts.store.LoadToken(context.Background(), acct.ID); err == nil {
+		t.Error("a token is stored after the disconnect")
+	}
+}

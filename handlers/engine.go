@@ -83,6 +83,16 @@ func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oau
 // answer, and records the outcome.
 func (h *Handler) disconnect(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration, actor string) (bool, error) {
 	defer h.accountWritten(acct.ID) // after the write: a load racing it is not cached
+	// Wait for a refresh under way (here or in another process) to finish,
+	// so the token revoked is the latest one, not one it just replaced.
+	holder := "disconnect-" + randomToken()[:12]
+	if h.waitLease(ctx, acct.ID, holder) {
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			h.store.ReleaseLease(rctx, acct.ID, holder)
+		}()
+	}
 	tok, err := h.store.LoadToken(ctx, acct.ID)
 	if errors.Is(err, oauthflow.ErrNoToken) {
 		return false, h.store.DisconnectAccount(ctx, acct.ID, false, "no token to revoke", actor)

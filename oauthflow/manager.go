@@ -224,7 +224,7 @@ func (m *Manager) current(ctx context.Context, accountID string) (Token, error) 
 	}
 	t, err := m.opts.Store.LoadToken(ctx, accountID)
 	if errors.Is(err, ErrNoToken) {
-		return Token{}, fmt.Errorf("%w: %w", ErrNeedsReconnect, err)
+		return Token{}, fmt.Errorf("%w: it has no token yet; connect it (%w)", ErrNeedsReconnect, ErrNoToken)
 	}
 	if err != nil {
 		return Token{}, err

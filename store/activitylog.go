@@ -13,6 +13,7 @@ import (
 // new rows are dropped and counted rather than slowing requests down.
 type ActivityLog struct {
 	s       *Store
+	flushMu sync.Mutex // one flush at a time: Flush returns after rows taken by another flush are written too
 	mu      sync.Mutex
 	buf     []Activity
 	max     int
@@ -60,8 +61,11 @@ func (l *ActivityLog) Add(a Activity) {
 // Dropped is how many rows were dropped because the buffer was full.
 func (l *ActivityLog) Dropped() int64 { return l.dropped.Load() }
 
-// Flush writes what is queued now.
+// Flush writes what is queued now, and waits for a flush already under way
+// (the background loop's), so every row added before it is on disk after it.
 func (l *ActivityLog) Flush(ctx context.Context) error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	rows := l.buf
 	l.buf = nil
