@@ -119,7 +119,7 @@ func checkOpensWithOnly(t *testing.T, path string, key []byte, sd seeded) {
 		}
 	}
 	for state, want := range sd.flows {
-		if f, err := s.TakeFlow(ctx, state); err != nil || f.Verifier != want {
+		if f, err := s.TakeFlow(ctx, state, "sess"); err != nil || f.Verifier != want {
 			t.Fatalf("verifier of %s: got %q (%v), want %q", state, f.Verifier, err, want)
 		}
 	}
