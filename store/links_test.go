@@ -28,7 +28,10 @@ func TestConnectLinkClaims(t *testing.T) {
 		{"still held", func() error { return s.ClaimConnectLink(ctx, l1.TokenHash, "flow-b", time.Minute) }, ErrLinkInUse},
 		{"release by the holder", func() error { return s.ReleaseConnectLink(ctx, l1.TokenHash, "flow-a") }, nil},
 		{"claim after release", func() error { return s.ClaimConnectLink(ctx, l1.TokenHash, "flow-b", time.Minute) }, nil},
-		{"claim lapses", func() error { clk.Add(61 * time.Second); return s.ClaimConnectLink(ctx, l1.TokenHash, "flow-c", time.Minute) }, nil},
+		{"claim lapses", func() error {
+			clk.Add(61 * time.Second)
+			return s.ClaimConnectLink(ctx, l1.TokenHash, "flow-c", time.Minute)
+		}, nil},
 		{"unknown link", func() error { return s.ClaimConnectLink(ctx, "nope", "flow-c", time.Minute) }, ErrNotFound},
 		{"spend the account's links", func() error { return s.SpendConnectLinks(ctx, a.ID) }, nil},
 		{"claimed link spent", func() error { return s.ClaimConnectLink(ctx, l1.TokenHash, "flow-d", time.Minute) }, ErrLinkSpent},
