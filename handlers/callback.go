@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,8 +27,11 @@ func (h *Handler) callback(c echo.Context) error {
 	if state == "" {
 		return h.callbackRefused(c, "The provider sent no state", "The answer from the provider is incomplete, so Airlock cannot tell which connection it belongs to. Start the connection again from the account page.")
 	}
-	flow, err := h.store.TakeFlow(ctx, state)
+	flow, err := h.store.TakeFlow(ctx, state, sessionHash(c))
 	switch {
+	case errors.Is(err, store.ErrFlowOtherSession):
+		// The flow stays: the browser that started it can still complete it.
+		return h.callbackRefused(c, "Started in another browser", "This sign-in was started in a different browser or session, so Airlock refused it. Start the connection again in this browser.")
 	case errors.Is(err, store.ErrNotFound):
 		return h.callbackRefused(c, "Unknown sign-in", "Airlock did not start this sign-in (or it was cleaned up long ago). Start the connection again from the account page.")
 	case errors.Is(err, store.ErrFlowUsed):
@@ -36,9 +40,6 @@ func (h *Handler) callback(c echo.Context) error {
 		return h.callbackRefused(c, "This sign-in expired", "More than 10 minutes passed between leaving Airlock and coming back. Start the connection again.")
 	case err != nil:
 		return err
-	}
-	if flow.SessionHash != sessionHash(c) {
-		return h.callbackRefused(c, "Started in another browser", "This sign-in was started in a different browser or session, so Airlock refused it. Start the connection again in this browser.")
 	}
 	acct, err := h.store.GetAccount(ctx, flow.AccountID)
 	if err != nil {
@@ -68,20 +69,14 @@ func (h *Handler) callback(c echo.Context) error {
 	if code == "" {
 		return h.callbackRefused(c, "The provider sent no code", "The answer from the provider has no authorization code. Start the connection again.")
 	}
-	if flow.ConnectLink != "" {
-		// Spend the link before the exchange: a second browser that opened the
-		// same link must not replace the first one's connection.
-		claimed, err := h.store.SpendConnectLink(ctx, flow.ConnectLink)
-		if err != nil {
-			return err
-		}
-		if !claimed {
-			return h.callbackRefused(c, "This link was already used", "The account was connected with this link in another browser. If it needs connecting again, ask for a new link.")
-		}
+	release, claimed, err := h.claimLink(c, flow)
+	if !claimed {
+		return err // the refusal page is written, or the error is for the error handler
 	}
 	in.OAuth2.TokenURL = flow.TokenURL // the endpoint recorded at the start, never one from the request
 	tok, err := h.tokens.ExchangeCode(ctx, in, acct.Parameters, code, flow.Verifier, flow.RedirectURI)
 	if err != nil {
+		release()
 		h.recordCallbackFailure(ctx, acct.Account, err.Error())
 		status := http.StatusBadGateway
 		if oauthflow.Classify(err) != oauthflow.KindTemporary {
@@ -100,9 +95,13 @@ func (h *Handler) callback(c echo.Context) error {
 		actor = id.Email
 	}
 	if _, err := h.mgr.Connect(ctx, acct.Account, in, tok, actor); err != nil {
+		release()
 		return err
 	}
 	h.reqs.forgetAccount(acct.ID)
+	if err := h.store.SpendConnectLinks(ctx, acct.ID); err != nil {
+		return err
+	}
 	if flow.ConnectLink != "" {
 		return c.Redirect(http.StatusSeeOther, "/connect/done")
 	}
@@ -110,6 +109,39 @@ func (h *Handler) callback(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/accounts/"+acct.ID)
+}
+
+// linkClaimTTL bounds a connect link's claim when the process dies during
+// the exchange (which itself ends within the outbound timeout).
+const linkClaimTTL = 2 * time.Minute
+
+// claimLink claims the connect link that started flow, if any, for its code
+// exchange: two browsers that opened one link cannot both exchange. It
+// returns the function that gives the claim back when the exchange (or the
+// save after it) fails; claimed is false when the callback was refused (the
+// page is written) or failed (err). A success spends the link with every
+// other link of the account.
+func (h *Handler) claimLink(c echo.Context, flow store.PendingFlow) (release func(), claimed bool, err error) {
+	if flow.ConnectLink == "" {
+		return func() {}, true, nil
+	}
+	ctx := c.Request().Context()
+	err = h.store.ClaimConnectLink(ctx, flow.ConnectLink, flow.StateHash, linkClaimTTL)
+	switch {
+	case errors.Is(err, store.ErrLinkSpent), errors.Is(err, store.ErrNotFound):
+		return nil, false, h.callbackRefused(c, "This link was already used", "The account is already connected. If it needs connecting again, ask for a new link.")
+	case errors.Is(err, store.ErrLinkInUse):
+		return nil, false, h.callbackRefused(c, "This link is in use", "The account is being connected with this link in another browser right now. If that does not succeed, open the link again.")
+	case err != nil:
+		return nil, false, err
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := h.store.ReleaseConnectLink(rctx, flow.ConnectLink, flow.StateHash); err != nil {
+			h.log.Warn("release connect link", "account_id", flow.AccountID, "err", err)
+		}
+	}, true, nil
 }
 
 // recordCallbackFailure puts a failed connection on the account and its activity.

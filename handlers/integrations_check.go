@@ -38,17 +38,6 @@ func checkIntegration(in *oauthflow.Integration, opts oauthflow.ValidateOptions,
 	return fe
 }
 
-// secretMemberRE matches a client_secret member in pasted JSON, the name
-// without regard to case as encoding/json reads it.
-var secretMemberRE = regexp.MustCompile(`(?i)("client_secret"\s*:\s*)"(?:[^"\\]|\\.)*"`)
-
-// withoutSecret is pasted integration JSON as a refused import shows it
-// again: with the client secret's value blanked, since Airlock never sends a
-// secret back to the browser.
-func withoutSecret(text string) string {
-	return secretMemberRE.ReplaceAllString(text, `${1}""`)
-}
-
 // publicIntegration is what leaves Airlock: the integration without its
 // client secret, whatever the caller put in it.
 func publicIntegration(in oauthflow.Integration) oauthflow.Integration {

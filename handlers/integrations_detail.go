@@ -222,7 +222,10 @@ func (h *Handler) integrationImport(c echo.Context) error {
 	for _, path := range sortedPaths(fe) {
 		v.Errors = append(v.Errors, views.FormError{Label: path, Message: fe[path]})
 	}
-	if v.JSON != text {
+	switch {
+	case v.JSON == "" && text != "":
+		v.Errors = append(v.Errors, views.FormError{Label: "json", Message: "Airlock never sends a secret back to the browser, and this text is not valid JSON, so it is not shown again: fix it where the message above says, and paste it again."})
+	case v.JSON != text:
 		v.Errors = append(v.Errors, views.FormError{Label: "oauth2.client_secret", Message: "Airlock never sends a secret back to the browser: enter it again."})
 	}
 	p := h.userPage(c, "Import an integration", "integrations")

@@ -49,7 +49,8 @@ func tokenRoute(method, path string) bool {
 // TestSecretsNeverLeak runs the flows that handle secrets — integrations with
 // client secrets through the API, the form and the import; connections by
 // authorization code (console and connect link) and client credentials;
-// refreshes, requests, rejections, revocations, disconnects — visits every
+// refreshes, requests, rejections, revocations, disconnects, a webhook URL
+// holding tokens and its failed deliveries — visits every
 // page that shows an account or an integration, then searches every response
 // (but the token API's), the log and the SQLite files for each client secret,
 // access token and refresh token: none may appear.
@@ -59,8 +60,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 	r := &secretsRun{t: t, ts: ts, admin: ts.signedIn(store.RoleAdmin), key: ts.apiKey(store.RoleAdmin), secrets: []string{secret},
 		p: ts.provider(fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, ClientSecret: secret})}
 	r.integrations(secret)
+	r.webhook()
 	ids := r.accounts()
 	r.use(ids)
+	ts.drain(2) // the alerts of the revoked accounts fail to deliver: their errors name the URL
+	if ds, _ := ts.store.ListDeliveries(context.Background(), 10); len(ds) == 0 || ds[0].LastError == "" {
+		t.Fatalf("deliveries: got %+v, want failed ones whose errors the scan searches", ds)
+	}
 	r.visit(ids)
 	// Disconnect (revoking) and delete.
 	ts.api("POST", "/api/v1/accounts/"+ids[2]+"/disconnect", r.key, "")
@@ -118,6 +124,17 @@ func (r *secretsRun) integrations(secret string) {
 	admin.post("/integrations/import", url.Values{"json": {integrationJSON(t, imported, r.newSecret("import"))}})
 	imported.Key = "new" // refused: the import page shows the pasted JSON again
 	admin.post("/integrations/import", url.Values{"json": {integrationJSON(t, imported, r.newSecret("refused-import"))}})
+}
+
+// webhook sets a webhook URL whose path and query hold tokens, through the
+// console (a refused save first); deliveries to it fail (nothing listens).
+func (r *secretsRun) webhook() {
+	path, query := "hookpath-"+randomToken()[:16], "hookquery-"+randomToken()[:16]
+	r.secrets = append(r.secrets, path, query)
+	r.admin.post("/settings/webhook", url.Values{"url": {"ftp://127.0.0.1:1/" + path + "?token=" + query}})
+	if got := r.admin.post("/settings/webhook", url.Values{"url": {"http://127.0.0.1:1/hooks/" + path + "?token=" + query}}); got.status != http.StatusSeeOther {
+		r.t.Fatalf("save the webhook URL: got %d", got.status)
+	}
 }
 
 // accounts connects one account through the console, one through a connect

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,12 +23,35 @@ func (h *Handler) webhookView(c echo.Context) (views.WebhookView, error) {
 	if err != nil {
 		return views.WebhookView{}, err
 	}
-	w := views.WebhookView{URL: cfg.URL, SecretSet: cfg.SecretSet}
+	w := views.WebhookView{Current: maskURL(cfg.URL), SecretSet: cfg.SecretSet}
 	for _, d := range ds {
 		w.Deliveries = append(w.Deliveries, views.DeliveryVM{ID: d.ID, Event: d.Event, Created: views.Ago(d.CreatedAt),
 			Status: d.Status, Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError})
 	}
 	return w, nil
+}
+
+// maskURL is a webhook URL as Airlock shows it, in Settings and in delivery
+// errors: scheme and host, then only the last 4 characters of the rest, whose
+// path or query often holds the receiver's token (Slack puts it in the path).
+func maskURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(a URL that does not parse: set it again)"
+	}
+	shown := u.Scheme + "://" + u.Host + "/…"
+	rest := strings.TrimPrefix(u.EscapedPath(), "/")
+	if u.RawQuery != "" {
+		rest += "?" + u.RawQuery
+	}
+	if utf8.RuneCountInString(rest) > 8 {
+		r := []rune(rest)
+		shown += string(r[len(r)-4:])
+	}
+	return shown
 }
 
 // checkWebhookURL says what is wrong with a webhook URL, or "".
@@ -50,7 +74,7 @@ func (h *Handler) webhookSave(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		w.URL, w.URLError = raw, msg
+		w.URLError = msg + " Enter it again: Airlock does not show a webhook URL back, as it may hold a token."
 		return h.renderSettingsWith(c, http.StatusUnprocessableEntity, w)
 	}
 	if err := h.store.SetWebhookURL(c.Request().Context(), raw); err != nil {

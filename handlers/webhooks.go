@@ -6,10 +6,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"airlock/store"
@@ -95,8 +98,8 @@ func (h *Handler) deliver(ctx context.Context, cfg store.WebhookConfig, d store.
 	defer cancel()
 	body := []byte(d.Payload)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Errorf("webhook URL: %w", err)
+	if err != nil { // its text quotes the URL
+		return 0, fmt.Errorf("the webhook URL %s cannot be used: set it again", maskURL(cfg.URL))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Airlock-Webhook")
@@ -107,7 +110,12 @@ func (h *Handler) deliver(ctx context.Context, cfg store.WebhookConfig, d store.
 	}
 	resp, err := h.webhookHTTP.Do(req)
 	if err != nil {
-		return 0, err
+		// *url.Error quotes the whole URL, token and all: name it masked.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, fmt.Errorf("POST %s: %s", maskURL(cfg.URL), strings.ReplaceAll(err.Error(), cfg.URL, maskURL(cfg.URL)))
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

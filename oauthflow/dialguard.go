@@ -19,12 +19,14 @@ var ErrRefusedAddress = errors.New("dial guard: address refused")
 const defaultConnectTimeout = 10 * time.Second
 
 // DialGuard is the SSRF check of every outbound call (token, revoke, API,
-// webhooks). It resolves the host itself, checks every address, and dials
-// the checked IP literal, so DNS cannot answer differently between the check
-// and the connect (rebinding). It is safe for concurrent use.
+// webhooks). It admits global unicast only (CheckAddr). It resolves the host
+// itself, checks every address, and dials the checked IP literal, so DNS
+// cannot answer differently between the check and the connect (rebinding).
+// It is safe for concurrent use.
 type DialGuard struct {
-	// AllowPrivate allows loopback and private ranges (AIRLOCK_ALLOW_PRIVATE_NETWORKS);
-	// link-local, metadata, unspecified and multicast addresses stay refused.
+	// AllowPrivate also allows loopback and private ranges (127/8, ::1, 10/8,
+	// 172.16/12, 192.168/16, 100.64/10, fc00::/7: AIRLOCK_ALLOW_PRIVATE_NETWORKS);
+	// metadata, link-local and every other special-purpose block stay refused.
 	AllowPrivate bool
 	// Resolver resolves host names; nil means net.DefaultResolver.
 	Resolver interface {
@@ -35,22 +37,32 @@ type DialGuard struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// refusedError names the address, the host it came from and the setting.
+// refusedError names the address, what it carries, the host it came from
+// and the setting.
 type refusedError struct {
 	addr   netip.Addr
 	host   string // empty when the URL held the IP literal
 	reason string
+	via    string     // the embedding it was unwrapped from, if any
+	inner  netip.Addr // the IPv4 address that embedding carries
 	always bool
 }
 
 // Error names the address, its host and the setting (or that none helps).
 func (e *refusedError) Error() string {
 	what := e.addr.String()
+	var notes []string
+	if e.via != "" && !strings.Contains(what, e.inner.String()) { // ::ffff:10.0.0.1 says it already
+		notes = append(notes, e.via+" form of "+e.inner.String())
+	}
 	if e.host != "" && e.host != what {
-		what += " (for " + e.host + ")"
+		notes = append(notes, "for "+e.host)
+	}
+	if len(notes) > 0 {
+		what += " (" + strings.Join(notes, ", ") + ")"
 	}
 	article := "a"
-	if strings.ContainsRune("aeiou", rune(e.reason[0])) {
+	if strings.ContainsRune("aeiouAEIOU", rune(e.reason[0])) {
 		article = "an"
 	}
 	if e.always {
@@ -62,103 +74,25 @@ func (e *refusedError) Error() string {
 // Unwrap makes every refusal match errors.Is(err, ErrRefusedAddress).
 func (e *refusedError) Unwrap() error { return ErrRefusedAddress }
 
-// alwaysRefused (read-only) lists prefixes refused whatever the setting: cloud metadata and
-// link-local, "this network", reserved and broadcast ranges.
-var alwaysRefused = []struct {
-	prefix netip.Prefix
-	reason string
-}{
-	{netip.MustParsePrefix("169.254.0.0/16"), "link-local/metadata"},
-	{netip.MustParsePrefix("fe80::/10"), "link-local/metadata"},
-	{netip.MustParsePrefix("100.100.100.200/32"), "link-local/metadata"}, // Alibaba Cloud metadata
-	{netip.MustParsePrefix("fd00:ec2::254/128"), "link-local/metadata"},  // AWS IMDS over IPv6
-	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved/broadcast"},
-	{netip.MustParsePrefix("::/128"), "unspecified"},
-	{netip.MustParsePrefix("2001::/32"), "Teredo tunnel (the IPv4 address it reaches is hidden)"},
-}
-
-// privatePrefixes (read-only) lists prefixes refused unless AllowPrivate.
-var privatePrefixes = []struct {
-	prefix netip.Prefix
-	reason string
-}{
-	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
-	{netip.MustParsePrefix("::1/128"), "loopback"},
-	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
-	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
-	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
-	{netip.MustParsePrefix("100.64.0.0/10"), "private (shared/CGNAT)"},
-	{netip.MustParsePrefix("fc00::/7"), "private (unique local)"},
-}
-
-// nat64 is the well-known NAT64 prefix: its last 32 bits are an IPv4 address
-// that a NAT64 gateway would connect to, so they are checked like one.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
-// nat64Local (RFC 8215) and 6to4 (RFC 3056) also carry an IPv4 address that a
-// gateway on the path would reach.
-var (
-	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
-	sixToFour  = netip.MustParsePrefix("2002::/16")
-)
-
-// CheckAddr reports whether the dial guard lets a connection go to ip.
-// IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 forms
-// are judged by the IPv4 address they carry. The error wraps ErrRefusedAddress.
+// CheckAddr reports whether the dial guard lets a connection go to ip: only
+// global unicast, and loopback and private ranges when allowPrivate (see
+// ipv4Special and ipv6Special). An IPv6 address that carries an IPv4 one
+// (mapped, SIIT, compatible, NAT64, 6to4, Teredo) is unwrapped first. The
+// error wraps ErrRefusedAddress.
 func CheckAddr(ip netip.Addr, allowPrivate bool) error {
 	return checkAddr(ip, allowPrivate, "")
 }
 
 func checkAddr(ip netip.Addr, allowPrivate bool, host string) error {
-	orig := ip.WithZone("")
-	ip = embeddedIPv4(orig)
-	refuse := func(reason string, always bool) error {
-		return &refusedError{addr: orig, host: host, reason: reason, always: always}
-	}
+	ip = ip.WithZone("")
 	if !ip.IsValid() {
-		return refuse("invalid", true)
+		return &refusedError{addr: ip, host: host, reason: "invalid", always: true}
 	}
-	for _, r := range alwaysRefused {
-		if r.prefix.Contains(ip) {
-			return refuse(r.reason, true)
-		}
-	}
-	if ip.IsMulticast() {
-		return refuse("multicast/broadcast", true)
-	}
-	if allowPrivate {
+	v := classify(ip)
+	if v.class == classGlobal || (v.class == classPrivate && allowPrivate) {
 		return nil
 	}
-	for _, r := range privatePrefixes {
-		if r.prefix.Contains(ip) {
-			return refuse(r.reason, false)
-		}
-	}
-	return nil
-}
-
-// embeddedIPv4 returns the IPv4 address carried by a mapped, compatible or
-// NAT64 IPv6 address, and ip itself otherwise.
-func embeddedIPv4(ip netip.Addr) netip.Addr {
-	if ip.Is4In6() {
-		return ip.Unmap()
-	}
-	if !ip.Is6() {
-		return ip
-	}
-	b := ip.As16()
-	compat := [12]byte{}
-	if [12]byte(b[:12]) == compat && ip != netip.IPv6Unspecified() && ip != netip.IPv6Loopback() {
-		return netip.AddrFrom4([4]byte(b[12:]))
-	}
-	if nat64.Contains(ip) || nat64Local.Contains(ip) {
-		return netip.AddrFrom4([4]byte(b[12:]))
-	}
-	if sixToFour.Contains(ip) { // 2002:AABB:CCDD::/48 carries AA.BB.CC.DD
-		return netip.AddrFrom4([4]byte(b[2:6]))
-	}
-	return ip
+	return &refusedError{addr: ip, host: host, reason: v.reason, via: v.via, inner: v.inner, always: v.class == classRefused}
 }
 
 // DialContext resolves addr's host, refuses it if any resolved address is

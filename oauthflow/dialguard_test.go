@@ -52,7 +52,7 @@ func testResolver() *fakeResolver {
 	return &fakeResolver{answers: map[string][]string{
 		"metadata.test": {"169.254.169.254"},
 		"internal.test": {"10.0.0.5"},
-		"mixed.test":    {"203.0.113.10", "10.0.0.1"},
+		"mixed.test":    {"1.1.1.1", "10.0.0.1"},
 		"mapped.test":   {"::ffff:169.254.169.254"},
 		"ula.test":      {"fd12:3456::1"},
 		"cgnat.test":    {"100.64.1.2"},
@@ -81,8 +81,8 @@ func TestDialGuardRefuses(t *testing.T) {
 		{"[64:ff9b::a9fe:a9fe]:80", true, "is a link-local/metadata address"},
 		{"[fe80::1]:80", true, "dial guard: fe80::1 is a link-local/metadata address and is always refused"},
 		{"[fe80::1%eth0]:80", true, "dial guard: fe80::1 (for fe80::1%eth0) is a link-local/metadata address"},
-		{"[fd00:ec2::254]:80", true, "dial guard: fd00:ec2::254 is a link-local/metadata address"},
-		{"100.100.100.200:80", true, "is a link-local/metadata address"},
+		{"[fd00:ec2::254]:80", true, "dial guard: fd00:ec2::254 is a cloud metadata (AWS) address and is always refused"},
+		{"100.100.100.200:80", true, "dial guard: 100.100.100.200 is a cloud metadata (Alibaba Cloud) address and is always refused"},
 		{"metadata.test:80", true, "dial guard: 169.254.169.254 (for metadata.test) is a link-local/metadata address and is always refused"},
 		{"mapped.test:80", true, "dial guard: 169.254.169.254 (for mapped.test) is a link-local/metadata address"},
 		{"[::ffff:10.0.0.1]:80", false, "dial guard: ::ffff:10.0.0.1 is a private address; set AIRLOCK_ALLOW_PRIVATE_NETWORKS=true to allow it"},
@@ -103,9 +103,10 @@ func TestDialGuardRefuses(t *testing.T) {
 		{"0.0.0.0:80", true, "dial guard: 0.0.0.0 is an unspecified address and is always refused"},
 		{"0:80", true, "0.0.0.0 (for 0) is an unspecified address"},
 		{"[::]:80", true, "dial guard: :: is an unspecified address and is always refused"},
-		{"224.0.0.1:80", true, "is a multicast/broadcast address and is always refused"},
-		{"255.255.255.255:80", true, "is a reserved/broadcast address and is always refused"},
-		{"[ff02::1]:80", true, "is a multicast/broadcast address and is always refused"},
+		{"224.0.0.1:80", true, "is a multicast address and is always refused"},
+		{"255.255.255.255:80", true, "is a broadcast address and is always refused"},
+		{"240.0.0.1:80", true, "is a reserved address and is always refused"},
+		{"[ff02::1]:80", true, "is a multicast address and is always refused"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s allow=%v", tt.addr, tt.allowPrivate), func(t *testing.T) {
@@ -198,7 +199,8 @@ func TestCheckAddr(t *testing.T) {
 	}{
 		{"8.8.8.8", false, false},
 		{"2001:4860:4860::8888", false, false},
-		{"203.0.113.7", false, false},
+		{"1.1.1.1", false, false},
+		{"203.0.113.7", true, true}, // documentation (TEST-NET-3)
 		{"127.0.0.1", true, false},
 		{"10.1.2.3", true, false},
 		{"::ffff:10.0.0.1", true, false},

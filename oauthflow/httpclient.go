@@ -94,15 +94,56 @@ func orDefault(d, def time.Duration) time.Duration {
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // sameOriginOnly follows a redirect only within the first request's origin,
-// and at most maxRedirects times; otherwise the 3xx becomes the response.
+// at most maxRedirects times, to a path without traversal forms, and — when
+// the request carries a redirect scope — under the API base URLs; otherwise
+// the 3xx becomes the response, and the credential stays where it was.
 func sameOriginOnly(req *http.Request, via []*http.Request) error {
 	if len(via) == 0 {
 		return nil
 	}
-	if len(via) > maxRedirects || originOf(req.URL) != originOf(via[0].URL) {
+	if len(via) > maxRedirects || originOf(req.URL) != originOf(via[0].URL) || pathProblem(req.URL) != "" {
+		return http.ErrUseLastResponse
+	}
+	if scope, ok := req.Context().Value(redirectScopeKey{}).(func(*url.URL) error); ok && scope(req.URL) != nil {
 		return http.ErrUseLastResponse
 	}
 	return nil
+}
+
+type redirectScopeKey struct{}
+
+// withRedirectScope makes sameOriginOnly follow a redirect only to a URL
+// that allowed accepts: the runner's API base-URL check, so a same-origin
+// redirect cannot carry the token out of the base path (/api/v2/ → /admin).
+func withRedirectScope(ctx context.Context, allowed func(*url.URL) error) context.Context {
+	return context.WithValue(ctx, redirectScopeKey{}, allowed)
+}
+
+// traversalEscapes are escapes that a server (or a proxy before it) may
+// decode before it resolves the path: "%2e%2e/" is "../", "%2f" and "%5c"
+// split a segment in two, and "%25" hides one of them from a single decode.
+var traversalEscapes = []string{"%2e", "%2f", "%5c", "%252e", "%252f", "%255c"}
+
+// pathProblem says why u's path could reach outside the path it names, or
+// "": a "." or ".." segment, also with a ";parameter" (Tomcat and Spring read
+// "..;/" as "../"), a backslash (which some servers take for "/"), or one of
+// the traversalEscapes, in any case.
+func pathProblem(u *url.URL) string {
+	for _, seg := range strings.Split(u.Path, "/") {
+		if name, _, _ := strings.Cut(seg, ";"); name == "." || name == ".." {
+			return "The URL path may not contain . or .. segments (also not with ;…): write the path it leads to."
+		}
+	}
+	if strings.ContainsRune(u.Path, '\\') {
+		return "The URL path may not contain a backslash: servers may read it as /."
+	}
+	raw := strings.ToLower(u.EscapedPath() + " " + u.RawPath)
+	for _, esc := range traversalEscapes {
+		if strings.Contains(raw, esc) {
+			return "The URL path may not contain the escapes %2e, %2f or %5c (in any case): write the character itself, or the path it leads to."
+		}
+	}
+	return ""
 }
 
 // originOf is scheme://host:port with the default port made explicit, so

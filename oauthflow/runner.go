@@ -191,11 +191,9 @@ func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error
 	if err != nil {
 		return nil, &RequestError{Field: "url", Msg: "The URL is not valid: " + err.Error(), Err: err}
 	}
-	for _, seg := range strings.Split(u.Path, "/") {
-		if seg == "." || seg == ".." {
-			// A server would resolve them and leave the base path (tenantA/../tenantB).
-			return nil, &RequestError{Field: "url", Msg: "The URL path may not contain . or .. segments: write the path it leads to."}
-		}
+	if msg := pathProblem(u); msg != "" {
+		// A server would resolve them and leave the base path (tenantA/../tenantB).
+		return nil, &RequestError{Field: "url", Msg: msg}
 	}
 	if err := r.bases.check(in, a.Parameters, u); err != nil {
 		return nil, err
@@ -316,6 +314,7 @@ func withoutQueryValues(u *url.URL) string {
 // send makes one attempt with the given token.
 func (r *Runner) send(ctx context.Context, a Account, in Integration, method string, target *url.URL, req Request, tok Token) (*Response, error) {
 	u := *target
+	ctx = withRedirectScope(ctx, func(to *url.URL) error { return r.bases.check(in, a.Parameters, to) })
 	hreq, sent, err := r.build(ctx, a, in, method, &u, req, tok)
 	if err != nil {
 		return nil, err

@@ -137,9 +137,9 @@ func (s *Store) afterFailure(ctx context.Context, tx *sql.Tx, accountID string, 
 
 // queueEvent writes a webhook delivery when a webhook URL is configured.
 func (s *Store) queueEvent(ctx context.Context, tx *sql.Tx, event, accountID, reason string, at time.Time) error {
-	var url string
-	err := tx.QueryRowContext(ctx, "SELECT url FROM webhook_config WHERE id = 1").Scan(&url)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && url == "") {
+	var set bool // sealed, or plaintext from an older version not yet sealed
+	err := tx.QueryRowContext(ctx, "SELECT url_sealed IS NOT NULL OR url != '' FROM webhook_config WHERE id = 1").Scan(&set)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !set) {
 		return nil
 	}
 	if err != nil {

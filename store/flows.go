@@ -11,6 +11,10 @@ import (
 // ErrFlowUsed is returned when a pending flow's state was already used.
 var ErrFlowUsed = errors.New("this sign-in was already completed or abandoned")
 
+// ErrFlowOtherSession is returned when a callback arrives in a browser
+// session other than the one that started the flow.
+var ErrFlowOtherSession = errors.New("this sign-in was started in another browser session")
+
 // ErrFlowExpired is returned when a pending flow is older than its lifetime.
 var ErrFlowExpired = errors.New("this sign-in took too long and expired")
 
@@ -54,9 +58,11 @@ func (s *Store) CreateFlow(ctx context.Context, state string, f PendingFlow) err
 
 // TakeFlow looks up the flow of a state and marks it used in the same
 // transaction, so a state works exactly once: ErrNotFound (unknown),
-// ErrFlowUsed, ErrFlowExpired. It does not check the session; the caller
-// compares SessionHash (a flow used from the wrong browser is spent too).
-func (s *Store) TakeFlow(ctx context.Context, state string) (PendingFlow, error) {
+// ErrFlowOtherSession, ErrFlowUsed, ErrFlowExpired. sessionHash is the
+// browser session the callback came in (IDHash); a callback from another
+// session is refused without touching the flow, so whoever got hold of the
+// callback URL cannot spend the owner's sign-in.
+func (s *Store) TakeFlow(ctx context.Context, state, sessionHash string) (PendingFlow, error) {
 	h := hashID(state)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -77,6 +83,9 @@ func (s *Store) TakeFlow(ctx context.Context, state string) (PendingFlow, error)
 		return f, fmt.Errorf("store: take flow: %w", err)
 	}
 	f.CreatedAt, f.ExpiresAt = fromMillis(created), fromMillis(expires)
+	if sessionHash == "" || f.SessionHash != sessionHash {
+		return PendingFlow{}, ErrFlowOtherSession
+	}
 	if used != 0 {
 		return f, ErrFlowUsed
 	}

@@ -56,13 +56,60 @@ func (s *Store) GetConnectLink(ctx context.Context, token string) (ConnectLink, 
 	return l, nil
 }
 
-// SpendConnectLink marks a link used and reports whether this call did: of
-// two browsers completing flows from one link, only the first may connect.
-func (s *Store) SpendConnectLink(ctx context.Context, tokenHash string) (bool, error) {
-	res, err := s.write.ExecContext(ctx, "UPDATE connect_links SET spent_at = ? WHERE token_hash = ? AND spent_at = 0", millis(s.now()), tokenHash)
+// ErrLinkInUse is returned for a connect link whose code exchange is under
+// way in another browser.
+var ErrLinkInUse = errors.New("this connect link is being used in another browser right now")
+
+// ClaimConnectLink reserves an unspent link for one code exchange, for at
+// most ttl, on behalf of holder (the pending flow; the link's own expiry is
+// not checked here, the flow has its 10 minutes): of two
+// browsers completing flows from one link at once, only one exchanges. The
+// claim is one conditional UPDATE, so no transaction is held across the
+// exchange; ReleaseConnectLink gives it back when the exchange fails, and a
+// claim left by a crash lapses after ttl. ErrLinkSpent, ErrLinkInUse or
+// ErrNotFound when it is not taken.
+func (s *Store) ClaimConnectLink(ctx context.Context, tokenHash, holder string, ttl time.Duration) error {
+	now := s.now()
+	res, err := s.write.ExecContext(ctx, `UPDATE connect_links SET claimed_until = ?, claimed_by = ?
+		WHERE token_hash = ? AND spent_at = 0 AND claimed_until <= ?`, millis(now.Add(ttl)), holder, tokenHash, millis(now))
 	if err != nil {
-		return false, fmt.Errorf("store: spend connect link: %w", err)
+		return fmt.Errorf("store: claim connect link: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var spent int64
+	err = s.write.QueryRowContext(ctx, "SELECT spent_at FROM connect_links WHERE token_hash = ?", tokenHash).Scan(&spent)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: claim connect link: %w", ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("store: claim connect link: %w", err)
+	case spent != 0:
+		return ErrLinkSpent
+	}
+	return ErrLinkInUse
+}
+
+// ReleaseConnectLink ends holder's claim on a link whose exchange failed, so
+// the link works again until it expires.
+func (s *Store) ReleaseConnectLink(ctx context.Context, tokenHash, holder string) error {
+	_, err := s.write.ExecContext(ctx, "UPDATE connect_links SET claimed_until = 0, claimed_by = '' WHERE token_hash = ? AND claimed_by = ?",
+		tokenHash, holder)
+	if err != nil {
+		return fmt.Errorf("store: release connect link: %w", err)
+	}
+	return nil
+}
+
+// SpendConnectLinks marks every unspent link of an account spent: once the
+// account is connected (by one of them or from the console), an older link
+// must not connect it again, to whichever provider account its holder has.
+func (s *Store) SpendConnectLinks(ctx context.Context, accountID string) error {
+	_, err := s.write.ExecContext(ctx, "UPDATE connect_links SET spent_at = ?, claimed_until = 0, claimed_by = '' WHERE account_id = ? AND spent_at = 0",
+		millis(s.now()), accountID)
+	if err != nil {
+		return fmt.Errorf("store: spend connect links: %w", err)
+	}
+	return nil
 }

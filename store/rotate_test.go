@@ -18,12 +18,13 @@ type seeded struct {
 	tokens   map[string]oauthflow.Token // account id → token
 	flows    map[string]string          // state → verifier
 	webhook  string
+	hookURL  string
 	accounts []string
 }
 
 // values is how many sealed values seedSealed wrote.
 func (sd seeded) values() int {
-	n := len(sd.secrets) + len(sd.flows) + 1
+	n := len(sd.secrets) + len(sd.flows) + 2 // and the webhook's secret and URL
 	for _, t := range sd.tokens {
 		n++
 		if t.RefreshToken != "" {
@@ -51,7 +52,7 @@ func openSealed(t *testing.T, path string, current []byte, previous ...[]byte) *
 // seedSealed writes values into every sealed column through the store's own
 // methods (so their AADs are the writers'): integrations with secrets, accounts
 // with tokens (every tenth without a refresh token), pending flows, and the
-// webhook secret.
+// webhook secret and URL.
 func seedSealed(t *testing.T, s *Store, integrations, accounts, flows int) seeded {
 	t.Helper()
 	ctx := context.Background()
@@ -95,6 +96,10 @@ func seedSealed(t *testing.T, s *Store, integrations, accounts, flows int) seede
 	if err := s.SetWebhookSecret(ctx, sd.webhook); err != nil {
 		t.Fatal(err)
 	}
+	sd.hookURL = "https://hooks.example.com/airlock?token=hook-token"
+	if err := s.SetWebhookURL(ctx, sd.hookURL); err != nil {
+		t.Fatal(err)
+	}
 	return sd
 }
 
@@ -119,12 +124,12 @@ func checkOpensWithOnly(t *testing.T, path string, key []byte, sd seeded) {
 		}
 	}
 	for state, want := range sd.flows {
-		if f, err := s.TakeFlow(ctx, state); err != nil || f.Verifier != want {
+		if f, err := s.TakeFlow(ctx, state, "sess"); err != nil || f.Verifier != want {
 			t.Fatalf("verifier of %s: got %q (%v), want %q", state, f.Verifier, err, want)
 		}
 	}
-	if got, err := s.GetWebhook(ctx); err != nil || got.Secret != sd.webhook {
-		t.Fatalf("webhook secret: got %q (%v), want %q", got.Secret, err, sd.webhook)
+	if got, err := s.GetWebhook(ctx); err != nil || got.Secret != sd.webhook || got.URL != sd.hookURL {
+		t.Fatalf("webhook: got secret %q and URL %q (%v), want %q and %q", got.Secret, got.URL, err, sd.webhook, sd.hookURL)
 	}
 }
 
@@ -155,8 +160,8 @@ func TestResealAllResealsEveryValueUnderTheNewKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "airlock.db")
 	oldKey, newKey := testKey(1), testKey(2)
 	s := openSealed(t, path, oldKey)
-	// 20 secrets + 400 access + 360 refresh tokens + 219 verifiers + 1 webhook secret.
-	sd := seedSealed(t, s, 20, 400, 219)
+	// 20 secrets + 400 access + 360 refresh tokens + 218 verifiers + the webhook secret and URL.
+	sd := seedSealed(t, s, 20, 400, 218)
 	if sd.values() != 1000 {
 		t.Fatalf("seeded %d values, want 1000", sd.values())
 	}

@@ -48,6 +48,12 @@ var sealedColumns = []sealedColumn{
 		aad:     func(string) string { return webhookSecretAAD },
 		damaged: "set the webhook's signing secret again",
 	},
+	{
+		// The webhook URL (its query or path often holds a token): one row too.
+		table: "webhook_config", key: "id", column: "url_sealed",
+		aad:     func(string) string { return webhookURLAAD },
+		damaged: "set the webhook URL again in Settings",
+	},
 }
 
 // name is table.column, as errors and progress name a column.

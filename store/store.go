@@ -71,6 +71,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		write.Close()
 		return nil, err
 	}
+	if err := s.sealPlainWebhookURL(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
 	readConns := opts.ReadConns
 	if readConns <= 0 {
 		readConns = max(4, 2*runtime.GOMAXPROCS(0))

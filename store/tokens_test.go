@@ -107,18 +107,18 @@ func TestFlowsAreSingleUseAndExpire(t *testing.T) {
 	if err := s.CreateFlow(ctx, "state-2", f); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.TakeFlow(ctx, "state-1")
+	got, err := s.TakeFlow(ctx, "state-1", "sess")
 	if err != nil || got.Verifier != "verifier-x" || got.AccountID != a.ID {
 		t.Fatalf("take: got %+v (%v)", got, err)
 	}
-	if _, err := s.TakeFlow(ctx, "state-1"); !errors.Is(err, ErrFlowUsed) {
+	if _, err := s.TakeFlow(ctx, "state-1", "sess"); !errors.Is(err, ErrFlowUsed) {
 		t.Errorf("second take: got %v, want ErrFlowUsed", err)
 	}
-	if _, err := s.TakeFlow(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.TakeFlow(ctx, "nope", "sess"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown state: got %v, want ErrNotFound", err)
 	}
 	clk.Add(11 * time.Minute)
-	if _, err := s.TakeFlow(ctx, "state-2"); !errors.Is(err, ErrFlowExpired) {
+	if _, err := s.TakeFlow(ctx, "state-2", "sess"); !errors.Is(err, ErrFlowExpired) {
 		t.Errorf("late take: got %v, want ErrFlowExpired", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,15 +38,18 @@ type Delivery struct {
 	DeliveredAt   time.Time
 }
 
-const webhookSecretAAD = "webhook_config.secret:1"
+const (
+	webhookSecretAAD = "webhook_config.secret:1"
+	webhookURLAAD    = "webhook_config.url:1"
+)
 
-// GetWebhook returns the webhook configuration with its secret opened; an
-// unconfigured webhook is the zero value.
+// GetWebhook returns the webhook configuration with its URL and secret
+// opened; an unconfigured webhook is the zero value.
 func (s *Store) GetWebhook(ctx context.Context) (WebhookConfig, error) {
 	var c WebhookConfig
-	var sealed []byte
+	var sealedURL, sealed []byte
 	var updated int64
-	err := s.read.QueryRowContext(ctx, "SELECT url, secret, updated_at FROM webhook_config WHERE id = 1").Scan(&c.URL, &sealed, &updated)
+	err := s.read.QueryRowContext(ctx, "SELECT url, url_sealed, secret, updated_at FROM webhook_config WHERE id = 1").Scan(&c.URL, &sealedURL, &sealed, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, nil
 	}
@@ -53,25 +57,84 @@ func (s *Store) GetWebhook(ctx context.Context) (WebhookConfig, error) {
 		return c, fmt.Errorf("store: webhook: %w", err)
 	}
 	c.UpdatedAt = fromMillis(updated)
-	if sealed != nil {
-		if s.sealer == nil {
-			return c, errors.New("store: no encryption key configured: cannot open the webhook secret")
-		}
-		plain, err := s.sealer.Open(sealed, webhookSecretAAD)
+	if sealedURL != nil { // else a plaintext URL of an older version, not yet sealed (no key)
+		u, err := s.open(sealedURL, webhookURLAAD, "the webhook URL")
 		if err != nil {
 			return c, err
 		}
-		c.Secret, c.SecretSet = string(plain), true
+		c.URL = u
+	}
+	if sealed != nil {
+		secret, err := s.open(sealed, webhookSecretAAD, "the webhook secret")
+		if err != nil {
+			return c, err
+		}
+		c.Secret, c.SecretSet = secret, true
 	}
 	return c, nil
 }
 
-// SetWebhookURL sets (or, with "", clears) the webhook URL.
+// open opens one sealed value, naming it when there is no key.
+func (s *Store) open(sealed []byte, aad, what string) (string, error) {
+	if s.sealer == nil {
+		return "", fmt.Errorf("store: no encryption key configured: cannot open %s", what)
+	}
+	plain, err := s.sealer.Open(sealed, aad)
+	return string(plain), err
+}
+
+// SetWebhookURL sets (or, with "", clears) the webhook URL, sealed: its
+// query or path often holds the receiver's token.
 func (s *Store) SetWebhookURL(ctx context.Context, url string) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO webhook_config (id, url, updated_at) VALUES (1, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at`, url, millis(s.now()))
+	var sealed []byte
+	if url != "" {
+		if s.sealer == nil {
+			return errors.New("store: no encryption key configured: cannot store the webhook URL")
+		}
+		var err error
+		if sealed, err = s.sealer.Seal([]byte(url), webhookURLAAD); err != nil {
+			return err
+		}
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO webhook_config (id, url, url_sealed, updated_at) VALUES (1, '', ?, ?)
+		ON CONFLICT (id) DO UPDATE SET url = '', url_sealed = excluded.url_sealed, updated_at = excluded.updated_at`, sealed, millis(s.now()))
 	if err != nil {
 		return fmt.Errorf("store: set webhook url: %w", err)
+	}
+	return nil
+}
+
+// sealPlainWebhookURL seals a webhook URL that an older version stored in
+// plaintext (migration 0010), with secure_delete on so the old bytes are
+// overwritten in the page, then checkpoints the WAL away: afterwards the
+// URL is in neither file. It runs at Open, before any reader.
+func (s *Store) sealPlainWebhookURL(ctx context.Context) error {
+	var plain string
+	err := s.write.QueryRowContext(ctx, "SELECT url FROM webhook_config WHERE id = 1 AND url != ''").Scan(&plain)
+	if errors.Is(err, sql.ErrNoRows) || s.sealer == nil {
+		return nil // nothing to seal, or no key yet: GetWebhook reads the plaintext until a start with the key
+	}
+	if err != nil {
+		return fmt.Errorf("store: seal the webhook URL: %w", err)
+	}
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: seal the webhook URL: %w", err)
+	}
+	defer conn.Close()
+	sealed, err := s.sealer.Seal([]byte(plain), webhookURLAAD)
+	if err != nil {
+		return err
+	}
+	for _, q := range []string{"PRAGMA secure_delete = ON", "UPDATE webhook_config SET url = '', url_sealed = ? WHERE id = 1",
+		"PRAGMA secure_delete = OFF", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+		var args []any
+		if strings.HasPrefix(q, "UPDATE") {
+			args = append(args, sealed)
+		}
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store: seal the webhook URL: %w", err)
+		}
 	}
 	return nil
 }

@@ -92,6 +92,9 @@ type Options struct {
 	// answered: the rotation is already committed when the client waits,
 	// as on a slow real server, which widens races in tests.
 	RefreshDelay time.Duration
+	// CodeDelay is slept after a code exchange is decided and before it is
+	// answered, so tests can hold several callbacks inside their exchange.
+	CodeDelay time.Duration
 }
 
 // Provider is a running fake OAuth 2.0 provider. Create it with New and stop

@@ -65,8 +65,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, e := p.grant(grant, form)
-	if grant == "refresh_token" {
+	switch grant {
+	case "refresh_token":
 		p.sleep(p.opts.RefreshDelay)
+	case "authorization_code":
+		p.sleep(p.opts.CodeDelay)
 	}
 	if e != nil {
 		p.writeTokenError(w, e, false)
