@@ -189,38 +189,43 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-func TestPresetsParseStrictly(t *testing.T) {
-	all := loadAll(t)
-	names := map[string]bool{}
-	for _, l := range all {
-		t.Run(l.file, func(t *testing.T) {
-			p := l.p
-			names[p.Name] = true
-			if base := strings.TrimSuffix(l.file, ".json"); p.Name != base || !nameRE.MatchString(base) {
-				t.Errorf("name %q, file %q: want the file name, lowercase letters and digits", p.Name, l.file)
-			}
-			if p.Integration.Key != p.Name {
-				t.Errorf("integration.key = %q, want %q", p.Integration.Key, p.Name)
-			}
-			if p.Title == "" || p.Integration.Name == "" || p.Notes == "" {
-				t.Errorf("title, integration.name and notes must be set")
-			}
-			if len(p.Sources) == 0 {
-				t.Errorf("no sources")
-			}
-			for i, s := range p.Sources {
-				if !strings.HasPrefix(s.URL, "https://") {
-					t.Errorf("sources[%d].url %q: want an https URL", i, s.URL)
-				}
-				if _, err := time.Parse(time.DateOnly, s.Verified); err != nil {
-					t.Errorf("sources[%d].verified %q: want YYYY-MM-DD", i, s.Verified)
-				}
-				if len(s.Facts) == 0 {
-					t.Errorf("sources[%d] (%s) names no facts", i, s.URL)
-				}
-			}
-		})
+// eachPreset runs fn as a subtest for every preset file.
+func eachPreset(t *testing.T, fn func(t *testing.T, l loaded)) {
+	t.Helper()
+	for _, l := range loadAll(t) {
+		t.Run(l.file, func(t *testing.T) { fn(t, l) })
 	}
+}
+
+func TestPresetsParseStrictly(t *testing.T) {
+	names := map[string]bool{}
+	eachPreset(t, func(t *testing.T, l loaded) {
+		p := l.p
+		names[p.Name] = true
+		if base := strings.TrimSuffix(l.file, ".json"); p.Name != base || !nameRE.MatchString(base) {
+			t.Errorf("name %q, file %q: want the file name, lowercase letters and digits", p.Name, l.file)
+		}
+		if p.Integration.Key != p.Name {
+			t.Errorf("integration.key = %q, want %q", p.Integration.Key, p.Name)
+		}
+		if p.Title == "" || p.Integration.Name == "" || p.Notes == "" {
+			t.Errorf("title, integration.name and notes must be set")
+		}
+		if len(p.Sources) == 0 {
+			t.Errorf("no sources")
+		}
+		for i, s := range p.Sources {
+			if !strings.HasPrefix(s.URL, "https://") {
+				t.Errorf("sources[%d].url %q: want an https URL", i, s.URL)
+			}
+			if _, err := time.Parse(time.DateOnly, s.Verified); err != nil {
+				t.Errorf("sources[%d].verified %q: want YYYY-MM-DD", i, s.Verified)
+			}
+			if len(s.Facts) == 0 {
+				t.Errorf("sources[%d] (%s) names no facts", i, s.URL)
+			}
+		}
+	})
 	for _, n := range required {
 		if !names[n] {
 			t.Errorf("preset %q is missing", n)
@@ -228,55 +233,54 @@ func TestPresetsParseStrictly(t *testing.T) {
 	}
 }
 
-func TestPresetFactsExist(t *testing.T) {
-	for _, l := range loadAll(t) {
-		t.Run(l.file, func(t *testing.T) {
-			paths := map[string]bool{}
-			walk("", l.tree, func(p string, _ any, _ bool) { paths[p] = true })
-			for i, s := range l.p.Sources {
-				for _, f := range s.Facts {
-					if !paths[f] {
-						t.Errorf("sources[%d] (%s): fact %q is not a path in the file", i, s.URL, f)
-					}
-				}
-			}
-			for _, u := range l.p.Unverified {
-				path, reason, ok := strings.Cut(u, ": ")
-				if !ok || strings.TrimSpace(reason) == "" || !validPath(path) {
-					t.Errorf("unverified %q: want \"<path>: <reason>\"", u)
-				}
-			}
-		})
-	}
-}
-
 var pathRE = regexp.MustCompile(`^(integration|lifetimes|discovery_url|grant_types)([.][a-zA-Z0-9_-]+|\[[0-9]+\])*$`)
 
-func validPath(p string) bool { return pathRE.MatchString(p) }
+func TestPresetFactsExist(t *testing.T) {
+	eachPreset(t, func(t *testing.T, l loaded) {
+		paths := map[string]bool{}
+		walk("", l.tree, func(p string, _ any, _ bool) { paths[p] = true })
+		for i, s := range l.p.Sources {
+			for _, f := range s.Facts {
+				if !paths[f] {
+					t.Errorf("sources[%d] (%s): fact %q is not a path in the file", i, s.URL, f)
+				}
+			}
+		}
+		for _, u := range l.p.Unverified {
+			path, reason, ok := strings.Cut(u, ": ")
+			if !ok || strings.TrimSpace(reason) == "" || !pathRE.MatchString(path) {
+				t.Errorf("unverified %q: want \"<path>: <reason>\"", u)
+			}
+		}
+	})
+}
 
 // TestPresetFieldsCovered: every value a preset states is either backed by a
-// source or written down as unverified (with the reason).
+// source or written down as unverified (with the reason), and the integration
+// holds no empty values (they are omitted instead).
 func TestPresetFieldsCovered(t *testing.T) {
-	for _, l := range loadAll(t) {
-		t.Run(l.file, func(t *testing.T) {
-			var cover []string
-			for _, s := range l.p.Sources {
-				cover = append(cover, s.Facts...)
+	eachPreset(t, func(t *testing.T, l loaded) {
+		var cover []string
+		for _, s := range l.p.Sources {
+			cover = append(cover, s.Facts...)
+		}
+		for _, u := range l.p.Unverified {
+			path, _, _ := strings.Cut(u, ": ")
+			cover = append(cover, path)
+		}
+		walk("", l.tree, func(p string, v any, leaf bool) {
+			inIntegration := strings.HasPrefix(p, "integration.")
+			if inIntegration && empty(v) {
+				t.Errorf("%s is empty: omit it", p)
 			}
-			for _, u := range l.p.Unverified {
-				path, _, _ := strings.Cut(u, ": ")
-				cover = append(cover, path)
+			if !leaf || !needsSource(p) || inIntegration && empty(v) {
+				return
 			}
-			walk("", l.tree, func(p string, v any, leaf bool) {
-				if !leaf || !needsSource(p) || strings.HasPrefix(p, "integration.") && empty(v) {
-					return
-				}
-				if !slices.ContainsFunc(cover, func(c string) bool { return covers(c, p) }) {
-					t.Errorf("%s = %v: no source lists it (or a parent) in facts, and it is not in unverified", p, v)
-				}
-			})
+			if !slices.ContainsFunc(cover, func(c string) bool { return covers(c, p) }) {
+				t.Errorf("%s = %v: no source lists it (or a parent) in facts, and it is not in unverified", p, v)
+			}
 		})
-	}
+	})
 }
 
 // needsSource: the facts are the integration (bar its key and display name),
@@ -293,18 +297,6 @@ func needsSource(p string) bool {
 
 func covers(c, p string) bool {
 	return c == p || strings.HasPrefix(p, c+".") || strings.HasPrefix(p, c+"[")
-}
-
-func TestPresetIntegrationOmitsEmpty(t *testing.T) {
-	for _, l := range loadAll(t) {
-		t.Run(l.file, func(t *testing.T) {
-			walk("integration", l.tree["integration"], func(p string, v any, _ bool) {
-				if empty(v) {
-					t.Errorf("%s is empty: omit it", p)
-				}
-			})
-		})
-	}
 }
 
 // walk calls fn for every node below v with its JSON path (a.b, a[0].b).
@@ -355,52 +347,50 @@ func empty(v any) bool {
 }
 
 func TestPresetValues(t *testing.T) {
-	for _, l := range loadAll(t) {
-		t.Run(l.file, func(t *testing.T) {
-			p, o := l.p, l.p.Integration.OAuth2
-			check := func(field, v string, allowed ...string) {
-				if v != "" && !slices.Contains(allowed, v) {
-					t.Errorf("%s = %q, want one of %v", field, v, allowed)
-				}
+	eachPreset(t, func(t *testing.T, l loaded) {
+		p, o := l.p, l.p.Integration.OAuth2
+		check := func(field, v string, allowed ...string) {
+			if v != "" && !slices.Contains(allowed, v) {
+				t.Errorf("%s = %q, want one of %v", field, v, allowed)
 			}
-			if len(p.GrantTypes) == 0 || !slices.Contains(p.GrantTypes, o.GrantType) {
-				t.Errorf("grant_types %v must include integration.oauth2.grant_type %q", p.GrantTypes, o.GrantType)
+		}
+		if len(p.GrantTypes) == 0 || !slices.Contains(p.GrantTypes, o.GrantType) {
+			t.Errorf("grant_types %v must include integration.oauth2.grant_type %q", p.GrantTypes, o.GrantType)
+		}
+		for _, g := range p.GrantTypes {
+			check("grant_types", g, "authorization_code", "client_credentials")
+		}
+		check("oauth2.client_auth", o.ClientAuth, "basic", "body")
+		check("oauth2.token_body", o.TokenBody, "form", "json")
+		check("oauth2.token_method", o.TokenMethod, "GET", "POST")
+		if tr := o.TokenResponse; tr != nil {
+			check("oauth2.token_response.expires_at_format", tr.ExpiresAtFormat, "unix", "unix_ms", "rfc3339")
+		}
+		for _, c := range o.Capture {
+			check("oauth2.capture.from", c.From, "token_response", "callback", "userinfo")
+		}
+		if id := o.Identity; id != nil {
+			check("oauth2.identity.from", id.From, "token_response", "id_token", "userinfo", "callback")
+		}
+		if tp := p.Integration.Token; tp != nil {
+			check("token.in", tp.In, "header", "query")
+		}
+		for _, rp := range p.Integration.RequestParameters {
+			check("request_parameters.in", rp.In, "header", "query")
+		}
+		for i, r := range p.Integration.RejectedResponses {
+			body := r.BodyPath != "" && (r.Equals != "") != (r.Matches != "")
+			header := r.Header != "" && r.Contains != ""
+			if body == header {
+				t.Errorf("rejected_responses[%d]: want body_path with equals or matches, or header with contains", i)
 			}
-			for _, g := range p.GrantTypes {
-				check("grant_types", g, "authorization_code", "client_credentials")
+		}
+		for _, u := range p.Integration.APIBaseURLs {
+			if u == "*" || !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "{") {
+				t.Errorf("api_base_urls entry %q: want an https origin and path prefix", u)
 			}
-			check("oauth2.client_auth", o.ClientAuth, "basic", "body")
-			check("oauth2.token_body", o.TokenBody, "form", "json")
-			check("oauth2.token_method", o.TokenMethod, "GET", "POST")
-			if tr := o.TokenResponse; tr != nil {
-				check("oauth2.token_response.expires_at_format", tr.ExpiresAtFormat, "unix", "unix_ms", "rfc3339")
-			}
-			for _, c := range o.Capture {
-				check("oauth2.capture.from", c.From, "token_response", "callback", "userinfo")
-			}
-			if id := o.Identity; id != nil {
-				check("oauth2.identity.from", id.From, "token_response", "id_token", "userinfo", "callback")
-			}
-			if tp := p.Integration.Token; tp != nil {
-				check("token.in", tp.In, "header", "query")
-			}
-			for _, rp := range p.Integration.RequestParameters {
-				check("request_parameters.in", rp.In, "header", "query")
-			}
-			for i, r := range p.Integration.RejectedResponses {
-				body := r.BodyPath != "" && (r.Equals != "") != (r.Matches != "")
-				header := r.Header != "" && r.Contains != ""
-				if body == header {
-					t.Errorf("rejected_responses[%d]: want body_path with equals or matches, or header with contains", i)
-				}
-			}
-			for _, u := range p.Integration.APIBaseURLs {
-				if u == "*" || !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "{") {
-					t.Errorf("api_base_urls entry %q: want an https origin and path prefix", u)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 var placeholderRE = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)
@@ -409,34 +399,32 @@ var placeholderRE = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)
 // that lands in a host obeys the host rule of issue 11 (a fixed registrable
 // domain after it, or allowed_values) or, for a capture, has allowed_hosts.
 func TestPresetPlaceholders(t *testing.T) {
-	for _, l := range loadAll(t) {
-		t.Run(l.file, func(t *testing.T) {
-			in := l.p.Integration
-			params, captures := map[string]parameter{}, map[string]capture{}
-			for _, p := range in.Parameters {
-				params[p.Name] = p
+	eachPreset(t, func(t *testing.T, l loaded) {
+		in := l.p.Integration
+		params, captures := map[string]parameter{}, map[string]capture{}
+		for _, p := range in.Parameters {
+			params[p.Name] = p
+		}
+		for _, c := range in.OAuth2.Capture {
+			captures[c.Name] = c
+		}
+		walk("integration", l.tree["integration"], func(path string, v any, _ bool) {
+			s, ok := v.(string)
+			if !ok || path == "integration.token.template" {
+				return
 			}
-			for _, c := range in.OAuth2.Capture {
-				captures[c.Name] = c
+			for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
+				_, isParam := params[m[1]]
+				_, isCapture := captures[m[1]]
+				if !isParam && !isCapture {
+					t.Errorf("%s: {%s} is neither a parameter nor a capture", path, m[1])
+				}
 			}
-			walk("integration", l.tree["integration"], func(path string, v any, _ bool) {
-				s, ok := v.(string)
-				if !ok || path == "integration.token.template" {
-					return
-				}
-				for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
-					_, isParam := params[m[1]]
-					_, isCapture := captures[m[1]]
-					if !isParam && !isCapture {
-						t.Errorf("%s: {%s} is neither a parameter nor a capture", path, m[1])
-					}
-				}
-				if isURLField(path) {
-					checkHost(t, path, s, params, captures)
-				}
-			})
+			if isURLField(path) {
+				checkHost(t, path, s, params, captures)
+			}
 		})
-	}
+	})
 }
 
 func isURLField(path string) bool {
