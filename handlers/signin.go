@@ -133,6 +133,9 @@ func (h *Handler) signIn(c echo.Context, u store.User) error {
 // signout ends the session's sign-in and renews its id.
 func (h *Handler) signout(c echo.Context) error {
 	s := session(c)
+	if s.ID == "" { // nobody is signed in: nothing to end, nothing to write
+		return seeOther(c, "/signin")
+	}
 	delete(s.Values, store.SessionUserKey)
 	s.Values[csrfKey] = randomToken()
 	if err := h.sessions.Renew(c.Request(), c.Response(), s); err != nil {
