@@ -138,3 +138,48 @@ func TestParallelSignInsStayUnderMemoryBound(t *testing.T) {
 		t.Errorf("no password was checked at all: %v", status)
 	}
 }
+
+// TestParallelHugeCookieHeadersMemory measures what 1 MiB Cookie headers
+// cost the real binary when many arrive at once (the header limit's price).
+func TestParallelHugeCookieHeadersMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the airlock binary")
+	}
+	const n, limitMB = 50, 150
+	dir, addr := t.TempDir(), freeAddr(t)
+	p := startProc(t, buildBinary(t), []string{"AIRLOCK_DATA_DIR=" + dir, "AIRLOCK_ADDR=" + addr, "AIRLOCK_PUBLIC_URL=http://" + addr,
+		"AIRLOCK_ENV=development", "GOMAXPROCS=2"})
+	pid := p.cmd.Process.Pid
+	before := procStatusKB(t, pid, "VmHWM")
+	cookie := bigCookieHeader(1 << 20)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	status := map[int]int{}
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", p.URL+"/signin", nil)
+			req.Header.Set("Cookie", cookie)
+			resp, err := httpClient().Do(req)
+			code := 0
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				code = resp.StatusCode
+			}
+			mu.Lock()
+			status[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	peak := procStatusKB(t, pid, "VmHWM")
+	t.Logf("%d parallel 1 MiB Cookie headers: answers %v; VmHWM %d MB before, %d MB after", n, status, before/1024, peak/1024)
+	if status[http.StatusOK] != n {
+		t.Errorf("answers: got %v, want %d × 200 (the clearing page)", status, n)
+	}
+	if peak > limitMB*1024 {
+		t.Errorf("peak RSS: got %d MB, want under %d MB", peak/1024, limitMB)
+	}
+}

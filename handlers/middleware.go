@@ -107,16 +107,41 @@ func (h *Handler) oversizeCookies(next echo.HandlerFunc) echo.HandlerFunc {
 		w.Header().Set("Clear-Site-Data", `"cookies"`)
 		w.Header().Set("Cache-Control", "no-store")
 		// Expire each cookie by name too, for browsers that ignore Clear-Site-Data.
-		seen := map[string]bool{}
-		for _, ck := range r.Cookies() {
-			if !seen[ck.Name] && len(seen) < 200 {
-				seen[ck.Name] = true
-				http.SetCookie(w, &http.Cookie{Name: ck.Name, Value: "", Path: "/", MaxAge: -1})
-			}
+		names := cookieNames(r.Header.Values("Cookie"), 200)
+		for _, name := range names {
+			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1})
 		}
-		h.log.Warn("cleared oversize cookies", "cookie_header_bytes", size, "cookies", len(seen))
+		h.log.Warn("cleared oversize cookies", "cookie_header_bytes", size, "cookies", len(names))
 		return h.render(c, http.StatusOK, views.CookieReset(h.basePage(c, "Cookies cleared", "")))
 	}
+}
+
+// cookieNames returns up to limit distinct, valid cookie names from Cookie
+// header lines. Unlike r.Cookies(), it makes nothing for the cookies it does
+// not return: a 1 MiB header can hold 100,000 tiny cookies.
+func cookieNames(lines []string, limit int) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			name, _, _ := strings.Cut(part, "=")
+			name = strings.TrimSpace(name)
+			if name == "" || seen[name] || strings.ContainsFunc(name, notTokenChar) {
+				continue
+			}
+			seen[name] = true
+			if names = append(names, name); len(names) == limit {
+				return names
+			}
+		}
+	}
+	return names
+}
+
+// notTokenChar reports a byte that may not appear in a cookie name (an
+// RFC 7230 token), so a name is never written back into a header garbled.
+func notTokenChar(r rune) bool {
+	return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r)
 }
 
 // withSession loads the browser session and keeps it on the context for the
