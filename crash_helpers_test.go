@@ -30,10 +30,16 @@ import (
 // buildFaultBinary builds airlock with the fault points compiled in.
 func buildFaultBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "airlock-fault")
-	cmd := exec.Command("go", "build", "-tags", "faultinject", "-o", bin, ".")
+	return buildBinary(t, "-tags", "faultinject")
+}
+
+// buildBinary builds airlock into the test's temp dir with extra go build flags.
+func buildBinary(t *testing.T, flags ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "airlock")
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags faultinject: %v\n%s", err, out)
+		t.Fatalf("go build %v: %v\n%s", flags, err, out)
 	}
 	return bin
 }
@@ -85,8 +91,7 @@ func randomKey(t *testing.T) []byte {
 // happens.
 func (ce *crashEnv) start(t *testing.T, fault string) *airlockProc {
 	t.Helper()
-	cmd := exec.Command(ce.bin, "serve")
-	cmd.Env = []string{
+	return startProc(t, ce.bin, []string{
 		"AIRLOCK_DATA_DIR=" + ce.dir,
 		"AIRLOCK_ADDR=" + ce.addr,
 		"AIRLOCK_PUBLIC_URL=http://" + ce.addr,
@@ -95,7 +100,15 @@ func (ce *crashEnv) start(t *testing.T, fault string) *airlockProc {
 		"AIRLOCK_SESSION_KEY=" + base64.StdEncoding.EncodeToString(ce.sessKey),
 		"AIRLOCK_ALLOW_PRIVATE_NETWORKS=true", // the fake provider is on 127.0.0.1
 		"AIRLOCK_FAULT=" + fault,
-	}
+	})
+}
+
+// startProc runs `bin serve` with exactly env and waits until it listens.
+// The process is killed at the end of the test whatever happens.
+func startProc(t *testing.T, bin string, env []string) *airlockProc {
+	t.Helper()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

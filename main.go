@@ -205,7 +205,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      90 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -240,6 +240,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	log.Info("stopped")
 	return nil
 }
+
+// maxHeaderBytes bounds a request's header block. net/http answers 431
+// itself, before any handler runs, to a larger one; a browser can hold about
+// 180 cookies of 4 KB for a site (some 720 KB), and such a browser must get
+// the page that clears its cookies (handlers' oversizeCookies) rather than a
+// 431 it cannot get past. So: a 1 MiB Cookie header plus 16 KiB for the rest.
+// That is also what one connection can make the server hold while its header
+// arrives (at most ReadHeaderTimeout), less than the 4 MiB a form body may be.
+const maxHeaderBytes = 1<<20 + 16<<10
 
 // housekeeping deletes expired sessions, old pending flows and activity past
 // its retention every few minutes until ctx ends.

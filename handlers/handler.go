@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -59,6 +60,11 @@ type Deps struct {
 	// PasswordParams sets argon2id's cost; zero means DefaultPasswordParams
 	// (tests pass a cheap setting).
 	PasswordParams PasswordParams
+	// PasswordSlots is how many password checks run at once (0: one per
+	// CPU); PasswordWait how long a check waits for a slot before the
+	// request is answered 503 (0: 3 s).
+	PasswordSlots int
+	PasswordWait  time.Duration
 }
 
 // Handler holds the dependencies every route shares.
@@ -77,6 +83,10 @@ type Handler struct {
 	runner   *oauthflow.Runner
 	activity *store.ActivityLog
 	pwParams PasswordParams
+	// passwords bounds the argon2id checks in flight.
+	passwords *passwordGate
+	// codeChecks counts setup codes compared (the rate-limit tests count them).
+	codeChecks atomic.Int64
 
 	metrics        *Metrics
 	webhookHTTP    *http.Client
@@ -96,17 +106,18 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		now = time.Now
 	}
 	h := &Handler{
-		cfg:      d.Config,
-		store:    d.Store,
-		sessions: d.Sessions,
-		log:      d.Logger,
-		now:      now,
-		assets:   static.Version(),
-		cop:      http.NewCrossOriginProtection(),
-		pwParams: d.PasswordParams,
-		mgr:      d.Manager,
-		tokens:   d.Tokens,
-		activity: d.Activity,
+		cfg:       d.Config,
+		store:     d.Store,
+		sessions:  d.Sessions,
+		log:       d.Logger,
+		now:       now,
+		assets:    static.Version(),
+		cop:       http.NewCrossOriginProtection(),
+		pwParams:  d.PasswordParams,
+		passwords: newPasswordGate(d.PasswordSlots, d.PasswordWait),
+		mgr:       d.Manager,
+		tokens:    d.Tokens,
+		activity:  d.Activity,
 
 		metrics:        d.Metrics,
 		webhookHTTP:    d.WebhookClient,

@@ -26,8 +26,12 @@ const maxCookieHeader = 6 * 1024
 
 const (
 	ctxSession = "airlock.session"
-	csrfKey    = "_csrf"
-	flashKey   = "_flash"
+	// ctxBrowserID is the cookie id of a browser without a session row;
+	// ctxFormToken makes that browser's CSRF token (csrfToken calls it).
+	ctxBrowserID = "airlock.browser"
+	ctxFormToken = "airlock.formtoken"
+	csrfKey      = "_csrf"
+	flashKey     = "_flash"
 )
 
 // contentSecurityPolicy allows nothing inline and nothing from elsewhere.
@@ -103,20 +107,46 @@ func (h *Handler) oversizeCookies(next echo.HandlerFunc) echo.HandlerFunc {
 		w.Header().Set("Clear-Site-Data", `"cookies"`)
 		w.Header().Set("Cache-Control", "no-store")
 		// Expire each cookie by name too, for browsers that ignore Clear-Site-Data.
-		seen := map[string]bool{}
-		for _, ck := range r.Cookies() {
-			if !seen[ck.Name] && len(seen) < 200 {
-				seen[ck.Name] = true
-				http.SetCookie(w, &http.Cookie{Name: ck.Name, Value: "", Path: "/", MaxAge: -1})
-			}
+		names := cookieNames(r.Header.Values("Cookie"), 200)
+		for _, name := range names {
+			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1})
 		}
-		h.log.Warn("cleared oversize cookies", "cookie_header_bytes", size, "cookies", len(seen))
+		h.log.Warn("cleared oversize cookies", "cookie_header_bytes", size, "cookies", len(names))
 		return h.render(c, http.StatusOK, views.CookieReset(h.basePage(c, "Cookies cleared", "")))
 	}
 }
 
-// withSession loads the browser session (creating one with a CSRF token on the
-// first visit) and keeps it on the context for the handlers.
+// cookieNames returns up to limit distinct, valid cookie names from Cookie
+// header lines. Unlike r.Cookies(), it makes nothing for the cookies it does
+// not return: a 1 MiB header can hold 100,000 tiny cookies.
+func cookieNames(lines []string, limit int) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			name, _, _ := strings.Cut(part, "=")
+			name = strings.TrimSpace(name)
+			if name == "" || seen[name] || strings.ContainsFunc(name, notTokenChar) {
+				continue
+			}
+			seen[name] = true
+			if names = append(names, name); len(names) == limit {
+				return names
+			}
+		}
+	}
+	return names
+}
+
+// notTokenChar reports a byte that may not appear in a cookie name (an
+// RFC 7230 token), so a name is never written back into a header garbled.
+func notTokenChar(r rune) bool {
+	return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r)
+}
+
+// withSession loads the browser session and keeps it on the context for the
+// handlers. Loading writes nothing: a browser without a session row gets
+// one only when something must be remembered (see store/formtokens.go).
 func (h *Handler) withSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return h.withSessionKind(store.SessionConsole)(next)
 }
@@ -139,19 +169,17 @@ func (h *Handler) loadSession(c echo.Context, kind string, next echo.HandlerFunc
 	if sess.IsNew {
 		sess.Values[store.SessionKindKey] = kind
 	}
-	if _, ok := sess.Values[csrfKey].(string); !ok {
-		sess.Values[csrfKey] = randomToken()
-		if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
-			return fmt.Errorf("save session: %w", err)
-		}
-	}
 	c.Set(ctxSession, sess)
+	c.Set(ctxFormToken, func() string { return h.formToken(c) })
 	return next(c)
 }
 
 // csrf refuses a state-changing console request that is cross-origin (per
-// http.CrossOriginProtection) or lacks the session's token in the _csrf form
-// field or the X-CSRF-Token header.
+// http.CrossOriginProtection) or lacks its token in the _csrf field of the
+// form body or the X-CSRF-Token header — never the query string, which ends
+// up in logs, history and Referer headers. A browser with a session row has
+// the token kept in it; one without (before sign-in) has a token signed for
+// its cookie (formToken).
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -162,16 +190,51 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := h.cop.Check(r); err != nil {
 			return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused. Go back to the console and try again.").SetInternal(err)
 		}
-		want, _ := session(c).Values[csrfKey].(string)
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
-			got = c.FormValue(csrfKey)
+			got = r.PostFormValue(csrfKey)
 		}
-		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		if !h.validToken(c, got) {
 			return echo.NewHTTPError(http.StatusForbidden, "The form had expired or was not sent from this console. Reload the page and try again.")
 		}
 		return next(c)
 	}
+}
+
+// validToken checks a CSRF token against the session's, or for a browser
+// without a session row, against its cookie.
+func (h *Handler) validToken(c echo.Context, got string) bool {
+	s := session(c)
+	if s.ID != "" {
+		want, _ := s.Values[csrfKey].(string)
+		return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	}
+	id, ok := h.sessions.BrowserID(c.Request(), SessionCookie)
+	return ok && h.sessions.CheckFormToken(id, got, h.now(), h.sessions.Lifetimes.Absolute)
+}
+
+// formToken is the CSRF token for the pages of a browser without a session
+// row. Rather than a row per visit, the token is signed for the browser's
+// cookie id (a cookie without a row, set here on its first visit). The
+// cross-origin check alone would refuse cross-site forms in today's browsers;
+// the token keeps the second, independent check that signed-in forms have for
+// the sign-in and setup forms too (a login CSRF would sign the victim in as
+// the attacker), and binding it to the cookie matters: a token bound to
+// nothing would be one an attacker could fetch and embed.
+func (h *Handler) formToken(c echo.Context) string {
+	id, _ := c.Get(ctxBrowserID).(string)
+	if id == "" {
+		var ok bool
+		if id, ok = h.sessions.BrowserID(c.Request(), SessionCookie); !ok {
+			var err error
+			if id, err = h.sessions.SetBrowserCookie(c.Response(), SessionCookie); err != nil {
+				h.log.Error("set browser cookie", "err", err)
+				return ""
+			}
+		}
+		c.Set(ctxBrowserID, id)
+	}
+	return h.sessions.FormToken(id, h.now())
 }
 
 // session is the request's browser session (withSession must have run).
@@ -180,9 +243,14 @@ func session(c echo.Context) *sessions.Session {
 	return s
 }
 
-// saveSession writes the session row (the cookie holds only its id).
+// saveSession writes the session row (the cookie holds only its id). A
+// session saved for the first time gets its CSRF token.
 func (h *Handler) saveSession(c echo.Context) error {
-	if err := h.sessions.Save(c.Request(), c.Response(), session(c)); err != nil {
+	s := session(c)
+	if _, ok := s.Values[csrfKey].(string); !ok {
+		s.Values[csrfKey] = randomToken()
+	}
+	if err := h.sessions.Save(c.Request(), c.Response(), s); err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
 	return nil

@@ -48,14 +48,23 @@ func (h *Handler) basePage(c echo.Context, title, nav string) views.Page {
 	return p
 }
 
-// csrfToken is the session's CSRF token, for partials (which must not use
-// page(): it would use up flash messages the partial cannot show).
+// csrfToken is the CSRF token of the request's browser (its session's, or
+// one signed for its cookie), for partials too (which must not use page():
+// it would use up flash messages the partial cannot show). Routes without a
+// session (static, unknown paths) have none.
 func csrfToken(c echo.Context) string {
-	if s := session(c); s != nil {
-		t, _ := s.Values[csrfKey].(string)
-		return t
+	s := session(c)
+	if s == nil {
+		return ""
 	}
-	return ""
+	if s.ID == "" {
+		if mint, ok := c.Get(ctxFormToken).(func() string); ok {
+			return mint()
+		}
+		return ""
+	}
+	t, _ := s.Values[csrfKey].(string)
+	return t
 }
 
 // page is basePage plus the flashes waiting for this browser.

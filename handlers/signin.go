@@ -2,10 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,118 +21,6 @@ const (
 	signinWindow = time.Minute
 )
 
-// setupAlphabet avoids look-alike characters (0/O, 1/I/L) in the setup code.
-const setupAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
-// StartSetup runs at start-up: while no user exists it makes a new one-time
-// setup code, keeps its hash in the database, and prints the code in the log.
-func (h *Handler) StartSetup(ctx context.Context) error {
-	n, err := h.store.CountUsers(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return fmt.Errorf("setup code: %w", err)
-	}
-	var sb strings.Builder
-	for i, c := range b {
-		if i > 0 && i%4 == 0 {
-			sb.WriteByte('-')
-		}
-		sb.WriteByte(setupAlphabet[int(c)%len(setupAlphabet)])
-	}
-	code := sb.String()
-	if err := h.store.SetSetting(ctx, store.SettingSetupCode, hashSetupCode(code)); err != nil {
-		return err
-	}
-	h.log.Warn("first-run setup: open the console and enter this setup code", "setup_code", code,
-		"url", h.cfg.PublicURL.String()+"/setup")
-	return nil
-}
-
-func hashSetupCode(code string) string {
-	norm := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(code)))
-	sum := sha256.Sum256([]byte(norm))
-	return hex.EncodeToString(sum[:])
-}
-
-// setupDone answers 404 for the setup page once a user exists.
-func (h *Handler) setupDone(c echo.Context) error {
-	n, err := h.store.CountUsers(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return echo.ErrNotFound
-	}
-	return nil
-}
-
-func (h *Handler) setupPage(c echo.Context) error {
-	if err := h.setupDone(c); err != nil {
-		return err
-	}
-	return h.render(c, http.StatusOK, views.Setup(h.page(c, "Set up", ""), views.SetupForm{}))
-}
-
-// setupSubmit creates the first admin from the setup code, an email and a password.
-func (h *Handler) setupSubmit(c echo.Context) error {
-	if err := h.setupDone(c); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	f := views.SetupForm{Email: strings.TrimSpace(c.FormValue("email")), Errors: map[string]string{}}
-	if wait, err := h.signinBlocked(ctx, "setup-ip:"+clientAddr(c.Request(), h.cfg.TrustedProxies).String()); err != nil {
-		return err
-	} else if wait > 0 {
-		f.Errors["_form"] = fmt.Sprintf("Too many wrong setup codes from this address. Try again in %d s.", secondsUp(wait))
-		return h.render(c, http.StatusTooManyRequests, views.Setup(h.page(c, "Set up", ""), f))
-	}
-	want, err := h.store.GetSetting(ctx, store.SettingSetupCode)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	got := hashSetupCode(c.FormValue("code"))
-	if want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
-		f.Code = strings.TrimSpace(c.FormValue("code"))
-	} else {
-		f.Errors["code"] = "This is not the current setup code. Copy it from the latest \"setup code\" line in the server log."
-		if err := h.store.RecordSigninFailure(ctx, "setup-ip:"+clientAddr(c.Request(), h.cfg.TrustedProxies).String()); err != nil {
-			return err
-		}
-	}
-	if msg := checkEmail(f.Email); msg != "" {
-		f.Errors["email"] = msg
-	}
-	pw := c.FormValue("password")
-	if err := CheckPassword(pw); err != nil {
-		f.Errors["password"] = err.Error() + "."
-	}
-	if len(f.Errors) > 0 {
-		return h.render(c, http.StatusUnprocessableEntity, views.Setup(h.page(c, "Set up", ""), f))
-	}
-	hash, err := HashPassword(pw, h.pwParams)
-	if err != nil {
-		return err
-	}
-	u, err := h.store.CreateFirstAdmin(ctx, f.Email, hash)
-	if errors.Is(err, store.ErrConflict) {
-		return echo.ErrNotFound // someone else finished setup a moment ago
-	}
-	if err != nil {
-		return err
-	}
-	h.log.Info("first admin created", "user_id", u.ID)
-	if err := h.signIn(c, u); err != nil {
-		return err
-	}
-	if err := h.flash(c, "success", "Welcome to Airlock. Your admin account is ready."); err != nil {
-		return err
-	}
-	return seeOther(c, "/")
-}
-
 func (h *Handler) signinPage(c echo.Context) error {
 	if _, err := h.sessionIdentity(c); err == nil {
 		return c.Redirect(http.StatusSeeOther, "/")
@@ -151,7 +35,9 @@ func (h *Handler) signinPage(c echo.Context) error {
 }
 
 // signinSubmit checks an email and password, rate-limited per account and
-// per client address. The same message answers an unknown email and a wrong
+// per client address. The attempt is reserved against both limits before the
+// password is checked, so attempts sent at once check no more passwords than
+// the limit allows. The same message answers an unknown email and a wrong
 // password, and both cost one password hash, so neither reveals which it was.
 func (h *Handler) signinSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -161,43 +47,47 @@ func (h *Handler) signinSubmit(c echo.Context) error {
 	}
 	f := views.SignInForm{Email: email, Next: safeNext(c.FormValue("next"))}
 	scopes := []string{"email:" + email, "ip:" + clientAddr(c.Request(), h.cfg.TrustedProxies).String()}
-	for _, sc := range scopes {
-		wait, err := h.signinBlocked(ctx, sc)
-		if err != nil {
-			return err
-		}
-		if wait > 0 {
-			what := "this account"
-			if strings.HasPrefix(sc, "ip:") {
-				what = "your address"
-			}
-			f.Error = fmt.Sprintf("Too many failed sign-ins for %s. Try again in %d s.", what, secondsUp(wait))
-			return h.render(c, http.StatusTooManyRequests, views.SignIn(h.page(c, "Sign in", ""), f))
-		}
-	}
 	u, err := h.store.GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	res, blocked, wait, err := h.reserveAttempt(ctx, scopes...)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		what := "this account"
+		if strings.HasPrefix(blocked, "ip:") {
+			what = "your address"
+		}
+		f.Error = fmt.Sprintf("Too many failed sign-ins for %s. Try again in %d s.", what, secondsUp(wait))
+		return h.render(c, http.StatusTooManyRequests, views.SignIn(h.page(c, "Sign in", ""), f))
 	}
 	hash := u.PasswordHash
 	if hash == "" {
 		hash = h.dummyHash
 	}
-	ok, err := VerifyPassword(c.FormValue("password"), hash)
+	ok, err := h.passwords.verify(ctx, c.FormValue("password"), hash)
+	if errors.Is(err, errPasswordsBusy) {
+		// Nothing was checked: the attempt is given back, not counted.
+		if err := h.store.ReleaseSigninAttempt(context.WithoutCancel(ctx), res); err != nil {
+			return err
+		}
+		f.Error = busyMessage
+		c.Response().Header().Set("Retry-After", passwordRetryAfter)
+		return h.render(c, http.StatusServiceUnavailable, views.SignIn(h.page(c, "Sign in", ""), f))
+	}
 	if err != nil {
 		return err
 	}
-	if !ok || u.ID == 0 || u.Disabled() {
-		if err := h.store.RecordSigninFailure(ctx, scopes...); err != nil {
-			return err
-		}
+	if !ok || u.ID == 0 || u.Disabled() { // the reserved rows stay, as the failure
 		f.Error = "The email or password is not right. Check both and try again."
 		if ok && u.Disabled() {
 			f.Error = "This account is disabled. Ask an admin to enable it."
 		}
 		return h.render(c, http.StatusUnauthorized, views.SignIn(h.page(c, "Sign in", ""), f))
 	}
-	if err := h.store.ClearSigninFailures(ctx, scopes[0]); err != nil {
+	if err := h.store.ReleaseSigninAttempt(ctx, res, scopes[0]); err != nil {
 		return err
 	}
 	if err := h.signIn(c, u); err != nil {
@@ -206,14 +96,28 @@ func (h *Handler) signinSubmit(c echo.Context) error {
 	return seeOther(c, f.Next)
 }
 
-// signinBlocked returns how long a scope must wait, or 0.
-func (h *Handler) signinBlocked(ctx context.Context, scope string) (time.Duration, error) {
-	now := h.now()
-	n, oldest, err := h.store.SigninFailures(ctx, scope, now.Add(-signinWindow))
-	if err != nil || n < signinLimit {
-		return 0, err
+// busyPage turns errPasswordsBusy into the 503 error page; other errors pass.
+func (h *Handler) busyPage(c echo.Context, err error) error {
+	if !errors.Is(err, errPasswordsBusy) {
+		return err
 	}
-	return max(oldest.Add(signinWindow).Sub(now), time.Second), nil
+	c.Response().Header().Set("Retry-After", passwordRetryAfter)
+	return echo.NewHTTPError(http.StatusServiceUnavailable, busyMessage).SetInternal(err)
+}
+
+// busyMessage answers a sign-in that found every password-check slot taken.
+const busyMessage = "Airlock is busy checking other sign-ins. Try again in a few seconds."
+
+// reserveAttempt takes one attempt from each scope's limit. When a scope is
+// at its limit it returns that scope and how long until its oldest failure
+// leaves the window, and reserves nothing.
+func (h *Handler) reserveAttempt(ctx context.Context, scopes ...string) (store.SigninReservation, string, time.Duration, error) {
+	res, err := h.store.ReserveSigninAttempt(ctx, signinWindow, signinLimit, scopes...)
+	var lim *store.SigninLimitError
+	if errors.As(err, &lim) {
+		return res, lim.Scope, max(lim.Oldest.Add(signinWindow).Sub(h.now()), time.Second), nil
+	}
+	return res, "", 0, err
 }
 
 func secondsUp(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
@@ -229,6 +133,9 @@ func (h *Handler) signIn(c echo.Context, u store.User) error {
 // signout ends the session's sign-in and renews its id.
 func (h *Handler) signout(c echo.Context) error {
 	s := session(c)
+	if s.ID == "" { // nobody is signed in: nothing to end, nothing to write
+		return seeOther(c, "/signin")
+	}
 	delete(s.Values, store.SessionUserKey)
 	s.Values[csrfKey] = randomToken()
 	if err := h.sessions.Renew(c.Request(), c.Response(), s); err != nil {
@@ -254,8 +161,8 @@ func (h *Handler) passwordSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if ok, err := VerifyPassword(c.FormValue("current"), u.PasswordHash); err != nil {
-		return err
+	if ok, err := h.passwords.verify(ctx, c.FormValue("current"), u.PasswordHash); err != nil {
+		return h.busyPage(c, err)
 	} else if !ok {
 		f.Errors["current"] = "This is not your current password."
 	}
@@ -270,9 +177,9 @@ func (h *Handler) passwordSubmit(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return h.render(c, http.StatusUnprocessableEntity, views.ChangePassword(h.userPage(c, "Change password", ""), f))
 	}
-	hash, err := HashPassword(pw, h.pwParams)
+	hash, err := h.passwords.hash(ctx, pw, h.pwParams)
 	if err != nil {
-		return err
+		return h.busyPage(c, err)
 	}
 	if err := h.store.SetPassword(ctx, u.ID, hash, false); err != nil {
 		return err

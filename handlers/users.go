@@ -50,9 +50,9 @@ func (h *Handler) userCreate(c echo.Context) error {
 		return h.renderUsers(c, http.StatusUnprocessableEntity, f, nil)
 	}
 	temp := randomToken()[:20]
-	hash, err := HashPassword(temp, h.pwParams)
+	hash, err := h.passwords.hash(ctx, temp, h.pwParams)
 	if err != nil {
-		return err
+		return h.busyPage(c, err)
 	}
 	u, err := h.store.CreateUser(ctx, f.Email, hash, f.Role, true)
 	if errors.Is(err, store.ErrConflict) {

@@ -45,43 +45,86 @@ func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 	return nil
 }
 
-// RecordSigninFailure counts one failed sign-in against each scope (for example
-// "email:a@b.c" and "ip:192.0.2.1") and prunes rows older than an hour.
-func (s *Store) RecordSigninFailure(ctx context.Context, scopes ...string) error {
+// SigninLimitError refuses a sign-in attempt: Scope already has the maximum
+// number of failures in the window, the oldest of them at Oldest.
+type SigninLimitError struct {
+	Scope  string
+	Oldest time.Time
+}
+
+func (e *SigninLimitError) Error() string {
+	return fmt.Sprintf("store: sign-in limit reached for %s", e.Scope)
+}
+
+// SigninReservation is the failure rows one attempt holds while its password
+// or setup code is checked.
+type SigninReservation struct{ ids []int64 }
+
+// ReserveSigninAttempt takes one attempt of each scope's limit (for example
+// "email:a@b.c" and "ip:192.0.2.1") before anything is checked: it counts each
+// scope's failures of the last window and, only if every scope has fewer than
+// limit, records one failure for each — counting and recording in one write
+// transaction, so that n attempts at once cannot all see a count under the
+// limit. An attempt that turns out right gives its rows back with
+// ReleaseSigninAttempt; a wrong one leaves them as its failures. A scope at
+// the limit refuses with *SigninLimitError and records nothing.
+//
+// On SQLite the transaction holds the database's one write lock from BEGIN
+// (_txlock=immediate), which serializes reservations across goroutines and
+// processes. A PostgreSQL version must serialize per scope as well, with
+// pg_advisory_xact_lock on each scope (in sorted order) before counting:
+// READ COMMITTED alone lets two transactions both count limit-1.
+func (s *Store) ReserveSigninAttempt(ctx context.Context, window time.Duration, limit int, scopes ...string) (SigninReservation, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: record sign-in failure: %w", err)
+		return SigninReservation{}, fmt.Errorf("store: reserve sign-in attempt: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.now()
 	for _, sc := range scopes {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO signin_failures (scope, at) VALUES (?, ?)", sc, millis(now)); err != nil {
-			return fmt.Errorf("store: record sign-in failure: %w", err)
+		var n int
+		var oldest sql.NullInt64
+		err := tx.QueryRowContext(ctx, "SELECT COUNT(*), MIN(at) FROM signin_failures WHERE scope = ? AND at > ?",
+			sc, millis(now.Add(-window))).Scan(&n, &oldest)
+		if err != nil {
+			return SigninReservation{}, fmt.Errorf("store: count sign-in failures: %w", err)
+		}
+		if n >= limit {
+			return SigninReservation{}, &SigninLimitError{Scope: sc, Oldest: fromMillis(oldest.Int64)}
 		}
 	}
+	var r SigninReservation
+	for _, sc := range scopes {
+		var id int64
+		if err := tx.QueryRowContext(ctx, "INSERT INTO signin_failures (scope, at) VALUES (?, ?) RETURNING id", sc, millis(now)).Scan(&id); err != nil {
+			return SigninReservation{}, fmt.Errorf("store: reserve sign-in attempt: %w", err)
+		}
+		r.ids = append(r.ids, id)
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM signin_failures WHERE at < ?", millis(now.Add(-time.Hour))); err != nil {
-		return fmt.Errorf("store: prune sign-in failures: %w", err)
+		return SigninReservation{}, fmt.Errorf("store: prune sign-in failures: %w", err)
 	}
-	return commit(tx, "record sign-in failure")
+	return r, commit(tx, "reserve sign-in attempt")
 }
 
-// SigninFailures counts a scope's failures since a time and returns the oldest
-// of them, from which the caller computes when the window frees up.
-func (s *Store) SigninFailures(ctx context.Context, scope string, since time.Time) (int, time.Time, error) {
-	var n int
-	var oldest sql.NullInt64
-	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), MIN(at) FROM signin_failures WHERE scope = ? AND at > ?",
-		scope, millis(since)).Scan(&n, &oldest)
+// ReleaseSigninAttempt gives back an attempt that was right (or was never
+// checked), and forgets every failure of the clear scopes: a right password
+// clears its account's count, not its address's.
+func (s *Store) ReleaseSigninAttempt(ctx context.Context, r SigninReservation, clear ...string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("store: count sign-in failures: %w", err)
+		return fmt.Errorf("store: release sign-in attempt: %w", err)
 	}
-	return n, fromMillis(oldest.Int64), nil
-}
-
-// ClearSigninFailures forgets a scope's failures (after a successful sign-in).
-func (s *Store) ClearSigninFailures(ctx context.Context, scope string) error {
-	if _, err := s.write.ExecContext(ctx, "DELETE FROM signin_failures WHERE scope = ?", scope); err != nil {
-		return fmt.Errorf("store: clear sign-in failures: %w", err)
+	defer tx.Rollback()
+	for _, id := range r.ids {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM signin_failures WHERE id = ?", id); err != nil {
+			return fmt.Errorf("store: release sign-in attempt: %w", err)
+		}
 	}
-	return nil
+	for _, sc := range clear {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM signin_failures WHERE scope = ?", sc); err != nil {
+			return fmt.Errorf("store: clear sign-in failures: %w", err)
+		}
+	}
+	return commit(tx, "release sign-in attempt")
 }

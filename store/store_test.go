@@ -173,18 +173,17 @@ func TestConcurrentWritersDoNotFail(t *testing.T) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 400)
-	for g := range 20 {
+	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 20 {
-				if err := s.RecordSigninFailure(ctx, "ip:test"); err != nil {
+			for range 20 {
+				if _, err := s.ReserveSigninAttempt(ctx, time.Hour, 1000, "ip:test"); err != nil {
 					errs <- err
 				}
-				if _, _, err := s.SigninFailures(ctx, "ip:test", time.Time{}); err != nil {
+				if _, err := s.GetSetting(ctx, "nothing"); !errors.Is(err, ErrNotFound) {
 					errs <- err
 				}
-				_ = g + i
 			}
 		}()
 	}
@@ -193,9 +192,63 @@ func TestConcurrentWritersDoNotFail(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	n, _, err := s.SigninFailures(ctx, "ip:test", time.Time{})
-	if err != nil || n != 400 {
-		t.Errorf("failures recorded: got %d (%v), want 400", n, err)
+	_, err := s.ReserveSigninAttempt(ctx, time.Hour, 400, "ip:test")
+	var lim *SigninLimitError
+	if !errors.As(err, &lim) {
+		t.Errorf("after 400 recorded failures, a limit of 400: got %v, want a SigninLimitError", err)
+	}
+}
+
+// TestReserveSigninAttemptHoldsUnderConcurrency: of many reservations at
+// once against one scope, exactly the limit get through; a released
+// reservation frees its slot, and a scope at its limit records nothing for
+// the other scopes of the attempt either.
+func TestReserveSigninAttemptHoldsUnderConcurrency(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	const n, limit = 50, 5
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		granted []SigninReservation
+		refused int
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.ReserveSigninAttempt(ctx, time.Minute, limit, "email:a@example.com", "ip:192.0.2."+string(rune('0'+i%10)))
+			mu.Lock()
+			defer mu.Unlock()
+			var lim *SigninLimitError
+			switch {
+			case err == nil:
+				granted = append(granted, r)
+			case errors.As(err, &lim) && lim.Scope == "email:a@example.com" && !lim.Oldest.IsZero():
+				refused++
+			default:
+				t.Errorf("reserve: got %v, want nil or a SigninLimitError for the email", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(granted) != limit || refused != n-limit {
+		t.Fatalf("granted %d, refused %d; want %d and %d", len(granted), refused, limit, n-limit)
+	}
+	if err := s.ReleaseSigninAttempt(ctx, granted[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReserveSigninAttempt(ctx, time.Minute, limit, "email:a@example.com"); err != nil {
+		t.Errorf("after one release: got %v, want a free slot", err)
+	}
+	if _, err := s.ReserveSigninAttempt(ctx, time.Minute, limit, "email:a@example.com"); err == nil {
+		t.Error("after the freed slot was taken again: got nil, want the limit")
+	}
+	if err := s.ReleaseSigninAttempt(ctx, SigninReservation{}, "email:a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReserveSigninAttempt(ctx, time.Minute, limit, "email:a@example.com"); err != nil {
+		t.Errorf("after clearing the scope: got %v, want a free slot", err)
 	}
 }
 
