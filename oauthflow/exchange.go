@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -141,16 +142,16 @@ func (c *Client) token(ctx context.Context, in Integration, values map[string]st
 		return Token{}, err
 	}
 	secrets.Values = sensitive
-	forms := secrets.forms()
-	clean := func(s string, max int) string { return scrubN(s, forms, max) }
+	forms := sync.OnceValue(secrets.forms) // only an error needs them
+	clean := func(s string, max int) string { return scrubN(s, forms(), max) }
 	now := c.now() // before sending: the expiry errs on the early side
 	status, ct, body, err := c.do(req, endpoint)
 	if err != nil {
-		return Token{}, scrubError(err, forms)
+		return Token{}, scrubError(err, forms())
 	}
 	t, err := parseTokenResponse(status, ct, body, now, clean)
 	if err != nil {
-		return Token{}, scrubError(err, forms)
+		return Token{}, scrubError(err, forms())
 	}
 	t.Endpoints = ep
 	return t, nil
