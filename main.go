@@ -152,6 +152,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	} else if n > 0 {
 		log.Info("released refresh leases left by a stopped process", "accounts", n)
 	}
+	// Tokens saved before their endpoints were recorded get them now, once:
+	// refreshes and revocations go only to recorded endpoints.
+	if rec, skipped, err := oauthflow.RecordLegacyEndpoints(ctx, st); err != nil {
+		return err
+	} else if rec+skipped > 0 {
+		log.Info("recorded the endpoints of tokens saved before they were recorded", "recorded", rec, "left_unrecorded", skipped)
+	}
 
 	sessions := st.NewSessionStore(keys.Session, cfg.PublicURL.Scheme == "https")
 	guard := &oauthflow.DialGuard{AllowPrivate: cfg.AllowPrivateNetworks}

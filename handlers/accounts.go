@@ -120,7 +120,7 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 	v.Account.GrantType = in.OAuth2.GrantType
 	if in.HealthCheck != nil && in.HealthCheck.URL != "" {
 		v.Request.URL = in.HealthCheck.URL
-	} else if len(in.APIBaseURLs) > 0 {
+	} else if len(in.APIBaseURLs) > 0 && in.APIBaseURLs[0] != oauthflow.AnyOrigin {
 		v.Request.URL = in.APIBaseURLs[0]
 	}
 	for _, a := range acts {
@@ -142,7 +142,7 @@ func (h *Handler) accountNewPage(c echo.Context) error {
 	}
 	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, Errors: map[string]string{}}
 	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: p.Description})
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p)})
 	}
 	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Add an account", "accounts"), f))
 }
@@ -160,7 +160,7 @@ func (h *Handler) accountForm(c echo.Context, in oauthflow.Integration, id strin
 		f.Errors[k] = msg
 	}
 	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: p.Description, Value: values[p.Name], Error: fe["parameters."+p.Name]})
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: values[p.Name], Error: fe["parameters."+p.Name]})
 	}
 	return f, values
 }
@@ -222,12 +222,14 @@ func (h *Handler) accountEditPage(c echo.Context) error {
 	}
 	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: r.ID, Name: r.Name, Errors: map[string]string{}}
 	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: p.Description, Value: r.Parameters[p.Name]})
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: r.Parameters[p.Name]})
 	}
 	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Edit "+r.Name, "accounts"), f))
 }
 
-// accountUpdate saves the edit form; changed values mark the account needs_reconnect.
+// accountUpdate saves the edit form; changed values mark the account
+// needs_reconnect (and, where they move its credentials, revoke and delete
+// its tokens: see saveAccount).
 func (h *Handler) accountUpdate(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, err := h.store.GetAccount(ctx, c.Param("id"))
@@ -242,11 +244,11 @@ func (h *Handler) accountUpdate(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return h.render(c, http.StatusUnprocessableEntity, views.AccountFormPage(h.userPage(c, "Edit "+r.Name, "accounts"), f))
 	}
-	upd, err := h.store.UpdateAccount(ctx, r.ID, f.Name, values)
+	me, _ := currentIdentity(c)
+	upd, err := h.saveAccount(ctx, r, f.Name, values, me.Label())
 	if err != nil {
 		return err
 	}
-	h.accountWritten(r.ID)
 	msg := "Account saved."
 	if upd.Status == oauthflow.StatusNeedsReconnect && r.Status != upd.Status {
 		msg = "Account saved. Its parameters changed, so reconnect it."
@@ -255,6 +257,15 @@ func (h *Handler) accountUpdate(c echo.Context) error {
 		return err
 	}
 	return seeOther(c, "/accounts/"+r.ID)
+}
+
+// paramHelp is a parameter's description for the account form, with its
+// allowed values when it has them.
+func paramHelp(p oauthflow.Parameter) string {
+	if len(p.AllowedValues) == 0 {
+		return p.Description
+	}
+	return strings.TrimSpace(p.Description + " (one of: " + strings.Join(p.AllowedValues, ", ") + ")")
 }
 
 // printableText reports whether s is valid UTF-8 without control characters.

@@ -28,7 +28,8 @@ func (ts *testServer) integrationFor(p *fakeprovider.Provider, key, grant string
 		OAuth2: oauthflow.OAuth2{GrantType: grant, AuthorizationURL: p.AuthorizeURL(), TokenURL: p.TokenURL(), TokenMethod: "POST",
 			RevokeURL: p.RevokeURL(), Scope: "read write", ClientID: fakeprovider.DefaultClientID, ClientSecret: fakeprovider.DefaultClientSecret,
 			ClientAuth: "basic", PKCE: true, RefreshWindowSeconds: 1800, RejectedStatuses: []int{401, 403}},
-		Token: oauthflow.TokenPlacement{Name: "Authorization", Template: "Bearer {token}", In: "header"}}
+		Token:       oauthflow.TokenPlacement{Name: "Authorization", Template: "Bearer {token}", In: "header"},
+		APIBaseURLs: []string{p.APIURL()}}
 	if opts.ClientAuth != "" {
 		in.OAuth2.ClientAuth = opts.ClientAuth
 	}

@@ -169,7 +169,9 @@ func (h *Handler) apiAccountList(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 }
 
-// apiAccountPatch: PATCH /api/v1/accounts/{id} with name and/or parameters.
+// apiAccountPatch: PATCH /api/v1/accounts/{id} with name and/or parameters;
+// changed parameters of a credential destination revoke and delete the
+// tokens first (see saveAccount).
 func (h *Handler) apiAccountPatch(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, err := h.apiAccount(c)
@@ -194,11 +196,11 @@ func (h *Handler) apiAccountPatch(c echo.Context) error {
 	if fe := validateAccount(in, name, params); len(fe) > 0 {
 		return apiErr(http.StatusUnprocessableEntity, "invalid_fields", "Some fields are not valid: see fields.", fe)
 	}
-	upd, err := h.store.UpdateAccount(ctx, r.ID, name, params)
+	me, _ := currentIdentity(c)
+	upd, err := h.saveAccount(ctx, r, name, params, me.Label())
 	if err != nil {
 		return err
 	}
-	h.accountWritten(r.ID)
 	return c.JSON(http.StatusOK, toAccountJSON(upd, ""))
 }
 

@@ -45,20 +45,22 @@ func (h *Handler) callback(c echo.Context) error {
 	if err != nil {
 		return h.callbackRefused(c, "The account is gone", "The account this sign-in was for no longer exists.")
 	}
-	if perr := q.Get("error"); perr != "" {
-		msg := "The provider answered " + perr
-		if d := q.Get("error_description"); d != "" {
-			msg += ": " + d
-		}
-		h.recordCallbackFailure(ctx, acct.Account, msg)
-		return h.callbackRefused(c, "The provider did not grant access", msg+". Start the connection again, and approve the access on the provider's page.")
-	}
 	in, err := h.store.IntegrationWithSecret(ctx, flow.IntegrationID)
 	if err != nil {
 		return err
 	}
+	if perr := q.Get("error"); perr != "" {
+		said := perr
+		if d := q.Get("error_description"); d != "" {
+			said += ": " + d
+		}
+		msg := "The provider answered " + oauthflow.ScrubProviderText(said, oauthflow.SecretsFor(in, acct.Parameters, oauthflow.Token{}))
+		h.recordCallbackFailure(ctx, acct.Account, msg)
+		return h.callbackRefused(c, "The provider did not grant access", msg+". Start the connection again, and approve the access on the provider's page.")
+	}
 	if in.OAuth2.Issuer != "" && q.Get("iss") != in.OAuth2.Issuer {
-		msg := "The answer came from issuer \"" + q.Get("iss") + "\", but this integration expects \"" + in.OAuth2.Issuer + "\""
+		iss := oauthflow.ScrubProviderText(q.Get("iss"), oauthflow.SecretsFor(in, acct.Parameters, oauthflow.Token{}))
+		msg := "The answer came from issuer \"" + iss + "\", but this integration expects \"" + in.OAuth2.Issuer + "\""
 		if q.Get("iss") == "" {
 			msg = "The answer carries no iss, but this integration expects issuer \"" + in.OAuth2.Issuer + "\""
 		}

@@ -78,39 +78,58 @@ func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oau
 	return err
 }
 
-// disconnect revokes the account's tokens where the integration has a revoke
-// endpoint (refresh token first), then deletes them locally whatever the
+// disconnect revokes the account's tokens at the revoke endpoint recorded
+// with them (refresh token first), then deletes them locally whatever the
 // answer, and records the outcome.
 func (h *Handler) disconnect(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration, actor string) (bool, error) {
 	defer h.accountWritten(acct.ID) // after the write: a load racing it is not cached
-	// Wait for a refresh under way (here or in another process) to finish,
-	// so the token revoked is the latest one, not one it just replaced.
-	holder := "disconnect-" + randomToken()[:12]
-	if h.waitLease(ctx, acct.ID, holder) {
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			h.store.ReleaseLease(rctx, acct.ID, holder)
-		}()
-	}
-	tok, err := h.store.LoadToken(ctx, acct.ID)
-	if errors.Is(err, oauthflow.ErrNoToken) {
-		return false, h.store.DisconnectAccount(ctx, acct.ID, false, "no token to revoke", actor)
-	}
+	defer h.holdLease(ctx, acct.ID)()
+	revoked, detail, err := h.revokeStored(ctx, acct, in)
 	if err != nil {
 		return false, err
 	}
-	revoked, rerr := h.tokens.RevokeAll(ctx, in, acct.Parameters, tok)
-	detail := "tokens deleted"
-	switch {
-	case in.OAuth2.RevokeURL == "":
-		detail = "no revoke endpoint: tokens deleted locally"
-	case rerr != nil:
-		detail = "revocation failed (" + rerr.Error() + "): tokens deleted locally"
-	case revoked:
-		detail = "revoked at the provider and deleted"
-	}
 	return revoked, h.store.DisconnectAccount(ctx, acct.ID, revoked, detail, actor)
+}
+
+// holdLease waits for a refresh under way (here or in another process) to
+// finish and holds the account's lease, so the token revoked next is the
+// latest one, not one a refresh just replaced. It returns the release.
+func (h *Handler) holdLease(ctx context.Context, accountID string) func() {
+	holder := "disconnect-" + randomToken()[:12]
+	if !h.waitLease(ctx, accountID, holder) {
+		return func() {}
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		h.store.ReleaseLease(rctx, accountID, holder)
+	}
+}
+
+// revokeStored revokes the account's stored tokens where they were obtained
+// (the revoke endpoint recorded with them; acct's values fill in the client
+// id and secret) and says what happened, for the activity. The caller
+// deletes the tokens whatever the answer.
+func (h *Handler) revokeStored(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration) (bool, string, error) {
+	tok, err := h.store.LoadToken(ctx, acct.ID)
+	if errors.Is(err, oauthflow.ErrNoToken) {
+		return false, "no token to revoke", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	revoked, rerr := h.tokens.RevokeAll(ctx, in, acct.Parameters, tok)
+	switch {
+	case tok.Endpoints.Revoke == "" && in.OAuth2.RevokeURL == "":
+		return false, "no revoke endpoint: tokens deleted locally", nil
+	case tok.Endpoints.Revoke == "":
+		return false, "no revoke endpoint was recorded with these tokens (obtained before one was set): tokens deleted locally", nil
+	case rerr != nil:
+		return false, "revocation failed (" + rerr.Error() + "): tokens deleted locally", nil
+	case revoked:
+		return true, "revoked at the provider and deleted", nil
+	}
+	return false, "tokens deleted", nil
 }
 
 // waitLease takes the account's refresh lease, waiting up to 15 s for a

@@ -142,9 +142,19 @@ func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secre
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, secret)
 	fe := checkIntegration(&in, oauthflow.ValidateOptions{RequireSecret: oldKey == ""}, parsed)
-	if fe == nil && old != nil {
+	status := http.StatusUnprocessableEntity
+	if fe == nil {
 		me, _ := currentIdentity(c)
-		fe = endpointMoves(me, *old, in, f.Accounts)
+		var err error
+		if fe, err = h.adminChanges(ctx, me, old, in); err != nil {
+			return err
+		}
+		if fe != nil {
+			status = http.StatusForbidden
+		}
+	}
+	if fe == nil && old != nil {
+		fe = secretReentry(*old, in)
 	}
 	if fe == nil {
 		var saved oauthflow.Integration
@@ -170,7 +180,7 @@ func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secre
 	if secret != "" && !isHTMX(c) {
 		f.SecretNote = "Airlock never sends a secret back to the browser: enter it again."
 	}
-	return h.renderIntegrationForm(c, http.StatusUnprocessableEntity, f, fe)
+	return h.renderIntegrationForm(c, status, f, fe)
 }
 
 // rowOpPage is a row button pressed without JavaScript: the whole page again,

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -87,6 +88,10 @@ func (h *Handler) apiIntegrationCreate(c echo.Context) error {
 	if fe := checkIntegration(&in, oauthflow.ValidateOptions{RequireSecret: true}, nil); fe != nil {
 		return invalidFields(fe)
 	}
+	me, _ := currentIdentity(c)
+	if fe, err := h.adminChanges(c.Request().Context(), me, nil, in); err != nil || fe != nil {
+		return cmp.Or(err, forbiddenFields(fe))
+	}
 	saved, err := h.store.CreateIntegration(c.Request().Context(), in)
 	if errors.Is(err, store.ErrConflict) {
 		msg := fmt.Sprintf("An integration with the key %s already exists: choose another key, or PUT to replace it.", in.Key)
@@ -121,7 +126,10 @@ func (h *Handler) apiIntegrationPut(c echo.Context) error {
 		return err
 	}
 	me, _ := currentIdentity(c)
-	if fe := endpointMoves(me, old, in, accounts); fe != nil {
+	if fe, err := h.adminChanges(ctx, me, &old, in); err != nil || fe != nil {
+		return cmp.Or(err, forbiddenFields(fe))
+	}
+	if fe := secretReentry(old, in); fe != nil {
 		return invalidFields(fe)
 	}
 	saved, err := h.store.UpdateIntegration(ctx, old.Key, in)

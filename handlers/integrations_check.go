@@ -101,7 +101,7 @@ func fieldLabel(path string) string {
 	if m := indexedPathRE.FindStringSubmatch(path); m != nil {
 		n, _ := strconv.Atoi(m[2])
 		what := map[string]string{"parameters": "Parameter", "request_parameters": "Request parameter", "api_base_urls": "API base URL"}[m[1]]
-		return strings.TrimSpace(fmt.Sprintf("%s %d %s", what, n+1, m[3]))
+		return strings.TrimSpace(fmt.Sprintf("%s %d %s", what, n+1, strings.ReplaceAll(m[3], "_", " ")))
 	}
 	if ctl := formField(path); ctl != path {
 		if name := strings.TrimPrefix(path[len(ctl):], "."); name != "" && !strings.HasPrefix(name, "[") {
@@ -165,46 +165,19 @@ func naturalLess(a, b string) bool {
 	return a < b
 }
 
-// endpointMoves guards the client secret and the refresh tokens, which go to
-// the token and revoke endpoints: moving either to another host needs the
-// client secret entered again and, while accounts use the integration, an
-// admin. Otherwise a builder could send every account's refresh token, and
-// the stored secret, to a host of their choosing.
-func endpointMoves(me identity, old, in oauthflow.Integration, accounts int) oauthflow.FieldErrors {
-	var moved []string
-	if originOf(in.OAuth2.TokenURL) != originOf(old.OAuth2.TokenURL) {
-		moved = append(moved, "oauth2.token_url")
+// secretReentry guards the client secret, which goes to the token and
+// revoke endpoints: moving either to another host needs the secret entered
+// again, by whoever makes the change (while accounts use the integration,
+// only an admin may: see adminChanges). Otherwise a builder could send the
+// stored secret to a host of their choosing.
+func secretReentry(old, in oauthflow.Integration) oauthflow.FieldErrors {
+	origin := oauthflow.TemplateOrigin
+	moved := origin(in.OAuth2.TokenURL) != origin(old.OAuth2.TokenURL)
+	if r := origin(in.OAuth2.RevokeURL); in.OAuth2.RevokeURL != "" && r != origin(old.OAuth2.RevokeURL) && r != origin(old.OAuth2.TokenURL) {
+		moved = true
 	}
-	if r := originOf(in.OAuth2.RevokeURL); in.OAuth2.RevokeURL != "" && r != originOf(old.OAuth2.RevokeURL) && r != originOf(old.OAuth2.TokenURL) {
-		moved = append(moved, "oauth2.revoke_url")
-	}
-	if len(moved) == 0 {
+	if !moved || in.OAuth2.ClientSecret != "" || !old.OAuth2.ClientSecretSet {
 		return nil
 	}
-	fe := oauthflow.FieldErrors{}
-	if accounts > 0 && me.Role != store.RoleAdmin {
-		for _, f := range moved {
-			fe[f] = "Only an admin can move this endpoint to another host while accounts use the integration: their refresh tokens and the client secret would be sent there."
-		}
-		return fe
-	}
-	if in.OAuth2.ClientSecret == "" && old.OAuth2.ClientSecretSet {
-		fe["oauth2.client_secret"] = "The token or revoke endpoint moves to another host: enter the client secret again to confirm it may be sent there."
-		return fe
-	}
-	return nil
-}
-
-// originOf is the scheme://host[:port] part of a URL template, placeholders
-// left as written, lower-cased.
-func originOf(tmpl string) string {
-	i := strings.Index(tmpl, "://")
-	if i < 0 {
-		return strings.ToLower(tmpl)
-	}
-	rest := tmpl[i+3:]
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		rest = rest[:j]
-	}
-	return strings.ToLower(tmpl[:i+3] + rest)
+	return oauthflow.FieldErrors{"oauth2.client_secret": "The token or revoke endpoint moves to another host: enter the client secret again to confirm it may be sent there."}
 }

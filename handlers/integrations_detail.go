@@ -72,16 +72,24 @@ func detailSections(in oauthflow.Integration, build bool) []views.DetailSection 
 	if o.PKCE {
 		pkce = "on (S256)"
 	}
-	params := &views.DetailTable{Caption: "Integration parameters", Head: []string{"Name", "Description"}, Mono: []bool{true, false}}
+	params := &views.DetailTable{Caption: "Integration parameters", Head: []string{"Name", "Description", "Allowed values"}, Mono: []bool{true, false, true}}
 	for _, p := range in.Parameters {
-		params.Rows = append(params.Rows, []string{p.Name, p.Description})
+		allowed := strings.Join(p.AllowedValues, ", ")
+		if allowed == "" {
+			allowed = "any"
+		}
+		params.Rows = append(params.Rows, []string{p.Name, p.Description, allowed})
 	}
 	reqs := &views.DetailTable{Caption: "Request parameters", Head: []string{"Name", "Value", "Where"}, Mono: []bool{true, true, false}}
 	for _, r := range in.RequestParameters {
 		reqs.Rows = append(reqs.Rows, []string{r.Name, r.Value, r.In})
 	}
-	bases := views.DetailSection{ID: "section-base-urls", Title: "API base URLs", Empty: "None: the token may go to any origin."}
+	bases := views.DetailSection{ID: "section-base-urls", Title: "API base URLs",
+		Empty: "None: requests through an account are refused until the API's origin is added."}
 	for i, u := range in.APIBaseURLs {
+		if u == oauthflow.AnyOrigin {
+			u = "* (any origin)"
+		}
 		bases.Items = append(bases.Items, item("URL "+strconv.Itoa(i+1), u, true))
 	}
 	health := views.DetailSection{ID: "section-health", Title: "Health check", Empty: "None."}
@@ -197,6 +205,7 @@ func (h *Handler) integrationImport(c echo.Context) error {
 	v := views.ImportView{JSON: withoutSecret(text)}
 	in := newIntegrationBase()
 	var fe oauthflow.FieldErrors
+	status := http.StatusUnprocessableEntity
 	switch {
 	case strings.TrimSpace(text) == "":
 		v.Error = "Paste the integration's JSON, e.g. a file exported from another Airlock."
@@ -208,6 +217,14 @@ func (h *Handler) integrationImport(c echo.Context) error {
 			break
 		}
 		if fe = checkIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
+			break
+		}
+		me, _ := currentIdentity(c)
+		var err error
+		if fe, err = h.adminChanges(c.Request().Context(), me, nil, in); err != nil {
+			return err
+		} else if fe != nil {
+			status = http.StatusForbidden
 			break
 		}
 		saved, err := h.store.CreateIntegration(c.Request().Context(), in)
@@ -230,7 +247,7 @@ func (h *Handler) integrationImport(c echo.Context) error {
 	}
 	p := h.userPage(c, "Import an integration", "integrations")
 	v.CSRF = p.CSRF
-	return h.render(c, http.StatusUnprocessableEntity, views.IntegrationImport(p, v))
+	return h.render(c, status, views.IntegrationImport(p, v))
 }
 
 func (h *Handler) imported(c echo.Context, in oauthflow.Integration) error {

@@ -18,7 +18,7 @@ import (
 const maxFormRows = 200
 
 // rowFieldRE matches a cell of a repeated row: list[index].field, or list[index].
-var rowFieldRE = regexp.MustCompile(`^(parameters|request_parameters|api_base_urls)\[(\d{1,4})\](?:\.(name|description|value|in))?$`)
+var rowFieldRE = regexp.MustCompile(`^(parameters|request_parameters|api_base_urls)\[(\d{1,4})\](?:\.(name|description|allowed_values|value|in))?$`)
 
 // readIntegrationForm reads the builder form as typed. It returns the client
 // secret apart: the form view-model never holds it.
@@ -78,7 +78,7 @@ func readRows(form url.Values, f *views.IntegrationForm) {
 		return out
 	}
 	for _, c := range ordered("parameters") {
-		f.Parameters = append(f.Parameters, views.ParameterRow{Name: c["name"], Description: c["description"]})
+		f.Parameters = append(f.Parameters, views.ParameterRow{Name: c["name"], Description: c["description"], AllowedValues: c["allowed_values"]})
 	}
 	for _, c := range ordered("request_parameters") {
 		f.RequestParameters = append(f.RequestParameters, views.RequestParameterRow{Name: c["name"], Value: c["value"], In: c["in"]})
@@ -100,7 +100,7 @@ func compactRows(f *views.IntegrationForm) {
 		}
 		return true
 	}
-	f.Parameters = slices.DeleteFunc(f.Parameters, func(r views.ParameterRow) bool { return blank(r.Name, r.Description) })
+	f.Parameters = slices.DeleteFunc(f.Parameters, func(r views.ParameterRow) bool { return blank(r.Name, r.Description, r.AllowedValues) })
 	f.RequestParameters = slices.DeleteFunc(f.RequestParameters, func(r views.RequestParameterRow) bool { return blank(r.Name, r.Value) })
 	f.BaseURLs = slices.DeleteFunc(f.BaseURLs, func(s string) bool { return blank(s) })
 }
@@ -121,7 +121,8 @@ func integrationFromForm(f views.IntegrationForm, secret string) (oauthflow.Inte
 		APIBaseURLs: slices.Clone(f.BaseURLs),
 	}
 	for _, p := range f.Parameters {
-		in.Parameters = append(in.Parameters, oauthflow.Parameter{Name: p.Name, Description: p.Description})
+		in.Parameters = append(in.Parameters, oauthflow.Parameter{Name: p.Name, Description: p.Description,
+			AllowedValues: strings.Split(p.AllowedValues, ",")})
 	}
 	for _, r := range f.RequestParameters {
 		in.RequestParameters = append(in.RequestParameters, oauthflow.RequestParameter{Name: r.Name, Value: r.Value, In: r.In})
@@ -211,7 +212,7 @@ func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 		f.RefreshWindow = strconv.Itoa(o.RefreshWindowSeconds)
 	}
 	for _, p := range in.Parameters {
-		f.Parameters = append(f.Parameters, views.ParameterRow{Name: p.Name, Description: p.Description})
+		f.Parameters = append(f.Parameters, views.ParameterRow{Name: p.Name, Description: p.Description, AllowedValues: strings.Join(p.AllowedValues, ", ")})
 	}
 	for _, r := range in.RequestParameters {
 		f.RequestParameters = append(f.RequestParameters, views.RequestParameterRow{Name: r.Name, Value: r.Value, In: r.In})

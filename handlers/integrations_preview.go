@@ -192,14 +192,17 @@ func writeHeaders(b *strings.Builder, headers []string) {
 // base URL, the request parameters and the token where they go.
 func apiRequestPreview(in oauthflow.Integration, mk *markers) (req, note string) {
 	base := "https://api.example.com"
-	if len(in.APIBaseURLs) > 0 {
+	switch {
+	case len(in.APIBaseURLs) == 0:
+		return "", "Add an API base URL to see an example request: with none, requests through an account are refused."
+	case in.APIBaseURLs[0] == oauthflow.AnyOrigin:
+		note = "api.example.com stands for any host: the API base URL is * (any origin)."
+	default:
 		u, err := oauthflow.ExpandURL(in.APIBaseURLs[0], mk.values)
 		if err != nil {
 			return "", "Fix the first API base URL to see an example request."
 		}
 		base = u.String()
-	} else {
-		note = "api.example.com stands for any host: no API base URLs are set."
 	}
 	values := map[string]string{}
 	for k, v := range mk.values {

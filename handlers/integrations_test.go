@@ -255,13 +255,16 @@ func TestIntegrationPreview(t *testing.T) {
 			"GET https://{serverName}.example.com/api/…", "?tenant={serverName}", "X-Access-Token: Token {token}", "X-Api-Version: 2024-01-01",
 			`id="preview-ok"`,
 		}, []string{"code_challenge", "Authorization: Basic"}},
-		{"client credentials, POST, basic, query token", preview(machineIntegration("billing")), []string{
+		{"client credentials, POST, basic, query token, any origin", preview(machineIntegration("billing"), "api_base_urls[0]", "*"), []string{
 			"None: the client credentials grant", "POST https://auth.example.net/token", "Authorization: Basic ••••••••",
 			"Content-Type: application/x-www-form-urlencoded", "grant_type=client_credentials",
 			"https://api.example.com/…", "?access_token={token}", "api.example.com stands for any host",
 			`id="query-token-warning" hx-swap-oob="innerHTML"><p class="alert warn">The token goes in the URL query`,
-			`id="any-origin-warning" hx-swap-oob="innerHTML"><p class="alert warn">No API base URLs`,
+			`id="any-origin-warning" hx-swap-oob="innerHTML"><p class="alert warn">The API base URL is * (any origin)`,
 		}, []string{"client_secret=", "{code}"}},
+		{"no API base URLs", preview(machineIntegration("billing")), []string{
+			"Add an API base URL to see an example request: with none, requests through an account are refused.",
+		}, []string{"api.example.com stands for any host", `<p class="alert warn">The API base URL is *`}},
 		{"PKCE on", preview(fullIntegration("acme"), "oauth2.pkce", "true"), []string{
 			"&code_challenge={code_challenge}", "&code_challenge_method=S256", "&code_verifier={code_verifier}",
 		}, nil},

@@ -92,8 +92,8 @@ func TestRequestCacheForgetsOnEveryWrite(t *testing.T) {
 			p.RevokeAll()
 			ts.api("POST", "/api/v1/accounts/"+acct.ID+"/refresh", key, "")
 		}, 409, "needs_reconnect", "needs to be reconnected"},
-		{"integration narrowed", func(ts *testServer, key string, _ store.AccountRow, in oauthflow.Integration, _ *fakeprovider.Provider) {
-			in.APIBaseURLs = []string{"https://elsewhere.example/"}
+		{"integration narrowed", func(ts *testServer, key string, _ store.AccountRow, in oauthflow.Integration, p *fakeprovider.Provider) {
+			in.APIBaseURLs = []string{p.APIURL() + "v2/"} // the same origin, a narrower path: no admin needed
 			b, _ := json.Marshal(in)
 			if r := ts.api("PUT", "/api/v1/integrations/"+in.Key, key, string(b)); r.status != 200 {
 				ts.t.Fatalf("PUT: %d %s", r.status, r.body)

@@ -88,7 +88,7 @@ func TestRequestAPISendsThroughTheAccount(t *testing.T) {
 func TestRequestAPIErrorStatuses(t *testing.T) {
 	ts := newTestServer(t)
 	p, _, acct := ts.connected(fakeprovider.Options{RotateRefreshTokens: true}, func(i *oauthflow.Integration) {
-		i.APIBaseURLs = nil
+		i.APIBaseURLs = []string{oauthflow.AnyOrigin} // any origin: the dial guard and the network decide
 	})
 	key := ts.apiKey(store.RoleBuilder)
 	viewer := ts.apiKey(store.RoleViewer)
@@ -203,7 +203,7 @@ func TestMovingTheTokenEndpointGuardsSecretsAndRefreshTokens(t *testing.T) {
 	delete(o, "client_secret_set")
 	body, _ := json.Marshal(in)
 	r := ts.api("PUT", "/api/v1/integrations/fake", ts.apiKey(store.RoleBuilder), string(body))
-	if r.status != 422 || !strings.Contains(r.body, `"oauth2.token_url"`) || !strings.Contains(r.body, "Only an admin") {
+	if r.status != 403 || !strings.Contains(r.body, `"code":"forbidden"`) || !strings.Contains(r.body, `"oauth2.token_url"`) || !strings.Contains(r.body, "An admin must make this change") {
 		t.Errorf("builder moving the token endpoint: got %d %s", r.status, r.body)
 	}
 	admin := ts.apiKey(store.RoleAdmin)

@@ -9,10 +9,13 @@ import (
 const maxParamValue = 1000
 
 // ValidateAccountParameters checks an account's parameter values against its
-// integration: every declared parameter has a value, no undeclared name is
-// given, and every template expands cleanly with these values — a value used
-// in a URL host must produce a host name, a value used in a header must not
-// hold CR, LF or NUL. Errors are keyed "parameters.<name>".
+// integration: every declared parameter has a value (one of its allowed
+// values when it has a list), no undeclared name is given, a value in the
+// host of a credential destination keeps that host on what an admin approved
+// (the fixed domain after it, or the allowed values; a parameter with
+// neither is refused), and every template expands cleanly with these values
+// — a value used in a URL host must produce a host name, a value used in a
+// header must not hold CR, LF or NUL. Errors are keyed "parameters.<name>".
 func ValidateAccountParameters(in Integration, values map[string]string) FieldErrors {
 	fe := FieldErrors{}
 	declared := map[string]bool{}
@@ -34,8 +37,13 @@ func ValidateAccountParameters(in Integration, values map[string]string) FieldEr
 	if len(fe) > 0 {
 		return fe
 	}
+	for _, p := range in.Parameters {
+		if msg := accountValueProblem(in, values, p); msg != "" {
+			fe[paramPath(p.Name)] = msg
+		}
+	}
 	for field, tmpl := range urlTemplates(in) {
-		if tmpl == "" {
+		if tmpl == "" || tmpl == AnyOrigin {
 			continue
 		}
 		if _, err := ExpandURL(tmpl, values); err != nil {

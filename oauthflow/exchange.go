@@ -2,13 +2,13 @@ package oauthflow
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -47,9 +47,11 @@ func (c *Client) httpClient() (*http.Client, error) {
 	return &hc, nil
 }
 
-// ExchangeCode trades an authorization code for a token (RFC 6749 §4.1.3).
-// client_id is always in the body, also with basic authentication: that is
-// harmless and some providers require it.
+// ExchangeCode trades an authorization code for a token (RFC 6749 §4.1.3)
+// at in's token URL (the callback sets it to the one recorded when the flow
+// started). The token comes back with its Endpoints: that token endpoint and
+// the revocation URL filled in with values. client_id is always in the body,
+// also with basic authentication: that is harmless and some providers require it.
 func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[string]string, code, verifier, redirectURI string) (Token, error) {
 	if in.OAuth2.GrantType != GrantAuthorizationCode {
 		return Token{}, configError("token endpoint", "the integration's grant type is not authorization_code")
@@ -59,6 +61,10 @@ func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[st
 	}
 	if in.OAuth2.PKCE && verifier == "" {
 		return Token{}, configError("token endpoint", "PKCE is on but the flow has no code verifier; start the connection again")
+	}
+	ep, err := ResolveEndpoints(in, values)
+	if err != nil {
+		return Token{}, err
 	}
 	clientID, err := Expand(in.OAuth2.ClientID, values)
 	if err != nil {
@@ -73,11 +79,12 @@ func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[st
 	if in.OAuth2.PKCE {
 		form.Set("code_verifier", verifier)
 	}
-	return c.token(ctx, in, values, form, []string{code, verifier})
+	return c.token(ctx, in, values, ep, form, []string{code, verifier})
 }
 
-// ClientCredentials obtains a token for the client itself (RFC 6749 §4.4).
-func (c *Client) ClientCredentials(ctx context.Context, in Integration, values map[string]string) (Token, error) {
+// ClientCredentials obtains a token for the client itself (RFC 6749 §4.4) at
+// ep.Token; the token comes back with ep as its Endpoints.
+func (c *Client) ClientCredentials(ctx context.Context, in Integration, values map[string]string, ep Endpoints) (Token, error) {
 	form := url.Values{"grant_type": {GrantClientCredentials}}
 	scope, err := Expand(in.OAuth2.Scope, values)
 	if err != nil {
@@ -86,17 +93,24 @@ func (c *Client) ClientCredentials(ctx context.Context, in Integration, values m
 	if scope != "" {
 		form.Set("scope", scope)
 	}
-	return c.token(ctx, in, values, form, nil)
+	return c.token(ctx, in, values, ep, form, nil)
 }
 
-// Refresh uses a refresh token (RFC 6749 §6). An answer without a new
-// refresh token keeps the old one, which the returned Token carries.
-func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]string, refreshToken string) (Token, error) {
+// Refresh uses a refresh token (RFC 6749 §6) at ep.Token, the token endpoint
+// recorded with the token set — never one built from the account's current
+// values. Without a recorded endpoint nothing is sent: the account needs a
+// reconnection. An answer without a new refresh token keeps the old one,
+// which the returned Token carries, with ep as its Endpoints.
+func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]string, ep Endpoints, refreshToken string) (Token, error) {
 	if refreshToken == "" {
 		return Token{}, &TokenError{Kind: KindInvalidGrant, Description: "no refresh token is stored"}
 	}
+	if ep.Token == "" {
+		return Token{}, &TokenError{Kind: KindInvalidGrant,
+			Description: "the token endpoint this token was issued by was not recorded, so it is not refreshed anywhere else"}
+	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	t, err := c.token(ctx, in, values, form, []string{refreshToken})
+	t, err := c.token(ctx, in, values, ep, form, []string{refreshToken})
 	if err != nil {
 		return Token{}, err
 	}
@@ -106,8 +120,8 @@ func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]
 	return t, nil
 }
 
-// token sends a token request and parses the answer.
-func (c *Client) token(ctx context.Context, in Integration, values map[string]string, form url.Values, sensitive []string) (Token, error) {
+// token sends a token request to ep.Token and parses the answer.
+func (c *Client) token(ctx context.Context, in Integration, values map[string]string, ep Endpoints, form url.Values, sensitive []string) (Token, error) {
 	const endpoint = "token endpoint"
 	all := url.Values{}
 	for k, v := range in.OAuth2.TokenParams {
@@ -123,47 +137,46 @@ func (c *Client) token(ctx context.Context, in Integration, values map[string]st
 	for k, v := range form { // protocol parameters win
 		all[k] = v
 	}
-	req, secret, err := c.newRequest(ctx, in, values, endpoint, in.OAuth2.TokenURL, in.OAuth2.TokenMethod, all)
+	req, secrets, err := c.newRequest(ctx, in, values, endpoint, ep.Token, in.OAuth2.TokenMethod, all)
 	if err != nil {
 		return Token{}, err
 	}
-	sensitive = append(sensitive, secret)
+	secrets.Values = sensitive
+	forms := sync.OnceValue(secrets.forms) // only an error needs them
+	clean := func(s string, max int) string { return scrubN(s, forms(), max) }
 	now := c.now() // before sending: the expiry errs on the early side
 	status, ct, body, err := c.do(req, endpoint)
 	if err != nil {
-		return Token{}, redactError(err, sensitive)
+		return Token{}, scrubError(err, forms())
 	}
-	t, err := ParseTokenResponse(status, ct, body, now)
+	t, err := parseTokenResponse(status, ct, body, now, clean)
 	if err != nil {
-		// Rebuild the error from a body with our own secrets blanked, so that
-		// a provider echoing the code or the secret cannot leak it.
-		if _, rerr := ParseTokenResponse(status, ct, redactBody(body, sensitive), now); rerr != nil {
-			err = rerr
-		}
-		return Token{}, redactError(err, sensitive)
+		return Token{}, scrubError(err, forms())
 	}
+	t.Endpoints = ep
 	return t, nil
 }
 
-// newRequest builds a request to a token or revocation endpoint: the URL
-// expanded safely, the client authentication applied, the parameters in a
-// form body (POST) or merged into the query (GET, non-standard). It returns
-// the expanded secret so the caller can keep it out of error messages.
-func (c *Client) newRequest(ctx context.Context, in Integration, values map[string]string, endpoint, tmpl, method string, form url.Values) (*http.Request, string, error) {
-	u, err := ExpandURL(tmpl, values)
+// newRequest builds a request to a token or revocation endpoint: target is
+// the endpoint's absolute URL, already expanded; the client authentication is
+// applied, the parameters go in a form body (POST) or are merged into the
+// query (GET, non-standard). It returns the client credentials as Secrets so
+// the caller can keep them out of error messages.
+func (c *Client) newRequest(ctx context.Context, in Integration, values map[string]string, endpoint, target, method string, form url.Values) (*http.Request, Secrets, error) {
+	u, err := endpointURL(target)
 	if err != nil {
-		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("build the URL: %w", err)}
+		return nil, Secrets{}, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: err}
 	}
 	clientID, err := Expand(in.OAuth2.ClientID, values)
 	if err != nil {
-		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("client id: %w", err)}
+		return nil, Secrets{}, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("client id: %w", err)}
 	}
 	if _, err := Placeholders(in.OAuth2.ClientSecret); err != nil { // its message would quote part of the secret
-		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: errors.New("client secret: it has { or } that do not form a placeholder; write {{ and }} for literal braces")}
+		return nil, Secrets{}, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: errors.New("client secret: it has { or } that do not form a placeholder; write {{ and }} for literal braces")}
 	}
 	secret, err := Expand(in.OAuth2.ClientSecret, values)
 	if err != nil {
-		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("client secret: %w", err)}
+		return nil, Secrets{}, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("client secret: %w", err)}
 	}
 	basic := in.OAuth2.ClientAuth != ClientAuthBody
 	if !basic {
@@ -187,7 +200,7 @@ func (c *Client) newRequest(ctx context.Context, in Integration, values map[stri
 		}
 	}
 	if err != nil {
-		return nil, "", &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("build the request to %s: %w", safeURL(u), err)}
+		return nil, Secrets{}, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: fmt.Errorf("build the request to %s: %w", safeURL(u), err)}
 	}
 	if basic {
 		// RFC 6749 §2.3.1: form-url-encode id and secret before Basic encoding.
@@ -195,7 +208,20 @@ func (c *Client) newRequest(ctx context.Context, in Integration, values map[stri
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	return req, secret, nil
+	return req, Secrets{ClientID: clientID, ClientSecret: secret}, nil
+}
+
+// endpointURL parses an endpoint recorded or resolved earlier: it must be an
+// absolute http(s) URL without user info.
+func endpointURL(target string) (*url.URL, error) {
+	if target == "" {
+		return nil, errors.New("no URL is set or recorded for it")
+	}
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, errors.New("its URL is not an absolute http or https URL")
+	}
+	return u, nil
 }
 
 // do sends req and reads at most maxTokenBody bytes of the answer; a 3xx is
@@ -260,30 +286,4 @@ func safeURL(u *url.URL) string {
 // configError is a TokenError for a problem found before any request.
 func configError(endpoint, desc string) error {
 	return &TokenError{Kind: KindConfig, Endpoint: endpoint, Description: desc}
-}
-
-// redactBody blanks our own secrets in a body, raw, form- and JSON-encoded.
-func redactBody(body []byte, sensitive []string) []byte {
-	s := string(body)
-	for _, v := range sensitive {
-		if len(v) < 3 {
-			continue
-		}
-		j, _ := json.Marshal(v)
-		for _, form := range []string{v, url.QueryEscape(v), strings.Trim(string(j), `"`)} {
-			s = strings.ReplaceAll(s, form, "[redacted]")
-		}
-	}
-	return []byte(s)
-}
-
-// redactError blanks our own secrets in a TokenError's provider text.
-func redactError(err error, sensitive []string) error {
-	var te *TokenError
-	if !errors.As(err, &te) {
-		return err
-	}
-	te.Description = string(redactBody([]byte(te.Description), sensitive))
-	te.BodyStart = string(redactBody([]byte(te.BodyStart), sensitive))
-	return err
 }

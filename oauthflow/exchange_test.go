@@ -78,6 +78,16 @@ func newTestProvider(t *testing.T, reply func(http.ResponseWriter, *http.Request
 
 var testValues = map[string]string{"region": "eu", "tenant": "acme"}
 
+// testEndpoints are in's endpoints filled in with testValues.
+func testEndpoints(t *testing.T, in Integration) Endpoints {
+	t.Helper()
+	ep, err := ResolveEndpoints(in, testValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
 // basicCreds decodes a Basic header into its two form-url-encoded halves.
 func basicCreds(t *testing.T, h string) (string, string) {
 	t.Helper()
@@ -174,7 +184,7 @@ func TestRefresh(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fe, in, c := newTestProvider(t, jsonReply(200, tt.reply))
-			tok, err := c.Refresh(context.Background(), in, testValues, "old-rt")
+			tok, err := c.Refresh(context.Background(), in, testValues, testEndpoints(t, in), "old-rt")
 			if err != nil {
 				t.Fatalf("got %v, want a token", err)
 			}
@@ -188,7 +198,7 @@ func TestRefresh(t *testing.T) {
 		})
 	}
 	_, in, c := newTestProvider(t, jsonReply(200, `{}`))
-	if _, err := c.Refresh(context.Background(), in, testValues, ""); !IsInvalidGrant(err) {
+	if _, err := c.Refresh(context.Background(), in, testValues, testEndpoints(t, in), ""); !IsInvalidGrant(err) {
 		t.Errorf("empty refresh token: got %v, want an invalid-grant error", err)
 	}
 }
@@ -199,7 +209,7 @@ func TestClientCredentials(t *testing.T) {
 		io.WriteString(w, "access_token=cc1&token_type=bearer&expires_in=120")
 	})
 	in.OAuth2.GrantType, in.OAuth2.ClientAuth, in.OAuth2.Scope = GrantClientCredentials, ClientAuthBody, "read:{region}"
-	tok, err := c.ClientCredentials(context.Background(), in, testValues)
+	tok, err := c.ClientCredentials(context.Background(), in, testValues, testEndpoints(t, in))
 	if err != nil {
 		t.Fatalf("got %v, want a token", err)
 	}

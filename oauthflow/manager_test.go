@@ -75,7 +75,8 @@ func newEngine(t *testing.T, opts fakeprovider.Options, grant string) *engine {
 	in := oauthflow.Integration{Key: "fake", Name: "Fake", OAuth2: oauthflow.OAuth2{
 		GrantType: grant, AuthorizationURL: p.AuthorizeURL(), TokenURL: p.TokenURL(), TokenMethod: "POST", RevokeURL: p.RevokeURL(),
 		Scope: "read", ClientID: fakeprovider.DefaultClientID, ClientSecret: fakeprovider.DefaultClientSecret, ClientAuth: auth, PKCE: true,
-	}, Token: oauthflow.TokenPlacement{Name: "Authorization", Template: "Bearer {token}", In: "header"}}
+	}, Token: oauthflow.TokenPlacement{Name: "Authorization", Template: "Bearer {token}", In: "header"},
+		APIBaseURLs: []string{p.APIURL()}}
 	if opts.RequireGET {
 		in.OAuth2.TokenMethod = "GET"
 	}

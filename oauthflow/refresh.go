@@ -72,11 +72,13 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	m.fault(FaultBeforeTokenRequest)
 	start := m.opts.Now()
 	var tok Token
-	var err error
-	if in.OAuth2.GrantType == GrantClientCredentials {
-		tok, err = m.opts.Client.ClientCredentials(ctx, in, a.Parameters)
-	} else {
-		tok, err = m.opts.Client.Refresh(ctx, in, a.Parameters, stored.RefreshToken)
+	ep, err := endpointsFor(in, a, stored) // the recorded endpoints, never the account's current values
+	switch {
+	case err != nil:
+	case in.OAuth2.GrantType == GrantClientCredentials:
+		tok, err = m.opts.Client.ClientCredentials(ctx, in, a.Parameters, ep)
+	default:
+		tok, err = m.opts.Client.Refresh(ctx, in, a.Parameters, ep, stored.RefreshToken)
 	}
 	took := m.opts.Now().Sub(start)
 	if err != nil {

@@ -31,7 +31,7 @@ func TestRevoke(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fe, in, c := newTestProvider(t, tt.reply)
-			err := c.Revoke(context.Background(), in, testValues, "rt-SENSITIVE", "refresh_token")
+			err := c.Revoke(context.Background(), in, testValues, testEndpoints(t, in).Revoke, "rt-SENSITIVE", "refresh_token")
 			if got := Classify(err); got != tt.wantKind {
 				t.Fatalf("got kind %v (%v), want %v", got, err, tt.wantKind)
 			}
@@ -79,7 +79,9 @@ func TestRevokeAll(t *testing.T) {
 			if tt.noURL {
 				in.OAuth2.RevokeURL = ""
 			}
-			revoked, err := c.RevokeAll(context.Background(), in, testValues, tt.token)
+			tok := tt.token
+			tok.Endpoints = testEndpoints(t, in)
+			revoked, err := c.RevokeAll(context.Background(), in, testValues, tok)
 			if revoked != tt.wantRevoked || (err != nil) != tt.wantErr {
 				t.Errorf("got %v, %v, want %v, error %v", revoked, err, tt.wantRevoked, tt.wantErr)
 			}

@@ -21,7 +21,7 @@ import (
 func TestInvalidGrantAfterAnotherProcessRefreshedKeepsTheAccount(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true}, oauthflow.GrantAuthorizationCode)
-	first := e.connect()
+	var first oauthflow.Token
 	other := oauthflow.Token{AccessToken: "other-process-access", RefreshToken: "other-process-refresh", TokenType: "Bearer",
 		Expiry: e.clock.Now().Add(time.Hour), ObtainedAt: e.clock.Now()}
 	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +35,16 @@ func TestInvalidGrantAfterAnotherProcessRefreshedKeepsTheAccount(t *testing.T) {
 	}))
 	defer endpoint.Close()
 	in := e.in
-	in.OAuth2.TokenURL = endpoint.URL + "/token"
+	// The token records where it was obtained, and refreshes go there: make
+	// that this test's endpoint.
+	first = e.connect()
+	first.Endpoints.Token = endpoint.URL + "/token"
+	first, err := e.store.SaveToken(ctx, e.acct.ID, first.Version, first, oauthflow.RefreshEvent{Reason: oauthflow.ReasonConnect, Status: oauthflow.StatusConnected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Endpoints = first.Endpoints
+	e.mgr.Forget(e.acct.ID)
 
 	res, err := e.mgr.Refresh(ctx, e.acct, in, oauthflow.ReasonManual)
 	if err != nil || res.Token.AccessToken != other.AccessToken {

@@ -250,8 +250,11 @@ type baseCache struct {
 }
 
 func (bc *baseCache) check(in Integration, values map[string]string, u *url.URL) error {
-	if len(in.APIBaseURLs) == 0 {
-		return nil // no base URLs: any origin (the integration shows a warning)
+	switch {
+	case len(in.APIBaseURLs) == 0: // no base URLs: nowhere, not "anywhere"
+		return &RequestError{Field: "url", Msg: "This integration has no API base URLs: add the API's origin."}
+	case AllowsAnyOrigin(in):
+		return nil // "*", which only an admin may set (the integration shows a warning)
 	}
 	key := baseKey(in, values)
 	bc.mu.Lock()

@@ -245,6 +245,7 @@ func TestRunnerConcurrentRequestsInsideWindowRefreshOnce(t *testing.T) {
 func TestRunnerErrorsNeverCarryQueryValues(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour}, oauthflow.GrantAuthorizationCode)
 	e.in.Token = oauthflow.TokenPlacement{Name: "access_token", Template: "{token}", In: "query"}
+	e.in.APIBaseURLs = []string{"http://127.0.0.1:1/"}
 	tok := e.connect()
 	var records []oauthflow.RequestRecord
 	_, err := e.newRunner(0, &records).Do(context.Background(), e.acct, e.in,

@@ -39,33 +39,46 @@ type tokenFields struct {
 // (sanitised, first 100 characters) unless it seems to contain a token.
 // The caller caps the body size; any size is handled without panicking.
 func ParseTokenResponse(status int, contentType string, body []byte, now time.Time) (Token, error) {
+	return parseTokenResponse(status, contentType, body, now, sanitize)
+}
+
+// parseTokenResponse is ParseTokenResponse with the function that makes
+// provider text safe to quote (sanitize, or the client's scrub, which also
+// removes the secrets it sent): every piece of the answer that reaches an
+// error — code, description, field names, content type, body start — goes
+// through clean whole, before any cut.
+func parseTokenResponse(status int, contentType string, body []byte, now time.Time, clean func(string, int) string) (Token, error) {
 	ok := status >= 200 && status < 300
 	f, perr := decodeTokenBody(contentType, body)
 	if perr != nil {
-		te := &TokenError{Kind: statusKind(status), Status: status, Description: perr.Error()}
+		te := &TokenError{Kind: statusKind(status), Status: status, Description: clean(perr.Error(), MaxProviderText)}
 		if ok { // a 2xx that is not a token: probably the wrong URL
 			te.Kind, te.Description = KindConfig, te.Description+": check the token URL"
 		}
 		if !mentionsToken(body) {
-			te.BodyStart = bodyStart(body)
+			te.BodyStart = clean(string(bytes.TrimSpace(body)), bodyStartLen)
 		}
 		return Token{}, te
 	}
 	if f.hasError {
-		return Token{}, &TokenError{Kind: kindFor(status, f.errCode), Code: f.errCode,
-			Description: sanitize(f.errDescription, 300), Status: status}
+		return Token{}, &TokenError{Kind: kindFor(status, f.errCode), Code: clean(f.errCode, 80),
+			Description: clean(f.errDescription, MaxProviderText), Status: status}
 	}
 	if !ok {
 		te := &TokenError{Kind: statusKind(status), Status: status,
 			Description: "the answer has no OAuth error code"}
 		if !mentionsToken(body) {
-			te.BodyStart = bodyStart(body)
+			te.BodyStart = clean(string(bytes.TrimSpace(body)), bodyStartLen)
 		}
 		return Token{}, te
 	}
 	if f.accessToken == "" {
+		keys := make([]string, len(f.keys))
+		for i, k := range f.keys {
+			keys[i] = clean(k, 40)
+		}
 		return Token{}, &TokenError{Kind: KindConfig, Status: status,
-			Description: fmt.Sprintf("the answer has no access_token (fields: %s)", strings.Join(f.keys, ", "))}
+			Description: fmt.Sprintf("the answer has no access_token (fields: %s)", strings.Join(keys, ", "))}
 	}
 	t := Token{
 		AccessToken:  f.accessToken,
@@ -101,7 +114,7 @@ func decodeTokenBody(contentType string, body []byte) (tokenFields, error) {
 	if mt == "" {
 		mt = "no content type"
 	}
-	return tokenFields{}, fmt.Errorf("the answer (%s) is neither JSON nor a form-encoded token", sanitize(mt, 60))
+	return tokenFields{}, fmt.Errorf("the answer (%s) is neither JSON nor a form-encoded token", mt)
 }
 
 // decodeJSONToken reads a JSON object; numbers stay json.Number so that
@@ -122,7 +135,7 @@ func decodeJSONToken(body []byte) (tokenFields, error) {
 	f.tokenType, _ = m["token_type"].(string)
 	f.errCode, f.errDescription, f.hasError = jsonError(m)
 	for k := range m {
-		f.keys = append(f.keys, sanitize(k, 40))
+		f.keys = append(f.keys, k)
 	}
 	sort.Strings(f.keys)
 	return f, nil
@@ -134,7 +147,7 @@ func jsonError(m map[string]any) (code, desc string, ok bool) {
 	desc, _ = m["error_description"].(string)
 	switch e := m["error"].(type) {
 	case string:
-		return sanitize(e, 80), desc, e != ""
+		return e, desc, e != ""
 	case map[string]any:
 		code, _ = e["code"].(string)
 		if code == "" {
@@ -146,7 +159,7 @@ func jsonError(m map[string]any) (code, desc string, ok bool) {
 		if code == "" {
 			code = "error"
 		}
-		return sanitize(code, 80), desc, true
+		return code, desc, true
 	}
 	return "", "", false
 }
@@ -165,7 +178,7 @@ func decodeFormToken(body string) (tokenFields, bool) {
 		accessToken:    v.Get("access_token"),
 		refreshToken:   v.Get("refresh_token"),
 		tokenType:      v.Get("token_type"),
-		errCode:        sanitize(v.Get("error"), 80),
+		errCode:        v.Get("error"),
 		errDescription: v.Get("error_description"),
 		hasError:       v.Get("error") != "",
 	}
@@ -178,7 +191,7 @@ func decodeFormToken(body string) (tokenFields, bool) {
 		f.scope = s[0]
 	}
 	for k := range v {
-		f.keys = append(f.keys, sanitize(k, 40))
+		f.keys = append(f.keys, k)
 	}
 	sort.Strings(f.keys)
 	return f, true
@@ -228,14 +241,6 @@ func parseScopes(v any) []string {
 func mentionsToken(body []byte) bool {
 	return bytes.Contains(body, []byte("access_token")) || bytes.Contains(body, []byte("refresh_token")) ||
 		bytes.Contains(body, []byte("id_token"))
-}
-
-// bodyStart is the sanitised first characters of a body, for error messages.
-func bodyStart(body []byte) string {
-	if len(body) > 4*bodyStartLen {
-		body = body[:4*bodyStartLen]
-	}
-	return sanitize(string(bytes.TrimSpace(body)), bodyStartLen)
 }
 
 // sanitize makes provider text safe to show: valid UTF-8, control characters

@@ -48,11 +48,19 @@ const (
 // DefaultRejectedStatuses are the API statuses that mean "token rejected".
 var DefaultRejectedStatuses = []int{401, 403}
 
+// AnyOrigin, as the only API base URL, lets the token go to any origin a
+// request names. Only an admin may set it; an empty list allows none.
+const AnyOrigin = "*"
+
 // Parameter is an integration parameter: a {name} placeholder usable in every
 // text input, filled in per connected account.
 type Parameter struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// AllowedValues, when set, are the only values an account may give. Only
+	// an admin may set or change them: they are how an admin approves the
+	// hosts a parameter in the host of a credential destination can reach.
+	AllowedValues []string `json:"allowed_values,omitempty"`
 }
 
 // OAuth2 is an integration's OAuth 2.0 configuration. Every string may hold
@@ -168,6 +176,19 @@ type Account struct {
 	UpdatedAt       time.Time
 }
 
+// Endpoints are the expanded, absolute token and revocation endpoint URLs a
+// token set was obtained with. They are recorded with the token set, and its
+// refreshes and revocation go there and nowhere else: a later change to the
+// account's parameters or the integration's URLs never carries the refresh
+// token, the access token or the client secret to another host.
+type Endpoints struct {
+	// Token is the token endpoint that issued the set (refreshes go there);
+	// "" means not recorded, which no refresh ever falls back from.
+	Token string
+	// Revoke is the revocation endpoint; "" when the integration had none.
+	Revoke string
+}
+
 // Token is an account's token set. Version increases with every save; a save
 // compares it (compare-and-swap) so a token is never overwritten by a refresh
 // that started from an older one.
@@ -179,6 +200,8 @@ type Token struct {
 	Scopes       []string
 	ObtainedAt   time.Time
 	Version      int64
+	// Endpoints are where the set was obtained, for its refresh and revocation.
+	Endpoints Endpoints
 }
 
 // Lifetime is how long the token was valid when obtained (0 when unknown).

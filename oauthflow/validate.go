@@ -92,7 +92,8 @@ func Normalize(in *Integration) {
 	params := []Parameter{}
 	for _, p := range in.Parameters {
 		p.Name, p.Description = strings.TrimSpace(p.Name), strings.TrimSpace(p.Description)
-		if p.Name != "" || p.Description != "" {
+		p.AllowedValues = trimList(p.AllowedValues)
+		if p.Name != "" || p.Description != "" || len(p.AllowedValues) > 0 {
 			params = append(params, p)
 		}
 	}
@@ -114,13 +115,10 @@ func Normalize(in *Integration) {
 		}
 	}
 	in.RequestParameters = rps
-	urls := []string{}
-	for _, u := range in.APIBaseURLs {
-		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, u)
-		}
+	in.APIBaseURLs = trimList(in.APIBaseURLs)
+	if in.APIBaseURLs == nil {
+		in.APIBaseURLs = []string{}
 	}
-	in.APIBaseURLs = urls
 	if hc := in.HealthCheck; hc != nil {
 		hc.Method, hc.URL = strings.ToUpper(strings.TrimSpace(hc.Method)), strings.TrimSpace(hc.URL)
 		if hc.URL == "" && (hc.Method == "" || hc.Method == "GET") && hc.ExpectStatus == 0 {
@@ -188,6 +186,7 @@ func Validate(in Integration, opts ValidateOptions) FieldErrors {
 	v.requestParams(in.RequestParameters, in.Token)
 	v.baseURLs(in.APIBaseURLs)
 	v.healthCheck(in.HealthCheck)
+	v.destinations(in)
 	if len(v.fe) == 0 {
 		return nil
 	}
@@ -244,6 +243,7 @@ func (v *validator) parameters(ps []Parameter) {
 		if utf8.RuneCountInString(p.Description) > maxTextLen { // documentation only: braces are fine
 			v.fe.add(fmt.Sprintf("parameters[%d].description", i), fmt.Sprintf("Too long: at most %d characters", maxTextLen))
 		}
+		v.allowedValues(fmt.Sprintf("parameters[%d].allowed_values", i), p.AllowedValues)
 	}
 }
 
@@ -373,6 +373,12 @@ func (v *validator) baseURLs(urls []string) {
 	}
 	for i, s := range urls[:min(len(urls), maxBaseURLs)] {
 		path := fmt.Sprintf("api_base_urls[%d]", i)
+		if s == AnyOrigin {
+			if len(urls) > 1 {
+				v.fe.add(path, "* stands for any origin: make it the only API base URL, or remove it and list the API's origins")
+			}
+			continue
+		}
 		if u := v.url(path, s, "The API base URL is empty: enter one or remove the line"); u != nil && (u.RawQuery != "" || u.Fragment != "" || u.ForceQuery) {
 			v.fe.add(path, "An API base URL may not contain ? or #: give the scheme, the host and an optional path prefix")
 		}
@@ -492,13 +498,4 @@ func QueryTokenWarning(in Integration) string {
 		return ""
 	}
 	return "The token goes in the URL query: tokens in URLs end up in server logs and browser history; prefer a header if the API accepts one."
-}
-
-// AnyOriginWarning is the warning to show when no API base URLs are set:
-// the token then goes to whatever host a request names.
-func AnyOriginWarning(in Integration) string {
-	if len(in.APIBaseURLs) > 0 {
-		return ""
-	}
-	return "No API base URLs are set: the token will be sent to any host a request names. List the API's base URLs to keep it on them."
 }

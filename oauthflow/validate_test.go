@@ -119,6 +119,15 @@ func TestValidate(t *testing.T) {
 		{"request param in", func(in *Integration) { in.RequestParameters[1].In = "body" }, ValidateOptions{}, "request_parameters[1].in", "Location must be header or query"},
 		{"request param value line break", func(in *Integration) { in.RequestParameters[0].Value = "a\r\nX-Evil: 1" }, ValidateOptions{}, "request_parameters[0].value", "Remove line breaks and control characters"},
 		{"base url with query", func(in *Integration) { in.APIBaseURLs = []string{"https://api.acme.example/v2?key=1"} }, ValidateOptions{}, "api_base_urls[0]", "An API base URL may not contain ? or #: give the scheme, the host and an optional path prefix"},
+		{"any origin beside another base URL", func(in *Integration) { in.APIBaseURLs = []string{AnyOrigin, "https://api.acme.example/"} }, ValidateOptions{}, "api_base_urls[0]", "* stands for any origin: make it the only API base URL, or remove it and list the API's origins"},
+		{"health check outside the base URLs", func(in *Integration) { in.HealthCheck.URL = "https://status.acme.example/me" }, ValidateOptions{}, "health_check.url", "The health check URL must lie under one of the API base URLs (it receives the token): add its origin and path prefix to API base URLs, or change the URL"},
+		{"health check on another tenant's host", func(in *Integration) { in.HealthCheck.URL = "https://api.{tenant}.acme.example/v2/me" }, ValidateOptions{}, "health_check.url", "The health check URL must lie under one of the API base URLs (it receives the token): add its origin and path prefix to API base URLs, or change the URL"},
+		{"health check without base URLs", func(in *Integration) { in.APIBaseURLs = nil }, ValidateOptions{}, "health_check.url", "The health check URL must lie under one of the API base URLs (it receives the token): add its origin and path prefix to API base URLs, or change the URL"},
+		{"whole host parameter in the token url", func(in *Integration) { in.OAuth2.TokenURL = "https://{tenant}/token" }, ValidateOptions{}, "oauth2.token_url", "Parameter tenant is in the host, so an account could send credentials to any host: keep a fixed domain after it (e.g. {tenant}.example.com), or give tenant a list of allowed values (an admin sets them)"},
+		{"parameter before a public suffix", func(in *Integration) { in.OAuth2.RevokeURL = "https://{tenant}.co.uk/revoke" }, ValidateOptions{}, "oauth2.revoke_url", "Parameter tenant is in the host, so an account could send credentials to any host: keep a fixed domain after it (e.g. {tenant}.example.com), or give tenant a list of allowed values (an admin sets them)"},
+		{"parameter in a base URL host", func(in *Integration) { in.APIBaseURLs = []string{"https://api-{region}.com/"}; in.HealthCheck = nil }, ValidateOptions{}, "api_base_urls[0]", "Parameter region is in the host, so an account could send credentials to any host: keep a fixed domain after it (e.g. {region}.example.com), or give region a list of allowed values (an admin sets them)"},
+		{"allowed value with a comma", func(in *Integration) { in.Parameters[0].AllowedValues = []string{"eu,us"} }, ValidateOptions{}, "parameters[0].allowed_values", "An allowed value may not contain a comma, a line break or a control character: list the values separated by commas"},
+		{"allowed value twice", func(in *Integration) { in.Parameters[0].AllowedValues = []string{"eu", "eu"} }, ValidateOptions{}, "parameters[0].allowed_values", "eu is listed twice: keep one"},
 		{"base url relative second", func(in *Integration) { in.APIBaseURLs = append(in.APIBaseURLs, "api.acme.example") }, ValidateOptions{}, "api_base_urls[1]", "The URL is relative; it must be an absolute http or https URL, e.g. https://api.example.com/v1"},
 		{"health method", func(in *Integration) { in.HealthCheck.Method = "TRACE" }, ValidateOptions{}, "health_check.method", "Method must be GET, HEAD, POST, PUT, PATCH or DELETE"},
 		{"health status", func(in *Integration) { in.HealthCheck.ExpectStatus = 99 }, ValidateOptions{}, "health_check.expect_status", "Expected status must be between 100 and 599, e.g. 200"},
@@ -175,7 +184,11 @@ func TestValidateAccepts(t *testing.T) {
 		{"token in query", func(in *Integration) {
 			in.Token = TokenPlacement{Name: "access_token", Template: "{token}", In: InQuery}
 		}},
-		{"whole host parameter", func(in *Integration) { in.OAuth2.TokenURL = "https://{tenant}/token" }},
+		{"whole host parameter with allowed values", func(in *Integration) {
+			in.OAuth2.TokenURL = "https://{tenant}/token"
+			in.Parameters[1].AllowedValues = []string{"auth.acme.example", "auth.acme.test"}
+		}},
+		{"any origin alone", func(in *Integration) { in.APIBaseURLs = []string{AnyOrigin} }},
 		{"get token method", func(in *Integration) { in.OAuth2.TokenMethod = "GET" }},
 		{"parameter in client secret", func(in *Integration) { in.OAuth2.ClientSecret = "{tenant}" }},
 		{"no health check", func(in *Integration) { in.HealthCheck = nil }},
@@ -268,8 +281,12 @@ func TestWarnings(t *testing.T) {
 	if got := QueryTokenWarning(in); !strings.Contains(got, "tokens in URLs end up in server logs and browser history; prefer a header") {
 		t.Errorf("query token: got %q, want the logs warning", got)
 	}
+	if got := AnyOriginWarning(in); got != "" {
+		t.Errorf("no base URLs (requests refused): got %q, want no any-host warning", got)
+	}
+	in.APIBaseURLs = []string{AnyOrigin}
 	if got := AnyOriginWarning(in); !strings.Contains(got, "any host") {
-		t.Errorf("no base URLs: got %q, want the any-host warning", got)
+		t.Errorf("base URL *: got %q, want the any-host warning", got)
 	}
 }
 

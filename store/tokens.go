@@ -33,8 +33,9 @@ func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oau
 	var access, refresh []byte
 	var expires, obtained int64
 	var scopes string
-	err := q.QueryRowContext(ctx, `SELECT access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version
-		FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires, &scopes, &obtained, &t.Version)
+	err := q.QueryRowContext(ctx, `SELECT access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
+		token_endpoint, revoke_endpoint FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires,
+		&scopes, &obtained, &t.Version, &t.Endpoints.Token, &t.Endpoints.Revoke)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("store: token of account %s: %w", accountID, oauthflow.ErrNoToken)
 	}
@@ -67,9 +68,10 @@ func splitScopes(s string) []string {
 	return strings.Fields(s)
 }
 
-// SaveToken stores a token by compare-and-swap on its version, marks the
-// account connected (clearing its error and failure count, setting warnings
-// and the last refresh time) and records the activity, in one transaction.
+// SaveToken stores a token, with the endpoints it was obtained at, by
+// compare-and-swap on its version, marks the account connected (clearing its
+// error and failure count, setting warnings and the last refresh time) and
+// records the activity, in one transaction.
 // The version is the account's token_version, which a disconnect also moves
 // on, so it never repeats. A negative prevVersion saves unconditionally: a
 // new grant (a connection) replaces whatever the account held.
@@ -105,12 +107,14 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	}
 	t.Version = cur + 1
 	now := s.now()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (account_id, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (account_id, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
+		token_endpoint, revoke_endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
 			token_type = excluded.token_type, expires_at = excluded.expires_at, scopes = excluded.scopes,
-			obtained_at = excluded.obtained_at, version = excluded.version`,
-		accountID, access, refresh, t.TokenType, millis(t.Expiry), strings.Join(t.Scopes, " "), millis(t.ObtainedAt), t.Version); err != nil {
+			obtained_at = excluded.obtained_at, version = excluded.version,
+			token_endpoint = excluded.token_endpoint, revoke_endpoint = excluded.revoke_endpoint`,
+		accountID, access, refresh, t.TokenType, millis(t.Expiry), strings.Join(t.Scopes, " "), millis(t.ObtainedAt), t.Version,
+		t.Endpoints.Token, t.Endpoints.Revoke); err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
 	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))

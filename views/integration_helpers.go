@@ -83,3 +83,14 @@ func describedBy(id, help, err string) string {
 	}
 	return strings.Join(ids, " ")
 }
+
+// joinIDs is an aria-describedby list of the non-empty ids.
+func joinIDs(ids ...string) string {
+	var out []string
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return strings.Join(out, " ")
+}

@@ -95,6 +95,12 @@ type Options struct {
 	// CodeDelay is slept after a code exchange is decided and before it is
 	// answered, so tests can hold several callbacks inside their exchange.
 	CodeDelay time.Duration
+	// EchoCredentials makes the token and revocation endpoints refuse every
+	// request with 401 invalid_client and an error_description quoting what
+	// the client sent — its Authorization header and its parameters, secrets
+	// included — as a debugging provider might: the test of what Airlock
+	// lets reach its messages.
+	EchoCredentials bool
 }
 
 // Provider is a running fake OAuth 2.0 provider. Create it with New and stop

@@ -29,6 +29,10 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = r.ParseForm()
 	form := r.PostForm
+	if p.opts.EchoCredentials {
+		p.echoCredentials(w, r, form)
+		return
+	}
 	if e, challenge := p.authenticateClient(r, form); e != nil {
 		p.writeTokenError(w, e, challenge)
 		return

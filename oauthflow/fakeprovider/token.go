@@ -45,6 +45,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeInjected(w, f.status, f.body)
 		return
 	}
+	if p.opts.EchoCredentials {
+		p.echoCredentials(w, r, form)
+		return
+	}
 	want := http.MethodPost
 	if p.opts.RequireGET {
 		want = http.MethodGet
@@ -251,4 +255,11 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// echoCredentials refuses a request, quoting its credentials back.
+func (p *Provider) echoCredentials(w http.ResponseWriter, r *http.Request, form url.Values) {
+	desc := fmt.Sprintf("Client authentication failed. Authorization: %s; parameters: %s; raw: %s",
+		r.Header.Get("Authorization"), form.Encode(), form.Get("client_secret")+" "+form.Get("refresh_token")+" "+form.Get("token"))
+	p.writeAnswer(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": desc})
 }
