@@ -92,6 +92,11 @@ type Options struct {
 	// answered: the rotation is already committed when the client waits,
 	// as on a slow real server, which widens races in tests.
 	RefreshDelay time.Duration
+	// ReuseGrace, with RotateRefreshTokens, accepts a replaced refresh token
+	// again for this long after it was replaced (by Clock), as Okta's grace
+	// period and Auth0's reuse interval do: a client that lost the answer
+	// of a rotation can retry. After it, reuse revokes the chain.
+	ReuseGrace time.Duration
 }
 
 // Provider is a running fake OAuth 2.0 provider. Create it with New and stop
@@ -118,6 +123,7 @@ type Provider struct {
 	counts        counters
 
 	tokenFail  tokenFailure
+	fault      *Fault
 	apiFail    statusFailure
 	revokeFail statusFailure
 	apiToken   apiTokenConfig
