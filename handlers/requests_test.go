@@ -51,8 +51,9 @@ func TestRequestAPISendsThroughTheAccount(t *testing.T) {
 	if echo.Body != `{"n":1}` || echo.Header.Get("X-Trace") != "t1" || !strings.HasPrefix(echo.Header.Get("Authorization"), "Bearer ") {
 		t.Errorf("what the API received: %+v", echo)
 	}
-	// At 29 minutes left the token is refreshed first.
-	ts.clock.Add(91 * time.Minute)
+	// 15 s before its expiry the token is refreshed first (earlier inside the
+	// window it is refreshed in the background, the request not waiting).
+	ts.clock.Add(2*time.Hour - oauthflow.UrgentMargin/2)
 	r = ts.api("POST", "/api/v1/accounts/"+acct.ID+"/request", key, `{"url": "`+p.APIURL()+`me"}`)
 	json.Unmarshal([]byte(r.body), &out)
 	if !out.Refreshed || out.RefreshReason != "expiring" {

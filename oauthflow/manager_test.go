@@ -52,16 +52,26 @@ type engine struct {
 	mgr      *oauthflow.Manager
 	in       oauthflow.Integration
 	acct     oauthflow.Account
+	// managers are all the managers built on the engine, for settle.
+	managers []*oauthflow.Manager
 }
 
 func newEngine(t *testing.T, opts fakeprovider.Options, grant string) *engine {
+	t.Helper()
+	return newEngineWith(t, opts, grant, store.Options{})
+}
+
+// newEngineWith is newEngine with store options (the sealer and the clock
+// are set here).
+func newEngineWith(t *testing.T, opts fakeprovider.Options, grant string, so store.Options) *engine {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)}
 	opts.Clock = clk.Now
 	p := fakeprovider.New(opts)
 	t.Cleanup(p.Close)
 	sealer, _ := store.NewSealer(bytes.Repeat([]byte{5}, 32))
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "airlock.db"), store.Options{Sealer: sealer, Now: clk.Now})
+	so.Sealer, so.Now = sealer, clk.Now
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "airlock.db"), so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +104,26 @@ func newEngine(t *testing.T, opts fakeprovider.Options, grant string) *engine {
 }
 
 func (e *engine) newManager() *oauthflow.Manager {
-	return oauthflow.NewManager(oauthflow.ManagerOptions{Store: e.store, Client: e.client, Now: e.clock.Now})
+	m := oauthflow.NewManager(oauthflow.ManagerOptions{Store: e.store, Client: e.client, Now: e.clock.Now})
+	e.managers = append(e.managers, m)
+	return m
 }
+
+// settle waits for the refreshes every manager runs in the background, so
+// that the simulated clock never jumps while one is under way (real time
+// does not jump by minutes during a token call).
+func (e *engine) settle() {
+	e.t.Helper()
+	for _, m := range e.managers {
+		if err := m.Wait(context.Background()); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// urgent is how far into a token's life its expiry is close enough that
+// callers wait for its refresh (15 s before the end, inside UrgentMargin).
+func urgent(ttl time.Duration) time.Duration { return ttl - oauthflow.UrgentMargin/2 }
 
 // connect runs the authorization-code flow against the fake provider and
 // stores the first token.
@@ -127,7 +155,7 @@ func (e *engine) connect() oauthflow.Token {
 func TestThousandCallersInsideWindowCauseOneRefresh(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, RefreshDelay: 50 * time.Millisecond}, oauthflow.GrantAuthorizationCode)
 	first := e.connect()
-	e.clock.Add(40 * time.Minute) // 20 min left: inside the 30 min window
+	e.clock.Add(urgent(time.Hour)) // 15 s left: callers wait for the refresh
 	before := e.provider.RefreshCalls()
 	const n = 1000
 	var wg sync.WaitGroup
@@ -183,15 +211,19 @@ func TestRefreshWindowCappedAtHalfTheLifetime(t *testing.T) {
 			e := newEngine(t, fakeprovider.Options{AccessTTL: tc.ttl}, oauthflow.GrantAuthorizationCode)
 			e.connect()
 			e.clock.Add(tc.elapsed)
+			first, _ := e.store.LoadToken(context.Background(), e.acct.ID)
 			res, err := e.mgr.Token(context.Background(), e.acct, e.in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Refreshed != tc.refresh || (e.provider.RefreshCalls() == 1) != tc.refresh {
-				t.Errorf("refreshed: got %v (%d calls), want %v", res.Refreshed, e.provider.RefreshCalls(), tc.refresh)
+			e.settle() // inside the window the refresh runs in the background
+			if res.Token.AccessToken != first.AccessToken || (e.provider.RefreshCalls() == 1) != tc.refresh {
+				t.Errorf("refreshed: got the current token %v (%d calls), want the current token and refresh=%v",
+					res.Token.AccessToken == first.AccessToken, e.provider.RefreshCalls(), tc.refresh)
 			}
-			if tc.refresh && res.Reason != oauthflow.ReasonExpiring {
-				t.Errorf("reason: got %q, want expiring", res.Reason)
+			stored, _ := e.store.LoadToken(context.Background(), e.acct.ID)
+			if (stored.Version > first.Version) != tc.refresh {
+				t.Errorf("stored version: got %d after %d, want a new one: %v", stored.Version, first.Version, tc.refresh)
 			}
 		})
 	}
@@ -205,6 +237,7 @@ func TestRefreshWithoutNewRefreshTokenKeepsTheOld(t *testing.T) {
 		if _, err := e.mgr.Token(context.Background(), e.acct, e.in); err != nil {
 			t.Fatal(err)
 		}
+		e.settle()
 	}
 	stored, _ := e.store.LoadToken(context.Background(), e.acct.ID)
 	if stored.RefreshToken != first.RefreshToken || e.provider.RefreshCalls() != 3 {
@@ -216,7 +249,7 @@ func TestInvalidGrantMarksNeedsReconnectWithoutALoop(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true}, oauthflow.GrantAuthorizationCode)
 	e.connect()
 	e.provider.RevokeAll() // the user revoked access at the provider
-	e.clock.Add(45 * time.Minute)
+	e.clock.Add(urgent(time.Hour))
 	_, err := e.mgr.Token(context.Background(), e.acct, e.in)
 	if !errors.Is(err, oauthflow.ErrNeedsReconnect) {
 		t.Fatalf("got %v, want ErrNeedsReconnect", err)
@@ -238,7 +271,7 @@ func TestInvalidGrantMarksNeedsReconnectWithoutALoop(t *testing.T) {
 func TestTemporaryFailureKeepsTheCurrentTokenUntilExpiry(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour}, oauthflow.GrantAuthorizationCode)
 	first := e.connect()
-	e.clock.Add(45 * time.Minute)
+	e.clock.Add(urgent(time.Hour))
 	e.provider.FailNextToken(503, `{"error":"temporarily_unavailable"}`, 1)
 	res, err := e.mgr.Token(context.Background(), e.acct, e.in)
 	if err != nil || res.Token.AccessToken != first.AccessToken {
@@ -248,7 +281,8 @@ func TestTemporaryFailureKeepsTheCurrentTokenUntilExpiry(t *testing.T) {
 	if acc.Status != oauthflow.StatusConnected || acc.LastError == "" || acc.TemporaryFailures != 1 {
 		t.Errorf("account: status %s error %q failures %d, want connected, the error recorded, 1", acc.Status, acc.LastError, acc.TemporaryFailures)
 	}
-	// The next call tries again and succeeds.
+	// The next call after the backoff (1 s ± a fifth) tries again and succeeds.
+	e.clock.Add(2 * time.Second)
 	res, err = e.mgr.Token(context.Background(), e.acct, e.in)
 	if err != nil || !res.Refreshed {
 		t.Errorf("retry: got refreshed=%v (%v), want a refresh", res.Refreshed, err)
@@ -301,6 +335,7 @@ func TestTwoProcessesNeverSpendTheSameRefreshToken(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		e.settle()
 	}
 	if e.provider.InvalidGrants() != 0 || e.provider.ChainRevocations() != 0 {
 		t.Errorf("invalid grants %d, chain revocations %d; want 0", e.provider.InvalidGrants(), e.provider.ChainRevocations())
@@ -316,7 +351,7 @@ func TestClientCredentialsFetchesANewTokenInsteadOfRefreshing(t *testing.T) {
 	if err != nil || !res.Refreshed || res.Token.RefreshToken != "" {
 		t.Fatalf("connect: got %+v (%v)", res, err)
 	}
-	e.clock.Add(11 * time.Minute)
+	e.clock.Add(urgent(20 * time.Minute))
 	res2, err := e.mgr.Token(context.Background(), e.acct, e.in)
 	if err != nil || !res2.Refreshed || res2.Token.AccessToken == res.Token.AccessToken {
 		t.Errorf("inside the window: got refreshed=%v (%v)", res2.Refreshed, err)
@@ -400,7 +435,7 @@ func TestNoRefreshTokenIsUsedUntilItExpires(t *testing.T) {
 func TestWaitLetsARefreshUnderWayCommit(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, RefreshDelay: 300 * time.Millisecond}, oauthflow.GrantAuthorizationCode)
 	first := e.connect()
-	e.clock.Add(45 * time.Minute)
+	e.clock.Add(urgent(time.Hour))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := e.mgr.Token(ctx, e.acct, e.in); err == nil {

@@ -26,6 +26,11 @@ type Activity struct {
 	DurationMS     int64
 	RefreshReason  string
 	Actor          string
+	// Count is how many events the row stands for: the attempts of a failure
+	// streak; 1 (or 0, read as 1) for a single event.
+	Count int
+	// LastAt is the latest of those events (zero for a single event).
+	LastAt time.Time
 }
 
 type execer interface {
@@ -44,14 +49,14 @@ func insertActivity(ctx context.Context, ex execer, a Activity) error {
 }
 
 const insertActivitySQL = `INSERT INTO activity (at, account_id, account_name, integration_key, kind, outcome, detail,
-		method, url, status, duration_ms, refresh_reason, actor)
+		method, url, status, duration_ms, refresh_reason, actor, count, last_at)
 		VALUES (?, ?, COALESCE(NULLIF(?, ''), (SELECT name FROM accounts WHERE id = ?), ''),
 			COALESCE(NULLIF(?, ''), (SELECT i.key FROM accounts a JOIN integrations i ON i.id = a.integration_id WHERE a.id = ?), ''),
-			?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func activityArgs(a Activity) []any {
 	return []any{millis(a.At), a.AccountID, a.AccountName, a.AccountID, a.IntegrationKey, a.AccountID,
-		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor}
+		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor, max(1, a.Count), millis(a.LastAt)}
 }
 
 // AddActivity records rows in one transaction (the batched request log uses it).
@@ -113,7 +118,7 @@ func (s *Store) ListActivity(ctx context.Context, f ActivityFilter, limit int, c
 		}
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, at, account_id, account_name, integration_key, kind, outcome, detail,
-		method, url, status, duration_ms, refresh_reason, actor FROM activity WHERE `+strings.Join(where, " AND ")+
+		method, url, status, duration_ms, refresh_reason, actor, count, last_at FROM activity WHERE `+strings.Join(where, " AND ")+
 		" ORDER BY id DESC LIMIT ?", append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list activity: %w", err)
@@ -122,12 +127,12 @@ func (s *Store) ListActivity(ctx context.Context, f ActivityFilter, limit int, c
 	var out []Activity
 	for rows.Next() {
 		var a Activity
-		var at int64
+		var at, last int64
 		if err := rows.Scan(&a.ID, &at, &a.AccountID, &a.AccountName, &a.IntegrationKey, &a.Kind, &a.Outcome, &a.Detail,
-			&a.Method, &a.URL, &a.Status, &a.DurationMS, &a.RefreshReason, &a.Actor); err != nil {
+			&a.Method, &a.URL, &a.Status, &a.DurationMS, &a.RefreshReason, &a.Actor, &a.Count, &last); err != nil {
 			return nil, "", fmt.Errorf("store: list activity: %w", err)
 		}
-		a.At = fromMillis(at)
+		a.At, a.LastAt = fromMillis(at), fromMillis(last)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {

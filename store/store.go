@@ -50,6 +50,10 @@ type Options struct {
 	// RefreshFailureAlert is how many temporary refresh failures in a row
 	// raise an alert (AIRLOCK_REFRESH_FAILURE_ALERT); 0 means 3.
 	RefreshFailureAlert int
+	// BusyTimeout is how long a statement waits for another connection's
+	// write lock before it fails with SQLITE_BUSY; 0 means 10 s. Tests
+	// shorten it to hold the lock "longer than the busy timeout" quickly.
+	BusyTimeout time.Duration
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies any
@@ -59,7 +63,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	write, err := openPool(path, 1)
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
+	write, err := openPool(path, 1, busy)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +83,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if readConns <= 0 {
 		readConns = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	s.read, err = openPool(path, readConns)
+	s.read, err = openPool(path, readConns, busy)
 	if err != nil {
 		write.Close()
 		return nil, err
@@ -85,10 +93,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // openPool opens a connection pool whose every connection gets the same pragmas:
 // they are part of the DSN, so a connection the pool opens later has them too.
-func openPool(path string, conns int) (*sql.DB, error) {
+func openPool(path string, conns int, busy time.Duration) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// BEGIN IMMEDIATE takes the write lock at the start of a transaction, so two
