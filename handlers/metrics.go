@@ -51,6 +51,18 @@ func NewMetrics(st *store.Store) *Metrics {
 	return m
 }
 
+// WatchActivity adds airlock_activity_dropped_total, the activity rows the
+// log dropped (its buffer full, or the database refusing them), read at
+// scrape time.
+func (m *Metrics) WatchActivity(l *store.ActivityLog) {
+	if m == nil || l == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "airlock_activity_dropped_total",
+		Help: "Activity rows dropped: the buffer was full or the database refused to write them."},
+		func() float64 { return float64(l.Dropped()) }))
+}
+
 // ObserveRefresh is the token manager's OnRefresh hook.
 func (m *Metrics) ObserveRefresh(in oauthflow.Integration, outcome string, d time.Duration) {
 	if m == nil {

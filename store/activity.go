@@ -60,7 +60,8 @@ func activityArgs(a Activity) []any {
 }
 
 // AddActivity records rows in one transaction (the batched request log uses it).
-func (s *Store) AddActivity(ctx context.Context, rows ...Activity) error {
+func (s *Store) AddActivity(ctx context.Context, rows ...Activity) (err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	if len(rows) == 0 {
 		return nil
 	}
@@ -153,6 +154,32 @@ func (s *Store) PruneActivity(ctx context.Context, retention time.Duration) (int
 		return 0, fmt.Errorf("store: prune activity: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// CapActivity deletes the oldest rows beyond max (AIRLOCK_ACTIVITY_MAX_ROWS)
+// and returns how many went. It deletes in batches of 10,000 rows, each its
+// own short transaction, so requests' writes are never held up for long.
+func (s *Store) CapActivity(ctx context.Context, max int64) (int64, error) {
+	var total int64
+	for {
+		var cut int64
+		err := s.read.QueryRowContext(ctx, "SELECT COALESCE((SELECT id FROM activity ORDER BY id DESC LIMIT 1 OFFSET ?), 0)", max).Scan(&cut)
+		if err != nil {
+			return total, fmt.Errorf("store: cap activity: %w", err)
+		}
+		if cut == 0 {
+			return total, nil
+		}
+		res, err := s.write.ExecContext(ctx, `DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id <= ? ORDER BY id LIMIT 10000)`, cut)
+		if err != nil {
+			return total, fmt.Errorf("store: cap activity: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n == 0 {
+			return total, nil
+		}
+	}
 }
 
 // HourBucket counts activity in one hour.

@@ -10,7 +10,8 @@ import (
 // ActivityLog batches activity rows off the request path: Add never waits for
 // the disk, a background loop writes what gathered at least every second,
 // and Close writes the rest. When the buffer is full (the disk is far behind)
-// new rows are dropped and counted rather than slowing requests down.
+// new rows are dropped and counted rather than slowing requests down; so are
+// rows the database refuses (a full disk, a lock held too long).
 type ActivityLog struct {
 	s       *Store
 	flushMu sync.Mutex // one flush at a time: Flush returns after rows taken by another flush are written too
@@ -58,7 +59,8 @@ func (l *ActivityLog) Add(a Activity) {
 	}
 }
 
-// Dropped is how many rows were dropped because the buffer was full.
+// Dropped is how many rows were dropped: the buffer was full, or the database
+// refused to write them.
 func (l *ActivityLog) Dropped() int64 { return l.dropped.Load() }
 
 // Flush writes what is queued now, and waits for a flush already under way
@@ -73,6 +75,10 @@ func (l *ActivityLog) Flush(ctx context.Context) error {
 	for len(rows) > 0 {
 		n := min(len(rows), 500)
 		if err := l.s.AddActivity(ctx, rows[:n]...); err != nil {
+			// The database refuses writes (full, locked): the rows are
+			// dropped and counted, never held up or retried on the request
+			// path.
+			l.dropped.Add(int64(len(rows)))
 			return err
 		}
 		rows = rows[n:]

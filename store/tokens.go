@@ -73,7 +73,8 @@ func splitScopes(s string) []string {
 // The version is the account's token_version, which a disconnect also moves
 // on, so it never repeats. A negative prevVersion saves unconditionally: a
 // new grant (a connection) replaces whatever the account held.
-func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int64, t oauthflow.Token, ev oauthflow.RefreshEvent) (oauthflow.Token, error) {
+func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int64, t oauthflow.Token, ev oauthflow.RefreshEvent) (_ oauthflow.Token, err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	if s.sealer == nil {
 		return t, errors.New("store: no encryption key configured: cannot store tokens")
 	}
@@ -152,7 +153,8 @@ func nonNilWarnings(ws []oauthflow.Warning) []oauthflow.Warning {
 // new status when ev.Status is set, a temporary-failure count, and activity —
 // for a failure in a streak (ev.Backoff), the streak beside the lease and one
 // activity row for the whole streak.
-func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev oauthflow.RefreshEvent) error {
+func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev oauthflow.RefreshEvent) (err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: record refresh failure: %w", err)
@@ -190,7 +192,8 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 
 // AcquireLease takes the account's refresh lease unless another holder's is
 // still valid. One statement, so it is atomic in SQLite and PostgreSQL alike.
-func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl time.Duration) (bool, error) {
+func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl time.Duration) (_ bool, err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	now := s.now()
 	res, err := s.write.ExecContext(ctx, `INSERT INTO token_leases (account_id, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
