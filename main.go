@@ -248,7 +248,7 @@ func tokenHTTPOptions(cfg Config, guard *oauthflow.DialGuard) oauthflow.HTTPOpti
 // that by 15 s more, so a live refresh never loses its lease.
 func managerOptions(cfg Config, st *store.Store, tokens *oauthflow.Client, metrics *handlers.Metrics, log *slog.Logger, fault func(string)) oauthflow.ManagerOptions {
 	return oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: cfg.TokenTimeout + 15*time.Second,
-		LeaseTTL: cfg.TokenTimeout + 30*time.Second, OnRefresh: metrics.ObserveRefresh, Fault: fault, Log: log}
+		LeaseTTL: cfg.TokenTimeout + 30*time.Second, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log}
 }
 
 // housekeeping deletes expired sessions, old pending flows and activity past

@@ -90,6 +90,10 @@ func (m *Manager) refresh(ctx context.Context, a Account, in Integration, cur To
 		f = m.startLocked(a, in, cur.Version, reason, note, failing)
 	}
 	m.mu.Unlock()
+	if m.opts.OnWait != nil {
+		began := time.Now()
+		defer func() { m.opts.OnWait(in, time.Since(began)) }()
+	}
 	select {
 	case <-f.done:
 		return f.res, f.err

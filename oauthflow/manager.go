@@ -87,6 +87,10 @@ type ManagerOptions struct {
 	// cannot lose a rotated token midway. It must exceed the token client's
 	// own timeouts. Zero means 75 s.
 	CallTimeout time.Duration
+	// OnWait, if set, is told of every caller that waited for a refresh
+	// (its token had expired or was about to, or was rejected), and for how
+	// long (metrics).
+	OnWait func(in Integration, d time.Duration)
 	// OnRefresh, if set, is told of every call to a token endpoint (metrics).
 	OnRefresh func(in Integration, outcome string, d time.Duration)
 	// Fault, if set, is called at the points of a refresh where a crash is
