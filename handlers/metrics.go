@@ -38,7 +38,7 @@ func NewMetrics(st *store.Store) *Metrics {
 		refreshSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "airlock_token_refresh_seconds",
 			Help: "Time spent at token endpoints per refresh.", Buckets: prometheus.DefBuckets}),
 		tokenWaits: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "airlock_token_wait_seconds",
-			Help: "Time callers waited for a token refresh (only callers whose token had expired, was about to, or was rejected wait).",
+			Help:    "Time callers waited for a token refresh (only callers whose token had expired, was about to, or was rejected wait).",
 			Buckets: prometheus.DefBuckets}),
 		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "airlock_outbound_requests_total",
 			Help: "Requests sent through accounts, by integration and status class (2xx … 5xx)."},
