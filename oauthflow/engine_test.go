@@ -149,4 +149,3 @@ func (e *engine) connect() oauthflow.Token {
 	}
 	return saved
 }
-
