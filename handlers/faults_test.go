@@ -182,3 +182,13 @@ func TestAccountPageShowsMinutesAndStreaks(t *testing.T) {
 		t.Errorf("account page: %d refresh failure rows, want 1 for the streak", n)
 	}
 }
+
+func TestAccessLogCanBeTurnedOff(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		ts := newTestServer(t, func(d *Deps) { d.Config.NoAccessLog = off })
+		ts.newClient().get("/signin")
+		if got := strings.Contains(ts.logs.String(), "msg=request"); got == off {
+			t.Errorf("AIRLOCK_ACCESS_LOG=%v: a request line logged: %v", !off, got)
+		}
+	}
+}
