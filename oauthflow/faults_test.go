@@ -183,8 +183,8 @@ func TestExpiredTokenFailsFastAndOneCallerProbes(t *testing.T) {
 		wg.Wait()
 		return fast, slowest
 	}
-	// Fast: no token call, no wait for one (a second leaves room for a loaded
-	// machine; waiting for the endpoint would take its 15 s header timeout).
+	// Fast: no token call, no wait for one — the endpoint now takes 2 s, a
+	// second leaves room for a loaded machine.
 	e.provider.SetTokenFault(fakeprovider.Fault{Delay: 2 * time.Second, Status: 503})
 	if fast, slowest := burst(); fast != 50 || slowest > time.Second || e.provider.RefreshCalls() != 1 {
 		t.Errorf("while backing off: %d fast errors (slowest %v), %d token calls; want 50 within a second, 1 call", fast, slowest, e.provider.RefreshCalls())
