@@ -31,13 +31,17 @@ type Config struct {
 	SessionKey             []byte
 	Env                    string
 	LogFormat              string
+	LogLevel               slog.Level
+	AccessLog              bool
 	TrustedProxies         []netip.Prefix
 	AllowPrivateNetworks   bool
 	OutboundTimeout        time.Duration
 	OutboundConnectTimeout time.Duration
 	OutboundHeaderTimeout  time.Duration
 	OutboundMaxBody        int64
+	TokenTimeout           time.Duration
 	ActivityRetention      time.Duration
+	ActivityMaxRows        int64
 	KeepaliveAfter         time.Duration
 	RefreshFailureAlert    int
 
@@ -103,16 +107,20 @@ var settings = []setting{
 		c.LogFormat = v
 		return nil
 	}},
-	{"AIRLOCK_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (empty: none)", setTrustedProxies},
-	{"AIRLOCK_ALLOW_PRIVATE_NETWORKS", "false", "allow outbound calls to loopback and private addresses (link-local and metadata addresses stay refused)", func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", v)
+	{"AIRLOCK_LOG_LEVEL", "info", "least severe log lines written: debug, info, warn or error", func(c *Config, v string) error {
+		levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+		l, ok := levels[strings.ToLower(v)]
+		if !ok {
+			return fmt.Errorf("unknown log level %q: use debug, info, warn or error", v)
 		}
-		c.AllowPrivateNetworks = b
+		c.LogLevel = l
 		return nil
 	}},
-	{"AIRLOCK_OUTBOUND_TIMEOUT", "30s", "total time limit of an outbound request (token endpoints, APIs, webhooks)", durationSetting(func(c *Config) *time.Duration { return &c.OutboundTimeout })},
+	{"AIRLOCK_ACCESS_LOG", "true", "write one log line per request answered (false: only warnings and errors about requests)", boolSetting(func(c *Config) *bool { return &c.AccessLog })},
+	{"AIRLOCK_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (empty: none)", setTrustedProxies},
+	{"AIRLOCK_ALLOW_PRIVATE_NETWORKS", "false", "allow outbound calls to loopback and private addresses (link-local and metadata addresses stay refused)",
+		boolSetting(func(c *Config) *bool { return &c.AllowPrivateNetworks })},
+	{"AIRLOCK_OUTBOUND_TIMEOUT", "30s", "total time limit of a request to an API or a webhook", durationSetting(func(c *Config) *time.Duration { return &c.OutboundTimeout })},
 	{"AIRLOCK_OUTBOUND_CONNECT_TIMEOUT", "5s", "time limit to connect to an outbound host", durationSetting(func(c *Config) *time.Duration { return &c.OutboundConnectTimeout })},
 	{"AIRLOCK_OUTBOUND_HEADER_TIMEOUT", "15s", "time limit for an outbound host to send response headers", durationSetting(func(c *Config) *time.Duration { return &c.OutboundHeaderTimeout })},
 	{"AIRLOCK_OUTBOUND_MAX_BODY", "1048576", "bytes of an outbound response kept; the rest is dropped and the response marked truncated", func(c *Config, v string) error {
@@ -123,7 +131,16 @@ var settings = []setting{
 		c.OutboundMaxBody = n
 		return nil
 	}},
+	{"AIRLOCK_TOKEN_TIMEOUT", "60s", "time limit of a call to a token or revocation endpoint, for the answer's headers and for the whole call (connecting: AIRLOCK_OUTBOUND_CONNECT_TIMEOUT)", durationSetting(func(c *Config) *time.Duration { return &c.TokenTimeout })},
 	{"AIRLOCK_ACTIVITY_RETENTION", "720h", "how long activity rows are kept (default 30 days)", durationSetting(func(c *Config) *time.Duration { return &c.ActivityRetention })},
+	{"AIRLOCK_ACTIVITY_MAX_ROWS", "1000000", "most activity rows kept; the oldest go first (about 150 MB at the default)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1000 {
+			return fmt.Errorf("%q is not a whole number of at least 1000", v)
+		}
+		c.ActivityMaxRows = n
+		return nil
+	}},
 	{"AIRLOCK_KEEPALIVE_AFTER", "24h", "refresh an idle authorization-code account whose last refresh is older than this (0 turns keep-alive off)", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -145,6 +162,17 @@ var settings = []setting{
 func rawSetting(name string) func(c *Config, v string) error {
 	return func(c *Config, v string) error {
 		c.raw[name] = strings.TrimSpace(v)
+		return nil
+	}
+}
+
+func boolSetting(field func(*Config) *bool) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
 		return nil
 	}
 }

@@ -6,11 +6,12 @@ import (
 	"strings"
 )
 
-// newLogger builds the process logger. Attributes whose key names a secret are
-// replaced by "[redacted]" whatever their value, as a last line of defence
-// behind the habit of never logging secrets in the first place.
-func newLogger(format string, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: redactAttr}
+// newLogger builds the process logger, writing lines at level and above
+// (AIRLOCK_LOG_LEVEL). Attributes whose key names a secret are replaced by
+// "[redacted]" whatever their value, as a last line of defence behind the
+// habit of never logging secrets in the first place.
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -123,7 +122,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, stderr)
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
@@ -140,18 +139,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "airlock.db"), store.Options{Sealer: sealer, RefreshFailureAlert: cfg.RefreshFailureAlert})
+	st, err := openStore(ctx, cfg, store.Options{Sealer: sealer, RefreshFailureAlert: cfg.RefreshFailureAlert}, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	// The data dir's lock proves no other server runs: a refresh lease still
-	// in the database is a crashed predecessor's and would block refreshes.
-	if n, err := st.ClearLeases(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("released refresh leases left by a stopped process", "accounts", n)
-	}
 	// Tokens saved before their endpoints were recorded get them now, once:
 	// refreshes and revocations go only to recorded endpoints.
 	if rec, skipped, err := oauthflow.RecordLegacyEndpoints(ctx, st); err != nil {
@@ -164,13 +156,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	guard := &oauthflow.DialGuard{AllowPrivate: cfg.AllowPrivateNetworks}
 	httpOpts := oauthflow.HTTPOptions{Guard: guard, ConnectTimeout: cfg.OutboundConnectTimeout,
 		HeaderTimeout: cfg.OutboundHeaderTimeout, Timeout: cfg.OutboundTimeout}
-	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(httpOpts, oauthflow.NoRedirects)}
+	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(tokenHTTPOptions(cfg, guard), oauthflow.NoRedirects)}
 	metrics := handlers.NewMetrics(st)
-	mgr := oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: 2 * cfg.OutboundTimeout,
-		LeaseTTL: 3 * cfg.OutboundTimeout, OnRefresh: metrics.ObserveRefresh, Fault: faultHook(getenv, stderr)})
+	mgr := oauthflow.NewManager(managerOptions(cfg, st, tokens, metrics, log, faultHook(getenv, stderr)))
 	webhookOpts := httpOpts
 	webhookOpts.Timeout = 10 * time.Second
-	activity := st.NewActivityLog(time.Second, func(err error) { log.Warn("write activity", "err", err) })
+	activity := st.NewActivityLog(time.Second, func(err error) { log.Warn("write activity: rows dropped", "err", err) })
+	metrics.WatchActivity(activity)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -185,6 +177,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			Org:            cfg.Org,
 			Development:    cfg.Development(),
 			TrustedProxies: cfg.TrustedProxies,
+			NoAccessLog:    !cfg.AccessLog,
 		},
 		Store:         st,
 		Sessions:      sessions,
@@ -217,7 +210,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go housekeeping(bg, st, sessions, cfg.ActivityRetention, log)
+	go housekeeping(bg, st, sessions, cfg, log)
 	go h.RunWebhooks(bg)
 	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, OnError: func(id string, err error) {
 		log.Info("keep-alive refresh failed", "account_id", id, "err", err)
@@ -257,27 +250,58 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 // arrives (at most ReadHeaderTimeout), less than the 4 MiB a form body may be.
 const maxHeaderBytes = 1<<20 + 16<<10
 
+// tokenHTTPOptions are the token and revocation endpoints' own timeouts
+// (AIRLOCK_TOKEN_TIMEOUT for the headers and the whole call), apart from the
+// APIs' shorter ones: a token call cut off early may have rotated the refresh
+// token at the provider, and the answer carrying the new one is then lost.
+func tokenHTTPOptions(cfg Config, guard *oauthflow.DialGuard) oauthflow.HTTPOptions {
+	return oauthflow.HTTPOptions{Guard: guard, ConnectTimeout: cfg.OutboundConnectTimeout,
+		HeaderTimeout: cfg.TokenTimeout, Timeout: cfg.TokenTimeout}
+}
+
+// managerOptions configure the token manager: a refresh (lease, token call,
+// save) may take the token call's time plus 15 s, and its lease outlives
+// that by 15 s more, so a live refresh never loses its lease.
+func managerOptions(cfg Config, st *store.Store, tokens *oauthflow.Client, metrics *handlers.Metrics, log *slog.Logger, fault func(string)) oauthflow.ManagerOptions {
+	return oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: cfg.TokenTimeout + 15*time.Second,
+		LeaseTTL: cfg.TokenTimeout + 30*time.Second, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log}
+}
+
 // housekeeping deletes expired sessions, old pending flows and activity past
-// its retention every few minutes until ctx ends.
-func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, retention time.Duration, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
+// its retention every few minutes, and activity past AIRLOCK_ACTIVITY_MAX_ROWS
+// every minute, until ctx ends.
+func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, cfg Config, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
 	defer t.Stop()
-	for {
-		if n, err := st.SweepSessions(ctx, ss.Lifetimes.Idle); err != nil && ctx.Err() == nil {
-			log.Warn("sweep sessions", "err", err)
+	for minute := 0; ; minute++ {
+		if n, err := st.CapActivity(ctx, cfg.ActivityMaxRows); err != nil && ctx.Err() == nil {
+			log.Warn("cap activity", "err", err)
 		} else if n > 0 {
-			log.Debug("swept sessions", "count", n)
+			log.Debug("pruned activity past its row cap", "rows", n, "max_rows", cfg.ActivityMaxRows)
 		}
-		if _, err := st.SweepFlows(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("sweep flows", "err", err)
-		}
-		if _, err := st.PruneActivity(ctx, retention); err != nil && ctx.Err() == nil {
-			log.Warn("prune activity", "err", err)
+		if minute%5 == 0 {
+			sweep(ctx, st, ss, cfg.ActivityRetention, log)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// sweep deletes expired sessions, old pending flows and activity past its
+// retention.
+func sweep(ctx context.Context, st *store.Store, ss *store.SessionStore, retention time.Duration, log *slog.Logger) {
+	if n, err := st.SweepSessions(ctx, ss.Lifetimes.Idle); err != nil && ctx.Err() == nil {
+		log.Warn("sweep sessions", "err", err)
+	} else if n > 0 {
+		log.Debug("swept sessions", "count", n)
+	}
+	if _, err := st.SweepFlows(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("sweep flows", "err", err)
+	}
+	if _, err := st.PruneActivity(ctx, retention); err != nil && ctx.Err() == nil {
+		log.Warn("prune activity", "err", err)
 	}
 }

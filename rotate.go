@@ -47,7 +47,7 @@ func rotateKeyCommand(ctx context.Context, args []string, getenv func(string) st
 		return err
 	}
 	defer lock.Release()
-	keys, err := cfg.loadEncryptionKeys(newLogger(cfg.LogFormat, stderr))
+	keys, err := cfg.loadEncryptionKeys(newLogger(cfg.LogFormat, cfg.LogLevel, stderr))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,7 +172,7 @@ func TestRotateKeyInDevelopmentReplacesTheKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if keys, err := cfg.loadKeys(newLogger("text", io.Discard)); err != nil || !bytes.Equal(keys.Encryption, next) {
+	if keys, err := cfg.loadKeys(newLogger("text", slog.LevelInfo, io.Discard)); err != nil || !bytes.Equal(keys.Encryption, next) {
 		t.Errorf("loadKeys after rotation: got key %s (%v), want %s", store.KeyID(keys.Encryption), err, store.KeyID(next))
 	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -37,7 +38,8 @@ var allowedMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "P
 
 // apiRequest sends a request through the account: 200 whenever the upstream
 // answered (whatever its status), 422 for a refused or malformed request, 409
-// when the account cannot get a token, 502/504 when the upstream did not answer.
+// when the account needs a reconnect, 503 when its token could not be had
+// for now, 502/504 when the upstream did not answer.
 func (h *Handler) apiRequest(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, in, err := h.requestTarget(ctx, c.Param("id"))
@@ -63,7 +65,7 @@ func (h *Handler) apiRequest(c echo.Context) error {
 	}
 	resp, err := h.run(ctx, r.Account, in, oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
 	if err != nil {
-		return requestAPIError(err)
+		return requestAPIError(ctx, err)
 	}
 	out := requestOutput{Status: resp.Status, Headers: resp.Header, BodyTruncated: resp.Truncated,
 		DurationMS: resp.Duration.Milliseconds(), Refreshed: resp.Refreshed, RefreshReason: resp.RefreshReason}
@@ -82,11 +84,15 @@ func fieldErr(path, msg string) error {
 	return apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, map[string]string{path: msg})
 }
 
-// requestAPIError maps the runner's failures to the API's statuses.
-func requestAPIError(err error) error {
+// requestAPIError maps the runner's failures to the API's statuses. A client
+// that hung up gets no status of ours (the error handler logs it quietly as
+// 499); a storage failure goes to the error handler (503 storage_unavailable).
+func requestAPIError(ctx context.Context, err error) error {
 	var re *oauthflow.RequestError
 	var ue *oauthflow.UpstreamError
 	switch {
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return err
 	case errors.As(err, &re):
 		return fieldErr(re.Field, re.Msg)
 	case errors.As(err, &ue) && ue.Timeout:
@@ -97,8 +103,8 @@ func requestAPIError(err error) error {
 		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
 	}
 	var te *oauthflow.TokenError
-	if errors.As(err, &te) {
-		return apiErr(http.StatusBadGateway, "upstream_unreachable", "The token endpoint failed: "+err.Error(), nil)
+	if errors.Is(err, oauthflow.ErrTokenUnavailable) || errors.As(err, &te) {
+		return apiErr(http.StatusServiceUnavailable, "token_unavailable", "The account's token could not be had: "+err.Error(), nil)
 	}
 	return err
 }
@@ -121,7 +127,7 @@ func (h *Handler) apiToken(c echo.Context) error {
 	}
 	res, err := h.mgr.Token(ctx, r.Account, in)
 	if err != nil {
-		return requestAPIError(err)
+		return requestAPIError(ctx, err)
 	}
 	me, _ := currentIdentity(c)
 	if h.activity != nil {

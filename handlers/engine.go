@@ -200,7 +200,9 @@ func (h *Handler) newConnectLink(ctx context.Context, acct oauthflow.Account, ac
 	return h.cfg.PublicURL.String() + "/connect/" + token, l.ExpiresAt, nil
 }
 
-// tokenErrorStatus maps a failure to get a token to an HTTP status.
+// tokenErrorStatus maps a failure to get a token to an HTTP status: 409 when
+// only a person can fix it (a reconnect, the integration's configuration),
+// 503 when it may pass (the token endpoint failing, refreshes paused).
 func tokenErrorStatus(err error) int {
 	switch {
 	case errors.Is(err, oauthflow.ErrNeedsReconnect), errors.Is(err, errNoSecret):
@@ -208,5 +210,5 @@ func tokenErrorStatus(err error) int {
 	case oauthflow.Classify(err) == oauthflow.KindConfig:
 		return http.StatusConflict
 	}
-	return http.StatusBadGateway
+	return http.StatusServiceUnavailable
 }

@@ -41,6 +41,8 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		status = http.StatusNotFound
 	case errors.Is(err, store.ErrConflict):
 		status = http.StatusConflict
+	case store.Unavailable(err):
+		status = http.StatusServiceUnavailable
 	}
 	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 		// The client went away mid-request: nobody reads the answer, and it
@@ -52,9 +54,13 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	if status >= 500 {
 		h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
 	}
-	ev := errorView(status, msg)
+	ev, code := errorView(status, msg), apiCode(status)
+	if store.Unavailable(err) {
+		h.store.NoteUnavailable(err)
+		ev, code = storageErrorView(err), "storage_unavailable"
+	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		_ = writeAPIError(c, status, apiCode(status), ev.Message, nil)
+		_ = writeAPIError(c, status, code, ev.Message, nil)
 		return
 	}
 	if c.Request().Method == http.MethodHead {
@@ -111,6 +117,15 @@ func errorView(status int, msg string) views.ErrorView {
 		ev.Message = msg
 	}
 	return ev
+}
+
+// storageErrorView says the database refused the work, why, and what fixes
+// it; nothing of the request was kept.
+func storageErrorView(err error) views.ErrorView {
+	reason, fix := store.UnavailableReason(err)
+	return views.ErrorView{Status: http.StatusServiceUnavailable, Title: "The database cannot take this now",
+		Message: "Airlock could not save this: " + reason + ". Nothing was changed. An admin should " + fix + "; then try again.",
+		Back:    "/", BackLabel: "Go to the dashboard"}
 }
 
 // apiCode is the JSON error code for a status.

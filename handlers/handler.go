@@ -25,6 +25,9 @@ type Config struct {
 	Org            string
 	Development    bool
 	TrustedProxies []netip.Prefix
+	// NoAccessLog drops the one log line per request (AIRLOCK_ACCESS_LOG=false);
+	// failures are still logged by the error handler.
+	NoAccessLog bool
 }
 
 // CallbackPath is the realm callback every authorization-code flow returns to.

@@ -20,6 +20,7 @@ type Metrics struct {
 	reg             *prometheus.Registry
 	refreshes       *prometheus.CounterVec
 	refreshSeconds  prometheus.Histogram
+	tokenWaits      prometheus.Histogram
 	outbound        *prometheus.CounterVec
 	outboundSeconds prometheus.Histogram
 	httpRequests    *prometheus.CounterVec
@@ -36,6 +37,9 @@ func NewMetrics(st *store.Store) *Metrics {
 			[]string{"integration", "outcome"}),
 		refreshSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "airlock_token_refresh_seconds",
 			Help: "Time spent at token endpoints per refresh.", Buckets: prometheus.DefBuckets}),
+		tokenWaits: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "airlock_token_wait_seconds",
+			Help:    "Time callers waited for a token refresh (only callers whose token had expired, was about to, or was rejected wait).",
+			Buckets: prometheus.DefBuckets}),
 		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "airlock_outbound_requests_total",
 			Help: "Requests sent through accounts, by integration and status class (2xx … 5xx)."},
 			[]string{"integration", "code_class"}),
@@ -46,9 +50,29 @@ func NewMetrics(st *store.Store) *Metrics {
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "airlock_webhook_attempts_total",
 			Help: "Webhook delivery attempts by outcome."}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.refreshes, m.refreshSeconds, m.outbound, m.outboundSeconds, m.httpRequests, m.webhooks,
+	m.reg.MustRegister(m.refreshes, m.refreshSeconds, m.tokenWaits, m.outbound, m.outboundSeconds, m.httpRequests, m.webhooks,
 		newStateCollector(st), prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// WatchActivity adds airlock_activity_dropped_total, the activity rows the
+// log dropped (its buffer full, or the database refusing them), read at
+// scrape time.
+func (m *Metrics) WatchActivity(l *store.ActivityLog) {
+	if m == nil || l == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "airlock_activity_dropped_total",
+		Help: "Activity rows dropped: the buffer was full or the database refused to write them."},
+		func() float64 { return float64(l.Dropped()) }))
+}
+
+// ObserveTokenWait is the token manager's OnWait hook.
+func (m *Metrics) ObserveTokenWait(_ oauthflow.Integration, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.tokenWaits.Observe(d.Seconds())
 }
 
 // ObserveRefresh is the token manager's OnRefresh hook.

@@ -56,15 +56,20 @@ func (h *Handler) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests writes one slog line per request: method, path without its query
-// string (the callback's query holds the code and state), status and duration.
-// Headers are never logged, so neither are cookies nor Authorization.
+// logRequests writes one slog line per request (unless AIRLOCK_ACCESS_LOG is
+// false): method, path without its query string (the callback's query holds
+// the code and state), status and duration. Headers are never logged, so
+// neither are cookies nor Authorization. A client that hung up (499) is an
+// INFO line, not an error.
 func (h *Handler) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
 		if err != nil {
 			c.Error(err)
+		}
+		if h.cfg.NoAccessLog {
+			return nil
 		}
 		status := c.Response().Status
 		level := slog.LevelInfo

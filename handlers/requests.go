@@ -58,11 +58,16 @@ func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Int
 	return resp, err
 }
 
-// recordRequest is the runner's activity hook: rows go to the batched log.
+// recordRequest is the runner's activity hook. Every request is counted in
+// its account's minute (one row per account and minute, written by the
+// batched log); failures — no answer, no token, a second rejection, a 5xx —
+// and console test requests also keep a row of their own.
 func (h *Handler) recordRequest(r oauthflow.RequestRecord) {
 	if h.activity == nil {
 		return
 	}
+	h.activity.AddRequest(store.RequestSample{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
+		Status: r.Status, Failed: r.Err != "", Duration: r.Duration})
 	outcome := "ok"
 	switch {
 	case r.Err != "":
@@ -72,8 +77,11 @@ func (h *Handler) recordRequest(r oauthflow.RequestRecord) {
 	case r.Status >= 400:
 		outcome = "error_status"
 	}
+	if !r.Console && r.Err == "" && !r.RejectedTwice && r.Status < 500 {
+		return
+	}
 	h.activity.Add(store.Activity{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
-		Kind: "request", Outcome: outcome, Method: r.Method, URL: r.URL, Status: r.Status,
+		Kind: "request", Outcome: outcome, Method: r.Method, URL: r.URL, Status: r.Status, Counted: true,
 		DurationMS: r.Duration.Milliseconds(), RefreshReason: r.RefreshReason, Detail: truncate(r.Err, 300)})
 }
 

@@ -236,6 +236,7 @@ func (c *Client) do(req *http.Request, endpoint string) (status int, contentType
 		return 0, "", nil, transportError(req, endpoint, err)
 	}
 	defer resp.Body.Close()
+	noteAnswer(req.Context(), resp) // Retry-After, for the token manager's backoff
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		loc, _ := url.Parse(resp.Header.Get("Location"))
 		return 0, "", nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Status: resp.StatusCode,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -41,6 +42,9 @@ type RefreshEvent struct {
 	Warnings []Warning     // for saves: the token's warnings
 	Actor    string        // who asked: a user, an API key, "keep-alive"
 	Duration time.Duration // time spent at the token endpoint
+	// Backoff, for failures, is the account's failure streak after this
+	// one (zero for a failure outside any streak, such as a callback's).
+	Backoff Backoff
 }
 
 // TokenStore is what the Manager needs from persistence. The store package
@@ -51,11 +55,17 @@ type TokenStore interface {
 	LoadToken(ctx context.Context, accountID string) (Token, error)
 	// SaveToken stores t if the account's token version is still prevVersion
 	// (a negative prevVersion: whatever it is), marks the account connected,
-	// and records ev; it returns t with its new Version. A different version
-	// is ErrTokenConflict. Versions never repeat, not even across a disconnect.
+	// ends its failure streak (Backoff) and records ev; it returns t with its
+	// new Version. A different version is ErrTokenConflict. Versions never
+	// repeat, not even across a disconnect.
 	SaveToken(ctx context.Context, accountID string, prevVersion int64, t Token, ev RefreshEvent) (Token, error)
-	// RecordRefreshFailure records a failed attempt and applies ev.Status.
+	// RecordRefreshFailure records a failed attempt and applies ev.Status;
+	// with ev.Backoff set it keeps that streak with the lease and records
+	// the whole streak as one activity entry (its count and last error).
 	RecordRefreshFailure(ctx context.Context, accountID string, ev RefreshEvent) error
+	// LoadBackoff returns the account's failure streak as any process left
+	// it (the zero Backoff when there is none).
+	LoadBackoff(ctx context.Context, accountID string) (Backoff, error)
 	// AcquireLease takes the account's refresh lease for ttl unless another
 	// holder has an unexpired one; it reports whether it was taken.
 	AcquireLease(ctx context.Context, accountID, holder string, ttl time.Duration) (bool, error)
@@ -67,35 +77,54 @@ type TokenStore interface {
 type ManagerOptions struct {
 	Store  TokenStore
 	Client *Client
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means time.Now. Backoff is timed by it.
 	Now func() time.Time
 	// LeaseTTL bounds how long a crashed holder blocks others; it must exceed
-	// the outbound timeout. Zero means 90 s.
+	// CallTimeout. Zero means 90 s.
 	LeaseTTL time.Duration
-	// CallTimeout bounds one refresh, which runs detached from the caller's
-	// context so that a caller giving up cannot lose a rotated token midway.
-	// Zero means 60 s.
+	// CallTimeout bounds one refresh (lease, token call and save), which
+	// runs detached from the caller's context so that a caller giving up
+	// cannot lose a rotated token midway. It must exceed the token client's
+	// own timeouts. Zero means 75 s.
 	CallTimeout time.Duration
+	// OnWait, if set, is told of every caller that waited for a refresh
+	// (its token had expired or was about to, or was rejected), and for how
+	// long (metrics).
+	OnWait func(in Integration, d time.Duration)
 	// OnRefresh, if set, is told of every call to a token endpoint (metrics).
 	OnRefresh func(in Integration, outcome string, d time.Duration)
 	// Fault, if set, is called at the points of a refresh where a crash is
 	// most dangerous ("before_token_request", "after_token_response",
 	// "after_commit"); the crash tests build a binary that blocks there.
 	Fault func(point string)
+	// Log hears of what needs a person's attention: a token the provider
+	// issued that could not be saved yet, a failure that could not be
+	// recorded. Nil discards.
+	Log *slog.Logger
 }
 
-// Manager hands out tokens for accounts, refreshing them when they are inside
-// their refresh window or were rejected. Per account there is at most one
-// refresh at a time in the process (single flight) and, through the store's
-// lease, in the deployment. A new token is committed by compare-and-swap
-// before anyone uses it. A Manager is safe for concurrent use.
+// Manager hands out tokens for accounts. A token inside its refresh window
+// is served at once and refreshed in the background; callers wait only for
+// a token that has expired or will within UrgentMargin, or was rejected. Per
+// account there is at most one refresh at a time in the process (single
+// flight) and, through the store's lease, in the deployment. A new token is
+// committed by compare-and-swap before anyone uses it — or, when the store
+// cannot take it, kept in memory and served while its save is retried. After
+// a failed refresh an account backs off (1 s, 2 s … 5 min, at least any
+// Retry-After) and exactly one caller probes when the time comes. A Manager
+// is safe for concurrent use.
 type Manager struct {
 	opts   ManagerOptions
 	holder string
+	log    *slog.Logger
 
-	// running counts refreshes under way, so shutdown can wait for them:
-	// a rotated refresh token must be committed before the store closes.
+	// running counts refreshes and saves under way, so shutdown can wait for
+	// them: a rotated refresh token must be committed before the store closes.
 	running sync.WaitGroup
+	// stopping is closed when shutdown's wait ran out: saves still retrying
+	// make one last attempt and give up.
+	stopping chan struct{}
+	stopOnce sync.Once
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -103,12 +132,25 @@ type Manager struct {
 	// dead remembers the token version whose refresh got invalid_grant, so
 	// later callers fail fast instead of spending the dead grant again.
 	dead map[string]int64
+	// backoff holds accounts whose last refresh failed.
+	backoff map[string]streak
+	// pending holds tokens the provider issued that are not saved yet.
+	pending map[string]*pendingSave
 }
 
 type flight struct {
 	done chan struct{}
 	res  TokenResult
 	err  error
+	// probe: the flight tries again after failures; callers that did not
+	// start it answer at once instead of waiting for it.
+	probe bool
+}
+
+// streak is an account's failure streak in memory, with its last error.
+type streak struct {
+	Backoff
+	last error
 }
 
 // TokenResult is a usable token and whether (and why) it was just refreshed.
@@ -137,15 +179,21 @@ func NewManager(o ManagerOptions) *Manager {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.LeaseTTL <= 0 {
-		o.LeaseTTL = 90 * time.Second
-	}
 	if o.CallTimeout <= 0 {
-		o.CallTimeout = 60 * time.Second
+		o.CallTimeout = 75 * time.Second
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = max(90*time.Second, o.CallTimeout+15*time.Second)
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Manager{opts: o, holder: "airlock-" + hex.EncodeToString(b), flights: map[string]*flight{}, cache: map[string]Token{}, dead: map[string]int64{}}
+	return &Manager{opts: o, holder: "airlock-" + hex.EncodeToString(b), log: log, stopping: make(chan struct{}),
+		flights: map[string]*flight{}, cache: map[string]Token{}, dead: map[string]int64{},
+		backoff: map[string]streak{}, pending: map[string]*pendingSave{}}
 }
 
 // RefreshWindow is how long before expiry a token is refreshed: the
@@ -180,44 +228,13 @@ func (m *Manager) dueNote(in Integration, t Token) (bool, string) {
 	return true, fmt.Sprintf("expires in %s, inside the %s window", roundDuration(left), roundDuration(w))
 }
 
-// Token returns a token for the account, refreshed first when it is inside
-// its refresh window.
-func (m *Manager) Token(ctx context.Context, a Account, in Integration) (TokenResult, error) {
-	t, err := m.current(ctx, a.ID)
-	if err != nil {
-		return TokenResult{}, err
-	}
-	due, note := m.dueNote(in, t)
-	if !due {
-		return TokenResult{Token: t}, nil
-	}
-	return m.refresh(ctx, a, in, t.Version, ReasonExpiring, note)
-}
-
-// Rejected refreshes after the API rejected the token of version used (401,
-// 403 …). If another caller already replaced that token, the newer one is
-// returned without calling the token endpoint again.
-func (m *Manager) Rejected(ctx context.Context, a Account, in Integration, used int64, status int) (TokenResult, error) {
-	return m.refresh(ctx, a, in, used, ReasonRejected, fmt.Sprintf("%d from the API, refreshed and retried", status))
-}
-
-// Refresh refreshes now, whatever the expiry (the console's "refresh now",
-// the API's refresh route, keep-alive).
-func (m *Manager) Refresh(ctx context.Context, a Account, in Integration, reason string) (TokenResult, error) {
-	t, err := m.current(ctx, a.ID)
-	if err != nil && !errors.Is(err, ErrNoToken) {
-		return TokenResult{}, err
-	}
-	if errors.Is(err, ErrNoToken) && in.OAuth2.GrantType != GrantClientCredentials {
-		return TokenResult{}, fmt.Errorf("%w: it has no token yet; connect it first", ErrNeedsReconnect)
-	}
-	return m.refresh(ctx, a, in, t.Version, reason, "refresh requested")
-}
-
-// current is the cached token, or the stored one.
+// current is a token not saved yet, the cached token, or the stored one.
 func (m *Manager) current(ctx context.Context, accountID string) (Token, error) {
 	m.mu.Lock()
 	t, ok := m.cache[accountID]
+	if p := m.pending[accountID]; p != nil {
+		t, ok = p.tok, true
+	}
 	m.mu.Unlock()
 	if ok {
 		return t, nil
@@ -242,11 +259,15 @@ func (m *Manager) remember(accountID string, t Token) {
 }
 
 // Forget drops what the manager remembers of an account (after a disconnect,
-// a delete or a new connection).
+// a delete or a new connection): its token, a dead grant, a failure streak,
+// and a token still waiting to be saved (whose save then finds the account
+// changed and gives way).
 func (m *Manager) Forget(accountID string) {
 	m.mu.Lock()
 	delete(m.cache, accountID)
 	delete(m.dead, accountID)
+	delete(m.backoff, accountID)
+	delete(m.pending, accountID)
 	m.mu.Unlock()
 }
 
@@ -258,51 +279,10 @@ func (m *Manager) markDead(accountID string, v int64) {
 	m.mu.Unlock()
 }
 
-// refresh joins or leads the account's single flight. basis is the version
-// the caller found stale; a stored token newer than it is returned as is.
-func (m *Manager) refresh(ctx context.Context, a Account, in Integration, basis int64, reason, note string) (TokenResult, error) {
-	m.mu.Lock()
-	if v, dead := m.dead[a.ID]; dead && v >= basis {
-		m.mu.Unlock()
-		return TokenResult{}, fmt.Errorf("%w: the provider rejected its refresh token (invalid_grant)", ErrNeedsReconnect)
-	}
-	f, ok := m.flights[a.ID]
-	if !ok {
-		f = &flight{done: make(chan struct{})}
-		m.flights[a.ID] = f
-		m.running.Add(1)
-		m.mu.Unlock()
-		go m.lead(f, a, in, basis, reason, note)
-	} else {
-		m.mu.Unlock()
-	}
-	select {
-	case <-f.done:
-		return f.res, f.err
-	case <-ctx.Done():
-		return TokenResult{}, ctx.Err()
-	}
-}
-
-// lead performs one refresh for everyone waiting, detached from any one
-// caller's context.
-func (m *Manager) lead(f *flight, a Account, in Integration, basis int64, reason, note string) {
-	defer m.running.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), m.opts.CallTimeout)
-	defer cancel()
-	f.res, f.err = m.refreshLeased(ctx, a, in, basis, reason, note)
-	if f.err == nil {
-		m.remember(a.ID, f.res.Token)
-	}
-	m.mu.Lock()
-	delete(m.flights, a.ID)
-	m.mu.Unlock()
-	close(f.done)
-}
-
-// Wait blocks until the refreshes under way have finished (their answers
-// committed) or ctx ends. Shutdown calls it before closing the store: a
-// provider that rotated a refresh token has already spent the old one.
+// Wait blocks until the refreshes and saves under way have finished (their
+// answers committed) or ctx ends. Shutdown calls it before closing the store:
+// a provider that rotated a refresh token has already spent the old one.
+// When ctx ends first, saves still retrying make one last attempt and stop.
 func (m *Manager) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
@@ -313,6 +293,39 @@ func (m *Manager) Wait(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		m.stopOnce.Do(func() { close(m.stopping) })
 		return fmt.Errorf("refreshes still under way: %w", ctx.Err())
 	}
+}
+
+// Warnings are what an account's owner should know about a token.
+func Warnings(in Integration, t Token) []Warning {
+	var ws []Warning
+	if life := t.Lifetime(); life > 0 && life < 5*time.Minute {
+		ws = append(ws, Warning{Code: WarnShortTTL, Message: fmt.Sprintf(
+			"The token lives only %s: requests may fail; the provider's token TTL should be at least 5 minutes.", roundDuration(life))})
+	}
+	if in.OAuth2.GrantType == GrantAuthorizationCode && t.RefreshToken == "" {
+		ws = append(ws, Warning{Code: WarnNoRefreshToken, Message: "No refresh token was issued: a refresh token is expected — check the provider's offline access / consent settings (for example access_type=offline or prompt=consent)."})
+	}
+	if t.Expiry.IsZero() {
+		ws = append(ws, Warning{Code: WarnUnknownExpiry, Message: "The provider did not say when the token expires (no expires_in): Airlock refreshes it only when the API rejects it."})
+	}
+	return ws
+}
+
+// roundDuration words a duration the way people say it: "12 min", "2 h 5 min", "40 s".
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
+	}
+	h := int(d / time.Hour)
+	mins := int((d % time.Hour).Round(time.Minute).Minutes())
+	if mins == 0 {
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, mins)
 }

@@ -1,11 +1,8 @@
 package oauthflow_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,121 +11,12 @@ import (
 
 	"airlock/oauthflow"
 	"airlock/oauthflow/fakeprovider"
-	"airlock/store"
 )
-
-// fakeClock is a settable clock shared by the provider, the store and the manager.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// loopbackOnly is the tests' base dialer: it refuses anything but 127.0.0.0/8.
-func loopbackOnly(t *testing.T) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, _ := net.SplitHostPort(addr)
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			t.Errorf("dial to non-loopback address %s", addr)
-			return nil, errors.New("test dialer: not loopback")
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}
-}
-
-type engine struct {
-	t        *testing.T
-	clock    *fakeClock
-	provider *fakeprovider.Provider
-	store    *store.Store
-	client   *oauthflow.Client
-	mgr      *oauthflow.Manager
-	in       oauthflow.Integration
-	acct     oauthflow.Account
-}
-
-func newEngine(t *testing.T, opts fakeprovider.Options, grant string) *engine {
-	t.Helper()
-	clk := &fakeClock{t: time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)}
-	opts.Clock = clk.Now
-	p := fakeprovider.New(opts)
-	t.Cleanup(p.Close)
-	sealer, _ := store.NewSealer(bytes.Repeat([]byte{5}, 32))
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "airlock.db"), store.Options{Sealer: sealer, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	hc := oauthflow.NewHTTPClient(oauthflow.HTTPOptions{Guard: &oauthflow.DialGuard{AllowPrivate: true, Dial: loopbackOnly(t)}}, oauthflow.NoRedirects)
-	client := &oauthflow.Client{HTTP: hc, Now: clk.Now}
-	auth := opts.ClientAuth
-	if auth == "" {
-		auth = oauthflow.ClientAuthBasic
-	}
-	in := oauthflow.Integration{Key: "fake", Name: "Fake", OAuth2: oauthflow.OAuth2{
-		GrantType: grant, AuthorizationURL: p.AuthorizeURL(), TokenURL: p.TokenURL(), TokenMethod: "POST", RevokeURL: p.RevokeURL(),
-		Scope: "read", ClientID: fakeprovider.DefaultClientID, ClientSecret: fakeprovider.DefaultClientSecret, ClientAuth: auth, PKCE: true,
-	}, Token: oauthflow.TokenPlacement{Name: "Authorization", Template: "Bearer {token}", In: "header"},
-		APIBaseURLs: []string{p.APIURL()}}
-	if opts.RequireGET {
-		in.OAuth2.TokenMethod = "GET"
-	}
-	created, err := st.CreateIntegration(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.ID = created.ID
-	row, err := st.CreateAccount(context.Background(), oauthflow.Account{IntegrationID: in.ID, Name: "prod"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &engine{t: t, clock: clk, provider: p, store: st, client: client, in: in, acct: row.Account}
-	e.mgr = e.newManager()
-	return e
-}
-
-func (e *engine) newManager() *oauthflow.Manager {
-	return oauthflow.NewManager(oauthflow.ManagerOptions{Store: e.store, Client: e.client, Now: e.clock.Now})
-}
-
-// connect runs the authorization-code flow against the fake provider and
-// stores the first token.
-func (e *engine) connect() oauthflow.Token {
-	e.t.Helper()
-	state, _ := oauthflow.NewState()
-	verifier := oauthflow.NewVerifier()
-	redirect := "http://127.0.0.1:1/internal/sessions/v1/auth/callback"
-	authURL, err := oauthflow.AuthorizationURL(e.in, nil, redirect, state, verifier)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cb, err := e.provider.Approve(authURL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	code := queryParam(e.t, cb, "code")
-	tok, err := e.client.ExchangeCode(context.Background(), e.in, nil, code, verifier, redirect)
-	if err != nil {
-		e.t.Fatalf("exchange: %v", err)
-	}
-	saved, err := e.mgr.Connect(context.Background(), e.acct, e.in, tok, "test")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return saved
-}
 
 func TestThousandCallersInsideWindowCauseOneRefresh(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, RefreshDelay: 50 * time.Millisecond}, oauthflow.GrantAuthorizationCode)
 	first := e.connect()
-	e.clock.Add(40 * time.Minute) // 20 min left: inside the 30 min window
+	e.clock.Add(urgent(time.Hour)) // 15 s left: callers wait for the refresh
 	before := e.provider.RefreshCalls()
 	const n = 1000
 	var wg sync.WaitGroup
@@ -184,15 +72,19 @@ func TestRefreshWindowCappedAtHalfTheLifetime(t *testing.T) {
 			e := newEngine(t, fakeprovider.Options{AccessTTL: tc.ttl}, oauthflow.GrantAuthorizationCode)
 			e.connect()
 			e.clock.Add(tc.elapsed)
+			first, _ := e.store.LoadToken(context.Background(), e.acct.ID)
 			res, err := e.mgr.Token(context.Background(), e.acct, e.in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Refreshed != tc.refresh || (e.provider.RefreshCalls() == 1) != tc.refresh {
-				t.Errorf("refreshed: got %v (%d calls), want %v", res.Refreshed, e.provider.RefreshCalls(), tc.refresh)
+			e.settle() // inside the window the refresh runs in the background
+			if res.Token.AccessToken != first.AccessToken || (e.provider.RefreshCalls() == 1) != tc.refresh {
+				t.Errorf("refreshed: got the current token %v (%d calls), want the current token and refresh=%v",
+					res.Token.AccessToken == first.AccessToken, e.provider.RefreshCalls(), tc.refresh)
 			}
-			if tc.refresh && res.Reason != oauthflow.ReasonExpiring {
-				t.Errorf("reason: got %q, want expiring", res.Reason)
+			stored, _ := e.store.LoadToken(context.Background(), e.acct.ID)
+			if (stored.Version > first.Version) != tc.refresh {
+				t.Errorf("stored version: got %d after %d, want a new one: %v", stored.Version, first.Version, tc.refresh)
 			}
 		})
 	}
@@ -206,6 +98,7 @@ func TestRefreshWithoutNewRefreshTokenKeepsTheOld(t *testing.T) {
 		if _, err := e.mgr.Token(context.Background(), e.acct, e.in); err != nil {
 			t.Fatal(err)
 		}
+		e.settle()
 	}
 	stored, _ := e.store.LoadToken(context.Background(), e.acct.ID)
 	if stored.RefreshToken != first.RefreshToken || e.provider.RefreshCalls() != 3 {
@@ -217,7 +110,7 @@ func TestInvalidGrantMarksNeedsReconnectWithoutALoop(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true}, oauthflow.GrantAuthorizationCode)
 	e.connect()
 	e.provider.RevokeAll() // the user revoked access at the provider
-	e.clock.Add(45 * time.Minute)
+	e.clock.Add(urgent(time.Hour))
 	_, err := e.mgr.Token(context.Background(), e.acct, e.in)
 	if !errors.Is(err, oauthflow.ErrNeedsReconnect) {
 		t.Fatalf("got %v, want ErrNeedsReconnect", err)
@@ -239,7 +132,7 @@ func TestInvalidGrantMarksNeedsReconnectWithoutALoop(t *testing.T) {
 func TestTemporaryFailureKeepsTheCurrentTokenUntilExpiry(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour}, oauthflow.GrantAuthorizationCode)
 	first := e.connect()
-	e.clock.Add(45 * time.Minute)
+	e.clock.Add(urgent(time.Hour))
 	e.provider.FailNextToken(503, `{"error":"temporarily_unavailable"}`, 1)
 	res, err := e.mgr.Token(context.Background(), e.acct, e.in)
 	if err != nil || res.Token.AccessToken != first.AccessToken {
@@ -249,7 +142,8 @@ func TestTemporaryFailureKeepsTheCurrentTokenUntilExpiry(t *testing.T) {
 	if acc.Status != oauthflow.StatusConnected || acc.LastError == "" || acc.TemporaryFailures != 1 {
 		t.Errorf("account: status %s error %q failures %d, want connected, the error recorded, 1", acc.Status, acc.LastError, acc.TemporaryFailures)
 	}
-	// The next call tries again and succeeds.
+	// The next call after the backoff (1 s ± a fifth) tries again and succeeds.
+	e.clock.Add(2 * time.Second)
 	res, err = e.mgr.Token(context.Background(), e.acct, e.in)
 	if err != nil || !res.Refreshed {
 		t.Errorf("retry: got refreshed=%v (%v), want a refresh", res.Refreshed, err)
@@ -302,6 +196,7 @@ func TestTwoProcessesNeverSpendTheSameRefreshToken(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		e.settle()
 	}
 	if e.provider.InvalidGrants() != 0 || e.provider.ChainRevocations() != 0 {
 		t.Errorf("invalid grants %d, chain revocations %d; want 0", e.provider.InvalidGrants(), e.provider.ChainRevocations())
@@ -317,7 +212,7 @@ func TestClientCredentialsFetchesANewTokenInsteadOfRefreshing(t *testing.T) {
 	if err != nil || !res.Refreshed || res.Token.RefreshToken != "" {
 		t.Fatalf("connect: got %+v (%v)", res, err)
 	}
-	e.clock.Add(11 * time.Minute)
+	e.clock.Add(urgent(20 * time.Minute))
 	res2, err := e.mgr.Token(context.Background(), e.acct, e.in)
 	if err != nil || !res2.Refreshed || res2.Token.AccessToken == res.Token.AccessToken {
 		t.Errorf("inside the window: got refreshed=%v (%v)", res2.Refreshed, err)
@@ -401,7 +296,7 @@ func TestNoRefreshTokenIsUsedUntilItExpires(t *testing.T) {
 func TestWaitLetsARefreshUnderWayCommit(t *testing.T) {
 	e := newEngine(t, fakeprovider.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, RefreshDelay: 300 * time.Millisecond}, oauthflow.GrantAuthorizationCode)
 	first := e.connect()
-	e.clock.Add(45 * time.Minute)
+	e.clock.Add(urgent(time.Hour))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := e.mgr.Token(ctx, e.acct, e.in); err == nil {

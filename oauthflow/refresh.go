@@ -12,17 +12,19 @@ import (
 const leasePoll = 150 * time.Millisecond
 
 // refreshLeased takes the account's lease, re-reads the stored token (another
-// process may have refreshed it already), calls the token endpoint only when
-// still needed, and commits the answer by compare-and-swap — all before any
-// caller sees the new token.
+// process may have refreshed it already) and the failure streak any process
+// left there, calls the token endpoint only when still needed and allowed,
+// and commits the answer by compare-and-swap — all before any caller sees the
+// new token.
 func (m *Manager) refreshLeased(ctx context.Context, a Account, in Integration, basis int64, reason, note string) (TokenResult, error) {
 	if res, done, err := m.acquire(ctx, a.ID, basis, reason, note); done || err != nil {
 		return res, err
 	}
+	handedOver := false // a token waiting to be saved keeps the lease until it lands
 	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		m.opts.Store.ReleaseLease(rctx, a.ID, m.holder)
+		if !handedOver {
+			m.releaseLease(a.ID)
+		}
 	}()
 	stored, err := m.opts.Store.LoadToken(ctx, a.ID)
 	switch {
@@ -35,11 +37,26 @@ func (m *Manager) refreshLeased(ctx context.Context, a Account, in Integration, 
 	case stored.Version > basis:
 		// Someone refreshed while this caller waited: use theirs, unless it is
 		// itself already due (then fall through and refresh it).
+		m.endStreak(a.ID)
 		if due, _ := m.dueNote(in, stored); !due || reason == ReasonRejected {
 			return TokenResult{Token: stored, Refreshed: true, Reason: reason, Note: note}, nil
 		}
 	}
-	return m.call(ctx, a, in, stored, reason, note)
+	if !byPerson(reason) {
+		if b, err := m.opts.Store.LoadBackoff(ctx, a.ID); err == nil && (b.Failures > 0 || b.LostVersion != 0) {
+			if s := m.adopt(a.ID, b); m.opts.Now().Before(s.Next) { // another process failed since
+				return m.paused(stored, s, reason, note, m.opts.Now())
+			}
+		}
+	}
+	res, handedOver, err := m.call(ctx, a, in, stored, reason, note)
+	return res, err
+}
+
+func (m *Manager) releaseLease(accountID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m.opts.Store.ReleaseLease(ctx, accountID, m.holder)
 }
 
 // acquire waits for the lease. When another holder has it, the wait ends as
@@ -54,6 +71,7 @@ func (m *Manager) acquire(ctx context.Context, accountID string, basis int64, re
 			return TokenResult{}, false, nil
 		}
 		if t, err := m.opts.Store.LoadToken(ctx, accountID); err == nil && t.Version > basis {
+			m.endStreak(accountID)
 			return TokenResult{Token: t, Refreshed: true, Reason: reason, Note: note}, true, nil
 		}
 		select {
@@ -64,25 +82,30 @@ func (m *Manager) acquire(ctx context.Context, accountID string, basis int64, re
 	}
 }
 
-// call asks the token endpoint for a new token and commits it.
-func (m *Manager) call(ctx context.Context, a Account, in Integration, stored Token, reason, note string) (TokenResult, error) {
+// call asks the token endpoint for a new token and commits it. handedOver
+// reports that the token could not be saved yet: it is served from memory
+// and a background save, which now owns the lease, retries until it lands.
+func (m *Manager) call(ctx context.Context, a Account, in Integration, stored Token, reason, note string) (res TokenResult, handedOver bool, err error) {
 	if in.OAuth2.GrantType != GrantClientCredentials && stored.RefreshToken == "" {
-		return m.noRefreshToken(ctx, a, reason, note)
+		res, err = m.noRefreshToken(ctx, a, reason, note)
+		return res, false, err
 	}
 	m.fault(FaultBeforeTokenRequest)
+	cctx, ci := withCallInfo(ctx)
 	start := m.opts.Now()
 	var tok Token
 	ep, err := endpointsFor(in, a, stored) // the recorded endpoints, never the account's current values
 	switch {
 	case err != nil:
 	case in.OAuth2.GrantType == GrantClientCredentials:
-		tok, err = m.opts.Client.ClientCredentials(ctx, in, a.Parameters, ep)
+		tok, err = m.opts.Client.ClientCredentials(cctx, in, a.Parameters, ep)
 	default:
-		tok, err = m.opts.Client.Refresh(ctx, in, a.Parameters, ep, stored.RefreshToken)
+		tok, err = m.opts.Client.Refresh(cctx, in, a.Parameters, ep, stored.RefreshToken)
 	}
 	took := m.opts.Now().Sub(start)
 	if err != nil {
-		return m.failed(ctx, a, in, stored, reason, note, err, took)
+		res, err = m.failed(ctx, a, in, stored, reason, note, err, took, ci)
+		return res, false, err
 	}
 	m.fault(FaultAfterTokenResponse)
 	m.observe(in, "ok", took)
@@ -96,58 +119,78 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if stored.AccessToken == "" {
 		prev = -1 // no token was stored (client credentials connecting): nothing to race with under our lease
 	}
-	saved, err := m.opts.Store.SaveToken(ctx, a.ID, prev, tok, RefreshEvent{
-		Reason: reason, Note: note, Warnings: Warnings(in, tok), Duration: took, Status: StatusConnected,
-	})
+	ev := RefreshEvent{Reason: reason, Note: note, Warnings: Warnings(in, tok), Duration: took, Status: StatusConnected}
+	saved, err := m.opts.Store.SaveToken(ctx, a.ID, prev, tok, ev)
 	if errors.Is(err, ErrTokenConflict) {
 		// Only possible when our lease expired mid-call or the account was
 		// disconnected meanwhile: the stored state wins.
 		cur, lerr := m.opts.Store.LoadToken(ctx, a.ID)
 		if lerr != nil {
-			return TokenResult{}, fmt.Errorf("%w: the account changed during the refresh (%v)", ErrNeedsReconnect, lerr)
+			return TokenResult{}, false, fmt.Errorf("%w: the account changed during the refresh (%v)", ErrNeedsReconnect, lerr)
 		}
-		return TokenResult{Token: cur, Refreshed: true, Reason: reason, Note: note}, nil
+		return TokenResult{Token: cur, Refreshed: true, Reason: reason, Note: note}, false, nil
 	}
 	if err != nil {
-		return TokenResult{}, err
+		return m.keep(a.ID, prev, tok, ev, err, true), true, nil
 	}
+	m.endStreak(a.ID)
 	m.fault(FaultAfterCommit)
-	return TokenResult{Token: saved, Refreshed: true, Reason: reason, Note: note}, nil
+	return TokenResult{Token: saved, Refreshed: true, Reason: reason, Note: note}, false, nil
 }
 
-// failed records a failed refresh. invalid_grant first re-reads the store: if
-// the token was replaced meanwhile, the failure was ours alone and the new
-// token is used. A temporary failure before expiry keeps the current token.
-func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored Token, reason, note string, err error, took time.Duration) (TokenResult, error) {
+// failed records a failed refresh and, unless the grant is dead, extends the
+// account's failure streak (backoff). invalid_grant first re-reads the store:
+// if the token was replaced meanwhile, the failure was ours alone and the new
+// token is used. Any failure but a dead grant keeps a token that still works
+// for a caller that only wanted a fresher one.
+func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored Token, reason, note string, err error, took time.Duration, ci *callInfo) (TokenResult, error) {
+	err = notATokenBeforeWorked(err, stored.AccessToken != "")
 	kind := Classify(err)
-	ev := RefreshEvent{Reason: reason, Note: note, Error: err.Error(), Kind: kind, Duration: took}
+	ev := RefreshEvent{Reason: reason, Note: note, Kind: kind, Duration: took}
 	switch kind {
 	case KindInvalidGrant:
 		m.observe(in, "rejected", took)
 		if cur, lerr := m.opts.Store.LoadToken(ctx, a.ID); lerr == nil && cur.Version != stored.Version {
 			return TokenResult{Token: cur, Refreshed: true, Reason: reason, Note: note}, nil
 		}
+		if lost := m.lostVersion(a.ID); lost != 0 && lost == stored.Version {
+			err = fmt.Errorf("the rotation of the refresh token was probably lost in transit: an earlier refresh of it got no answer "+
+				"(a timeout or a dropped connection after it was sent), so the provider likely issued a new refresh token that never arrived, "+
+				"and now refuses the old one: %w", err)
+		}
 		ev.Status = StatusNeedsReconnect
 		m.markDead(a.ID, stored.Version)
-		err = fmt.Errorf("%w: %w", ErrNeedsReconnect, err)
+		m.endStreak(a.ID)
 	case KindConfig:
 		m.observe(in, "rejected", took)
 		ev.Status = StatusError
 	default:
 		m.observe(in, "temporary_error", took)
 	}
-	if rerr := m.opts.Store.RecordRefreshFailure(ctx, a.ID, ev); rerr != nil {
-		return TokenResult{}, errors.Join(err, rerr)
+	if kind != KindInvalidGrant {
+		var lost int64
+		if in.OAuth2.GrantType != GrantClientCredentials && answerLost(err, ci) {
+			lost = stored.Version
+		}
+		ev.Backoff = m.failedAttempt(a.ID, err, parseRetryAfter(ci.retryAfterHeader(), m.opts.Now()), lost)
 	}
-	if kind == KindTemporary && reason == ReasonExpiring && stored.AccessToken != "" && stored.Expiry.After(m.opts.Now()) {
+	ev.Error = err.Error()
+	if rerr := m.opts.Store.RecordRefreshFailure(ctx, a.ID, ev); rerr != nil {
+		m.log.Error("could not record a failed refresh", "account_id", a.ID, "refresh_error", ev.Error, "err", rerr)
+	}
+	if kind != KindInvalidGrant && reason == ReasonExpiring && stored.AccessToken != "" && stored.Expiry.After(m.opts.Now()) {
 		return TokenResult{Token: stored, Reason: reason,
 			Note: note + "; the refresh failed for now (" + err.Error() + "), so the current token is used until it expires"}, nil
 	}
-	if kind != KindInvalidGrant {
-		m.mu.Lock()
-		delete(m.cache, a.ID) // the next caller re-reads the store
-		m.mu.Unlock()
+	switch kind {
+	case KindInvalidGrant:
+		return TokenResult{}, fmt.Errorf("%w: %w", ErrNeedsReconnect, err)
+	case KindTemporary:
+		err = fmt.Errorf("%w: %w", ErrTokenUnavailable, err)
 	}
+	m.mu.Lock()
+	delete(m.cache, a.ID) // the next caller re-reads the store
+	m.mu.Unlock()
 	return TokenResult{}, err
 }
 
@@ -170,49 +213,4 @@ func (m *Manager) observe(in Integration, outcome string, d time.Duration) {
 	if m.opts.OnRefresh != nil {
 		m.opts.OnRefresh(in, outcome, d)
 	}
-}
-
-// Connect stores the first token of a connection (from a code exchange). A
-// new grant replaces whatever the account held.
-func (m *Manager) Connect(ctx context.Context, a Account, in Integration, tok Token, actor string) (Token, error) {
-	ev := RefreshEvent{Reason: ReasonConnect, Note: "connected", Warnings: Warnings(in, tok), Actor: actor, Status: StatusConnected}
-	saved, err := m.opts.Store.SaveToken(ctx, a.ID, -1, tok, ev)
-	if err != nil {
-		return Token{}, fmt.Errorf("connect account %s: %w", a.ID, err)
-	}
-	m.Forget(a.ID)
-	m.remember(a.ID, saved)
-	return saved, nil
-}
-
-// Warnings are what an account's owner should know about a token.
-func Warnings(in Integration, t Token) []Warning {
-	var ws []Warning
-	if life := t.Lifetime(); life > 0 && life < 5*time.Minute {
-		ws = append(ws, Warning{Code: WarnShortTTL, Message: fmt.Sprintf(
-			"The token lives only %s: requests may fail; the provider's token TTL should be at least 5 minutes.", roundDuration(life))})
-	}
-	if in.OAuth2.GrantType == GrantAuthorizationCode && t.RefreshToken == "" {
-		ws = append(ws, Warning{Code: WarnNoRefreshToken, Message: "No refresh token was issued: a refresh token is expected — check the provider's offline access / consent settings (for example access_type=offline or prompt=consent)."})
-	}
-	if t.Expiry.IsZero() {
-		ws = append(ws, Warning{Code: WarnUnknownExpiry, Message: "The provider did not say when the token expires (no expires_in): Airlock refreshes it only when the API rejects it."})
-	}
-	return ws
-}
-
-// roundDuration words a duration the way people say it: "12 min", "2 h 5 min", "40 s".
-func roundDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
-	}
-	h := int(d / time.Hour)
-	mins := int((d % time.Hour).Round(time.Minute).Minutes())
-	if mins == 0 {
-		return fmt.Sprintf("%d h", h)
-	}
-	return fmt.Sprintf("%d h %d min", h, mins)
 }

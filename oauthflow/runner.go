@@ -93,6 +93,9 @@ type RequestRecord struct {
 	// refresh: the account should say so.
 	RejectedTwice bool
 	Err           string
+	// Console is set for the console's test requests (Request.Describe),
+	// which keep a row of their own in the account's activity.
+	Console bool
 }
 
 // RunnerOptions configure a Runner.
@@ -136,7 +139,7 @@ func (r *Runner) Do(ctx context.Context, a Account, in Integration, req Request)
 	if method == "" {
 		method = http.MethodGet
 	}
-	rec := RequestRecord{Account: a, IntegrationKey: in.Key, Method: method, URL: withoutQueryValues(target)}
+	rec := RequestRecord{Account: a, IntegrationKey: in.Key, Method: method, URL: withoutQueryValues(target), Console: req.Describe}
 	tr, err := r.opts.Manager.Token(ctx, a, in)
 	if err != nil {
 		rec.Err = err.Error()

@@ -93,22 +93,29 @@ func TestRunnerInjectsTokenAndRequestParameters(t *testing.T) {
 	}
 }
 
+// TestRunnerRefreshesBeforeTheRequestInsideTheWindow: inside the window the
+// request goes out at once with the current token and the refresh runs in
+// the background; only a token about to expire is refreshed first.
 func TestRunnerRefreshesBeforeTheRequestInsideTheWindow(t *testing.T) {
 	for _, tc := range []struct {
-		left    time.Duration
-		refresh bool
-	}{{29 * time.Minute, true}, {31 * time.Minute, false}} {
+		left       time.Duration
+		refresh    bool // a refresh happens
+		beforehand bool // … before the request, which says so
+	}{{29 * time.Minute, true, false}, {31 * time.Minute, false, false}, {oauthflow.UrgentMargin / 2, true, true}} {
 		e := newEngine(t, fakeprovider.Options{AccessTTL: 2 * time.Hour, RotateRefreshTokens: true}, oauthflow.GrantAuthorizationCode)
-		e.connect()
+		first := e.connect()
 		e.clock.Add(2*time.Hour - tc.left)
 		resp, err := e.newRunner(0, nil).Do(context.Background(), e.acct, e.in, oauthflow.Request{URL: e.provider.APIURL() + "me"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.Refreshed != tc.refresh || (e.provider.RefreshCalls() == 1) != tc.refresh {
-			t.Errorf("%s left: refreshed %v (%d calls), want %v", tc.left, resp.Refreshed, e.provider.RefreshCalls(), tc.refresh)
+		sentWith := strings.TrimPrefix(e.provider.LastAPIRequest().Header.Get("Authorization"), "Bearer ")
+		e.settle()
+		if resp.Refreshed != tc.beforehand || (e.provider.RefreshCalls() == 1) != tc.refresh || (sentWith == first.AccessToken) == tc.beforehand {
+			t.Errorf("%s left: refreshed %v (%d calls, sent with the first token: %v), want refresh %v, before the request %v",
+				tc.left, resp.Refreshed, e.provider.RefreshCalls(), sentWith == first.AccessToken, tc.refresh, tc.beforehand)
 		}
-		if tc.refresh && (resp.RefreshReason != oauthflow.ReasonExpiring || !strings.Contains(resp.RefreshNote, "inside the 30 min window")) {
+		if tc.beforehand && (resp.RefreshReason != oauthflow.ReasonExpiring || !strings.Contains(resp.RefreshNote, "inside the 30 min window")) {
 			t.Errorf("refresh reason %q note %q", resp.RefreshReason, resp.RefreshNote)
 		}
 	}

@@ -159,6 +159,7 @@ func (e *engine) rounds(workers int, size stressSize, do func(n int) (oauthflow.
 			jobs <- s*size.perStep + i
 		}
 		round.Wait()
+		e.settle()
 		e.clock.Add(size.step)
 	}
 	close(jobs)

@@ -26,6 +26,23 @@ type Activity struct {
 	DurationMS     int64
 	RefreshReason  string
 	Actor          string
+	// Count is how many events the row stands for: the attempts of a failure
+	// streak, the requests of a minute (kind "requests"); 1 for a single
+	// event, 0 for a request also counted in its minute's row.
+	Count int
+	// LastAt is the latest of those events (zero for a single event).
+	LastAt time.Time
+	// Counted marks a request row whose request its minute's row counts
+	// too: it is stored with Count 0, so totals count it once.
+	Counted bool
+	// Minute is a minute's summary (kind "requests"), zero otherwise.
+	Minute MinuteSummary
+}
+
+// MinuteSummary is what a "requests" row tells of an account's minute.
+type MinuteSummary struct {
+	N2xx, N3xx, N4xx, N5xx, Failed int
+	P50MS, P99MS                   int64
 }
 
 type execer interface {
@@ -44,18 +61,25 @@ func insertActivity(ctx context.Context, ex execer, a Activity) error {
 }
 
 const insertActivitySQL = `INSERT INTO activity (at, account_id, account_name, integration_key, kind, outcome, detail,
-		method, url, status, duration_ms, refresh_reason, actor)
+		method, url, status, duration_ms, refresh_reason, actor, count, last_at, n2xx, n3xx, n4xx, n5xx, nfailed, p50_ms, p99_ms)
 		VALUES (?, ?, COALESCE(NULLIF(?, ''), (SELECT name FROM accounts WHERE id = ?), ''),
 			COALESCE(NULLIF(?, ''), (SELECT i.key FROM accounts a JOIN integrations i ON i.id = a.integration_id WHERE a.id = ?), ''),
-			?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func activityArgs(a Activity) []any {
+	count := max(1, a.Count)
+	if a.Counted {
+		count = 0
+	}
+	m := a.Minute
 	return []any{millis(a.At), a.AccountID, a.AccountName, a.AccountID, a.IntegrationKey, a.AccountID,
-		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor}
+		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor, count, millis(a.LastAt),
+		m.N2xx, m.N3xx, m.N4xx, m.N5xx, m.Failed, m.P50MS, m.P99MS}
 }
 
 // AddActivity records rows in one transaction (the batched request log uses it).
-func (s *Store) AddActivity(ctx context.Context, rows ...Activity) error {
+func (s *Store) AddActivity(ctx context.Context, rows ...Activity) (err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	if len(rows) == 0 {
 		return nil
 	}
@@ -113,7 +137,8 @@ func (s *Store) ListActivity(ctx context.Context, f ActivityFilter, limit int, c
 		}
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, at, account_id, account_name, integration_key, kind, outcome, detail,
-		method, url, status, duration_ms, refresh_reason, actor FROM activity WHERE `+strings.Join(where, " AND ")+
+		method, url, status, duration_ms, refresh_reason, actor, count, last_at, n2xx, n3xx, n4xx, n5xx, nfailed, p50_ms, p99_ms
+		FROM activity WHERE `+strings.Join(where, " AND ")+
 		" ORDER BY id DESC LIMIT ?", append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list activity: %w", err)
@@ -122,12 +147,14 @@ func (s *Store) ListActivity(ctx context.Context, f ActivityFilter, limit int, c
 	var out []Activity
 	for rows.Next() {
 		var a Activity
-		var at int64
+		var at, last int64
 		if err := rows.Scan(&a.ID, &at, &a.AccountID, &a.AccountName, &a.IntegrationKey, &a.Kind, &a.Outcome, &a.Detail,
-			&a.Method, &a.URL, &a.Status, &a.DurationMS, &a.RefreshReason, &a.Actor); err != nil {
+			&a.Method, &a.URL, &a.Status, &a.DurationMS, &a.RefreshReason, &a.Actor, &a.Count, &last,
+			&a.Minute.N2xx, &a.Minute.N3xx, &a.Minute.N4xx, &a.Minute.N5xx, &a.Minute.Failed, &a.Minute.P50MS, &a.Minute.P99MS); err != nil {
 			return nil, "", fmt.Errorf("store: list activity: %w", err)
 		}
-		a.At = fromMillis(at)
+		a.At, a.LastAt = fromMillis(at), fromMillis(last)
+		a.Counted = a.Kind == "request" && a.Count == 0
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -150,6 +177,32 @@ func (s *Store) PruneActivity(ctx context.Context, retention time.Duration) (int
 	return res.RowsAffected()
 }
 
+// CapActivity deletes the oldest rows beyond max (AIRLOCK_ACTIVITY_MAX_ROWS)
+// and returns how many went. It deletes in batches of 10,000 rows, each its
+// own short transaction, so requests' writes are never held up for long.
+func (s *Store) CapActivity(ctx context.Context, max int64) (int64, error) {
+	var total int64
+	for {
+		var cut int64
+		err := s.read.QueryRowContext(ctx, "SELECT COALESCE((SELECT id FROM activity ORDER BY id DESC LIMIT 1 OFFSET ?), 0)", max).Scan(&cut)
+		if err != nil {
+			return total, fmt.Errorf("store: cap activity: %w", err)
+		}
+		if cut == 0 {
+			return total, nil
+		}
+		res, err := s.write.ExecContext(ctx, `DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id <= ? ORDER BY id LIMIT 10000)`, cut)
+		if err != nil {
+			return total, fmt.Errorf("store: cap activity: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n == 0 {
+			return total, nil
+		}
+	}
+}
+
 // HourBucket counts activity in one hour.
 type HourBucket struct {
 	Start     time.Time
@@ -162,8 +215,13 @@ type HourBucket struct {
 // hours from since (rounded down to the hour) to now.
 func (s *Store) ActivityByHour(ctx context.Context, since time.Time) ([]HourBucket, error) {
 	since = since.Truncate(time.Hour)
-	rows, err := s.read.QueryContext(ctx, `SELECT at / 3600000, kind, outcome, COUNT(*) FROM activity
-		WHERE at >= ? AND kind IN ('refreshed', 'refresh_failed', 'request') GROUP BY at / 3600000, kind, outcome`, millis(since))
+	// A request is counted once: in its minute's row, or (rows from before
+	// minutes were summed) in its own row, whose count is then 1.
+	rows, err := s.read.QueryContext(ctx, `SELECT at / 3600000, kind, outcome,
+			CASE WHEN kind IN ('request', 'requests') THEN SUM(count) ELSE COUNT(*) END,
+			SUM(CASE WHEN kind = 'requests' THEN n4xx + n5xx + nfailed WHEN kind = 'request' AND outcome != 'ok' THEN count ELSE 0 END)
+		FROM activity WHERE at >= ? AND kind IN ('refreshed', 'refresh_failed', 'request', 'requests')
+		GROUP BY at / 3600000, kind, outcome`, millis(since))
 	if err != nil {
 		return nil, fmt.Errorf("store: activity by hour: %w", err)
 	}
@@ -176,24 +234,22 @@ func (s *Store) ActivityByHour(ctx context.Context, since time.Time) ([]HourBuck
 	for rows.Next() {
 		var hour int64
 		var kind, outcome string
-		var count int
-		if err := rows.Scan(&hour, &kind, &outcome, &count); err != nil {
+		var count, failed int
+		if err := rows.Scan(&hour, &kind, &outcome, &count, &failed); err != nil {
 			return nil, fmt.Errorf("store: activity by hour: %w", err)
 		}
 		i := int((hour*3600000 - millis(since)) / 3600000)
 		if i < 0 || i >= n {
 			continue
 		}
-		switch {
-		case kind == "refreshed":
+		switch kind {
+		case "refreshed":
 			out[i].Refreshes += count
-		case kind == "refresh_failed":
+		case "refresh_failed":
 			out[i].Failures += count
-		case outcome == "ok":
-			out[i].Requests += count
 		default:
 			out[i].Requests += count
-			out[i].Failures += count
+			out[i].Failures += failed
 		}
 	}
 	return out, rows.Err()

@@ -184,7 +184,7 @@ func TestCheckBackupRefusesWhatIsNotAGoodBackup(t *testing.T) {
 	n.Close()
 
 	foreign := filepath.Join(dir, "foreign.db")
-	f, err := openPool(foreign, 1)
+	f, err := openPool(foreign, 1, 10*time.Second, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,8 @@ type Store struct {
 	now    func() time.Time
 	// failureAlert is how many temporary refresh failures in a row raise an alert.
 	failureAlert int
+	// health tracks whether writes get through, for readiness.
+	health writeHealth
 }
 
 // Options configure Open.
@@ -50,6 +52,14 @@ type Options struct {
 	// RefreshFailureAlert is how many temporary refresh failures in a row
 	// raise an alert (AIRLOCK_REFRESH_FAILURE_ALERT); 0 means 3.
 	RefreshFailureAlert int
+	// BusyTimeout is how long a statement waits for another connection's
+	// write lock before it fails with SQLITE_BUSY; 0 means 10 s. Tests
+	// shorten it to hold the lock "longer than the busy timeout" quickly.
+	BusyTimeout time.Duration
+	// MaxPageCount, when set, caps the database at that many pages (PRAGMA
+	// max_page_count): a write that needs more fails with SQLITE_FULL, as on
+	// a full disk. Tests use it to simulate one without filling a disk.
+	MaxPageCount int
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies any
@@ -59,7 +69,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	write, err := openPool(path, 1)
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
+	write, err := openPool(path, 1, busy, opts.MaxPageCount)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +93,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if readConns <= 0 {
 		readConns = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	s.read, err = openPool(path, readConns)
+	s.read, err = openPool(path, readConns, busy, 0)
 	if err != nil {
 		write.Close()
 		return nil, err
@@ -89,10 +103,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // openPool opens a connection pool whose every connection gets the same pragmas:
 // they are part of the DSN, so a connection the pool opens later has them too.
-func openPool(path string, conns int) (*sql.DB, error) {
+func openPool(path string, conns int, busy time.Duration, maxPages int) (*sql.DB, error) {
 	q := url.Values{}
+	if maxPages > 0 {
+		q.Add("_pragma", fmt.Sprintf("max_page_count(%d)", maxPages))
+	}
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// BEGIN IMMEDIATE takes the write lock at the start of a transaction, so two

@@ -75,7 +75,8 @@ func splitScopes(s string) []string {
 // The version is the account's token_version, which a disconnect also moves
 // on, so it never repeats. A negative prevVersion saves unconditionally: a
 // new grant (a connection) replaces whatever the account held.
-func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int64, t oauthflow.Token, ev oauthflow.RefreshEvent) (oauthflow.Token, error) {
+func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int64, t oauthflow.Token, ev oauthflow.RefreshEvent) (_ oauthflow.Token, err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	if s.sealer == nil {
 		return t, errors.New("store: no encryption key configured: cannot store tokens")
 	}
@@ -136,6 +137,9 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 		RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(), Actor: ev.Actor}); err != nil {
 		return t, err
 	}
+	if err := endStreak(ctx, tx, accountID); err != nil {
+		return t, err
+	}
 	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
 		return t, err
 	}
@@ -150,8 +154,11 @@ func nonNilWarnings(ws []oauthflow.Warning) []oauthflow.Warning {
 }
 
 // RecordRefreshFailure records a failed refresh: the error on the account, the
-// new status when ev.Status is set, a temporary-failure count, and activity.
-func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev oauthflow.RefreshEvent) error {
+// new status when ev.Status is set, a temporary-failure count, and activity —
+// for a failure in a streak (ev.Backoff), the streak beside the lease and one
+// activity row for the whole streak.
+func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev oauthflow.RefreshEvent) (err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: record refresh failure: %w", err)
@@ -168,9 +175,18 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 		ev.Status, ev.Status, truncate(ev.Error, 1000), ev.Status, temp, millis(now), accountID); err != nil {
 		return fmt.Errorf("store: record refresh failure: %w", err)
 	}
-	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "refresh_failed", Outcome: ev.Kind.String(),
-		Detail: truncate(ev.Error, 1000), RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(), Actor: ev.Actor}); err != nil {
-		return err
+	if ev.Backoff.Failures > 0 {
+		if err := s.recordStreak(ctx, tx, accountID, ev, now); err != nil {
+			return err
+		}
+	} else {
+		if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "refresh_failed", Outcome: ev.Kind.String(),
+			Detail: truncate(ev.Error, 1000), RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(), Actor: ev.Actor}); err != nil {
+			return err
+		}
+		if err := endStreak(ctx, tx, accountID); err != nil {
+			return err
+		}
 	}
 	if err := s.afterFailure(ctx, tx, accountID, ev); err != nil {
 		return err
@@ -180,7 +196,8 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 
 // AcquireLease takes the account's refresh lease unless another holder's is
 // still valid. One statement, so it is atomic in SQLite and PostgreSQL alike.
-func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl time.Duration) (bool, error) {
+func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl time.Duration) (_ bool, err error) {
+	defer func() { s.NoteUnavailable(err) }()
 	now := s.now()
 	res, err := s.write.ExecContext(ctx, `INSERT INTO token_leases (account_id, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
@@ -196,13 +213,15 @@ func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl 
 	return n == 1, nil
 }
 
-// ClearLeases drops every refresh lease and says how many there were. Only a
-// process that knows no other one can hold a lease may call it: the server at
-// start-up, holding the data dir's lock, so that the leases of a predecessor
-// killed mid-refresh do not hold up those accounts' refreshes until they
-// expire. (Several servers on one shared database must rely on expiry.)
+// ClearLeases drops every refresh lease and says how many there were; the
+// accounts' failure streaks stay, so a restart does not restart a storm. Only
+// a process that knows no other one can hold a lease may call it: the server
+// at start-up, holding the data dir's lock, so that the leases of a
+// predecessor killed mid-refresh do not hold up those accounts' refreshes
+// until they expire. (Several servers on one shared database must rely on
+// expiry.)
 func (s *Store) ClearLeases(ctx context.Context) (int64, error) {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM token_leases")
+	res, err := s.write.ExecContext(ctx, "UPDATE token_leases SET holder = '', expires_at = 0 WHERE holder != ''")
 	if err != nil {
 		return 0, fmt.Errorf("store: clear leases: %w", err)
 	}
@@ -210,9 +229,10 @@ func (s *Store) ClearLeases(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// ReleaseLease drops the lease if holder still has it.
+// ReleaseLease gives the lease back if holder still has it (the row, with the
+// account's failure streak, stays).
 func (s *Store) ReleaseLease(ctx context.Context, accountID, holder string) error {
-	if _, err := s.write.ExecContext(ctx, "DELETE FROM token_leases WHERE account_id = ? AND holder = ?", accountID, holder); err != nil {
+	if _, err := s.write.ExecContext(ctx, "UPDATE token_leases SET holder = '', expires_at = 0 WHERE account_id = ? AND holder = ?", accountID, holder); err != nil {
 		return fmt.Errorf("store: release lease of account %s: %w", accountID, err)
 	}
 	return nil
@@ -246,6 +266,9 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 		return err
 	}
 	if err := s.resolveAlerts(ctx, tx, accountID, "disconnected", "", AlertNeedsReconnect, AlertError, AlertRefreshFailing, AlertShortTTL); err != nil {
+		return err
+	}
+	if err := endStreak(ctx, tx, accountID); err != nil {
 		return err
 	}
 	return commit(tx, "disconnect account")

@@ -60,6 +60,32 @@ func (p *Provider) LastTokenRequest() TokenRequest {
 	return copyTokenRequest(p.tokenReqs[len(p.tokenReqs)-1])
 }
 
+// TokenRequests lists every request the token endpoint received, in order
+// (copies, secrets included).
+func (p *Provider) TokenRequests() []TokenRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]TokenRequest, len(p.tokenReqs))
+	for i, tr := range p.tokenReqs {
+		out[i] = copyTokenRequest(tr)
+	}
+	return out
+}
+
+// ChainOf is the grant (as in TokenRequest.Chain) an access or refresh
+// token belongs to, 0 when the token is unknown.
+func (p *Provider) ChainOf(token string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rt := p.refresh[token]; rt != nil {
+		return rt.chain.id
+	}
+	if at := p.access[token]; at != nil {
+		return at.chain.id
+	}
+	return 0
+}
+
 // copyTokenRequest is a deep copy, so a test reading it cannot race the server.
 func copyTokenRequest(tr TokenRequest) TokenRequest {
 	tr.Form = cloneValues(tr.Form)

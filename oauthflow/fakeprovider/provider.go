@@ -101,6 +101,11 @@ type Options struct {
 	// included — as a debugging provider might: the test of what Airlock
 	// lets reach its messages.
 	EchoCredentials bool
+	// ReuseGrace, with RotateRefreshTokens, accepts a replaced refresh token
+	// again for this long after it was replaced (by Clock), as Okta's grace
+	// period and Auth0's reuse interval do: a client that lost the answer
+	// of a rotation can retry. After it, reuse revokes the chain.
+	ReuseGrace time.Duration
 }
 
 // Provider is a running fake OAuth 2.0 provider. Create it with New and stop
@@ -127,6 +132,7 @@ type Provider struct {
 	counts        counters
 
 	tokenFail  tokenFailure
+	fault      *Fault
 	apiFail    statusFailure
 	revokeFail statusFailure
 	apiToken   apiTokenConfig

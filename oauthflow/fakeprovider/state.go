@@ -13,6 +13,7 @@ import (
 // client-credentials request. Revoking it kills all of its tokens at once, as
 // real servers do on reuse detection.
 type chain struct {
+	id      int // 1, 2 … in the order grants were made
 	revoked bool
 }
 
@@ -26,7 +27,9 @@ type accessToken struct {
 type refreshToken struct {
 	chain    *chain
 	replaced bool // rotated away: presenting it again is reuse
-	scope    string
+	// replacedAt is when it was rotated away (Options.ReuseGrace).
+	replacedAt time.Time
+	scope      string
 }
 
 type authCode struct {
@@ -56,7 +59,7 @@ func invalidGrant(desc string) *oauthError {
 }
 
 func (p *Provider) newChainLocked() *chain {
-	c := &chain{}
+	c := &chain{id: len(p.chains) + 1}
 	p.chains = append(p.chains, c)
 	return c
 }
@@ -175,6 +178,8 @@ func (p *Provider) refreshLocked(form url.Values) (issued, *oauthError) {
 		return issued{}, invalidGrant("The refresh token is unknown")
 	case rt.chain.revoked:
 		return issued{}, invalidGrant("The refresh token was revoked")
+	case rt.replaced && p.opts.ReuseGrace > 0 && p.now().Sub(rt.replacedAt) <= p.opts.ReuseGrace:
+		// within the grace period: accepted again
 	case rt.replaced:
 		rt.chain.revoked = true
 		p.counts.chainRevocations++
@@ -187,8 +192,8 @@ func (p *Provider) refreshLocked(form url.Values) (issued, *oauthError) {
 		}
 		scope = s
 	}
-	if p.opts.RotateRefreshTokens {
-		rt.replaced = true
+	if p.opts.RotateRefreshTokens && !rt.replaced {
+		rt.replaced, rt.replacedAt = true, p.now()
 	}
 	// Without rotation the answer carries no refresh_token, as Google's does:
 	// the client must keep the one it has (RFC 6749 §6).

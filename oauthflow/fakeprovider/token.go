@@ -29,6 +29,11 @@ type TokenRequest struct {
 	BasicUser, BasicPassword string
 	// Header is a copy of the request headers.
 	Header http.Header
+	// At is when the request arrived, by Options.Clock.
+	At time.Time
+	// Chain identifies the grant a refresh request's refresh token belongs
+	// to (see ChainOf); 0 for other grants and unknown tokens.
+	Chain int
 }
 
 var standardTokenParams = map[string]bool{
@@ -41,10 +46,21 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	form := tokenParams(r)
 	grant := form.Get("grant_type")
-	if f, ok := p.recordToken(newTokenRequest(r, form), grant); ok {
+	f, injected := p.recordToken(newTokenRequest(r, form), grant)
+	if fault := p.currentFault(); fault != nil && p.serveFault(w, r, fault, func(w http.ResponseWriter, r *http.Request) {
+		p.answerToken(w, r, form, grant)
+	}) {
+		return
+	}
+	if injected {
 		writeInjected(w, f.status, f.body)
 		return
 	}
+	p.answerToken(w, r, form, grant)
+}
+
+// answerToken checks the method and the client, then runs the grant.
+func (p *Provider) answerToken(w http.ResponseWriter, r *http.Request, form url.Values, grant string) {
 	if p.opts.EchoCredentials {
 		p.echoCredentials(w, r, form)
 		return
@@ -130,14 +146,19 @@ func newTokenRequest(r *http.Request, form url.Values) TokenRequest {
 	return tr
 }
 
-// recordToken counts the request and consumes an injected failure, if any.
+// recordToken counts the request and consumes an injected failure, if any
+// (none while a Fault is set: the Fault takes precedence).
 func (p *Provider) recordToken(tr TokenRequest, grant string) (tokenFailure, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts.token++
 	p.counts.byGrant[grant]++
+	tr.At = p.now()
+	if rt := p.refresh[tr.Form.Get("refresh_token")]; rt != nil && grant == "refresh_token" {
+		tr.Chain = rt.chain.id
+	}
 	p.tokenReqs = append(p.tokenReqs, tr)
-	if p.tokenFail.n <= 0 {
+	if p.tokenFail.n <= 0 || p.fault != nil {
 		return tokenFailure{}, false
 	}
 	p.tokenFail.n--
