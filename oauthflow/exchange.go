@@ -26,6 +26,9 @@ type Client struct {
 	HTTP *http.Client
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
+
+	getOnce sync.Once
+	getHTTP *http.Client // HTTP without keep-alive, for GET token requests
 }
 
 func (c *Client) now() time.Time {
@@ -37,11 +40,29 @@ func (c *Client) now() time.Time {
 
 // httpClient is c.HTTP with redirects and cookies switched off: a token
 // endpoint that redirects may be trying to collect the code or the secret.
-func (c *Client) httpClient() (*http.Client, error) {
+//
+// A GET request goes out on a connection of its own: net/http re-sends an
+// idempotent request by itself when a reused connection fails after the
+// request was written, and a GET token request carries the refresh token in
+// its query — sent twice, a rotating provider sees a reuse and revokes the
+// grant. A fresh connection is never retried that way.
+func (c *Client) httpClient(method string) (*http.Client, error) {
 	if c.HTTP == nil {
 		return nil, errors.New("oauthflow: Client.HTTP is nil: build one with NewHTTPClient")
 	}
 	hc := *c.HTTP
+	if method == http.MethodGet {
+		c.getOnce.Do(func() {
+			g := *c.HTTP
+			if t, ok := g.Transport.(*http.Transport); ok {
+				t = t.Clone()
+				t.DisableKeepAlives = true
+				g.Transport = t
+			}
+			c.getHTTP = &g
+		})
+		hc = *c.getHTTP
+	}
 	hc.CheckRedirect = noRedirect
 	hc.Jar = nil
 	return &hc, nil
@@ -227,7 +248,7 @@ func endpointURL(target string) (*url.URL, error) {
 // do sends req and reads at most maxTokenBody bytes of the answer; a 3xx is
 // an error (never followed), so is a larger answer.
 func (c *Client) do(req *http.Request, endpoint string) (status int, contentType string, body []byte, err error) {
-	hc, err := c.httpClient()
+	hc, err := c.httpClient(req.Method)
 	if err != nil {
 		return 0, "", nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: err}
 	}
