@@ -78,7 +78,7 @@ func (s *Store) CreateAccount(ctx context.Context, a oauthflow.Account) (Account
 	now := millis(s.now())
 	if _, err := s.write.ExecContext(ctx, `INSERT INTO accounts (id, integration_id, name, parameters, status, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.IntegrationID, a.Name, string(params), a.Status, now, now); err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
+		if isForeignKeyViolation(err) {
 			return AccountRow{}, fmt.Errorf("store: create account: integration %d: %w", a.IntegrationID, ErrNotFound)
 		}
 		return AccountRow{}, fmt.Errorf("store: create account: %w", err)

@@ -81,6 +81,9 @@ func (s *Store) CreateIntegration(ctx context.Context, in oauthflow.Integration)
 	now := millis(s.now())
 	res, err := tx.ExecContext(ctx, "INSERT INTO integrations (key, name, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
 		in.Key, in.Name, config, now, now)
+	if isUniqueViolation(err) {
+		return in, fmt.Errorf("store: create integration %q: %w", in.Key, ErrConflict)
+	}
 	if err != nil {
 		return in, fmt.Errorf("store: create integration %q: %w", in.Key, err)
 	}

@@ -204,7 +204,7 @@ func (s *Store) AcquireLease(ctx context.Context, accountID, holder string, ttl 
 		WHERE token_leases.expires_at <= ? OR token_leases.holder = excluded.holder`,
 		accountID, holder, millis(now.Add(ttl)), millis(now))
 	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
+		if isForeignKeyViolation(err) {
 			return false, fmt.Errorf("store: lease account %s: %w", accountID, ErrNotFound)
 		}
 		return false, fmt.Errorf("store: lease account %s: %w", accountID, err)

@@ -116,3 +116,18 @@ func (s *Store) probe(ctx context.Context) error {
 	}
 	return nil
 }
+
+// isForeignKeyViolation reports whether err is SQLite refusing a row whose
+// parent is missing (SQLITE_CONSTRAINT_FOREIGNKEY), by its extended result
+// code rather than its text.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate
+// (SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY), by its extended result code.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}

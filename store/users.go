@@ -108,6 +108,9 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash,
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO users (email, password_hash, role, must_change_password, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, email, passwordHash, role, boolInt(mustChange), millis(now), millis(now))
+	if isUniqueViolation(err) {
+		return User{}, fmt.Errorf("store: create user %q: %w", email, ErrConflict)
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, err)
 	}
