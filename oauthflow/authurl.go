@@ -2,10 +2,11 @@ package oauthflow
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"golang.org/x/oauth2"
 )
 
 // stateBytes is the entropy of a state value: 256 bits, twice the 128 bits
@@ -22,20 +23,13 @@ func NewState() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// NewVerifier returns a fresh PKCE code verifier: 32 random bytes as 43
-// base64url characters, within RFC 7636 §4.1's 43–128 (the same recipe as
-// golang.org/x/oauth2's GenerateVerifier, without adding the module).
-func NewVerifier() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (it crashes the program instead)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+// NewVerifier returns a fresh PKCE code verifier (RFC 7636 §4.1): 32 random
+// bytes as 43 base64url characters, from golang.org/x/oauth2.
+func NewVerifier() string { return oauth2.GenerateVerifier() }
 
-// S256Challenge is the PKCE code_challenge for a verifier (RFC 7636 §4.2).
-func S256Challenge(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+// S256Challenge is the PKCE code_challenge for a verifier (RFC 7636 §4.2),
+// from golang.org/x/oauth2.
+func S256Challenge(verifier string) string { return oauth2.S256ChallengeFromVerifier(verifier) }
 
 // AuthorizationURL is where the browser goes to grant access: the expanded
 // authorization endpoint, its own query parameters kept, plus the extra
