@@ -56,9 +56,7 @@ fuzz:
 ## (-p 1: packages must not share the CPUs), then the table of figures
 bench:
 	$(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime=2s -timeout 20m ./... | tee bench.out
-	AIRLOCK_BENCH_OUT=$(CURDIR)/bench.out AIRLOCK_BENCH_TABLE=$(CURDIR)/bench-table.out \
-		$(GO) test -count=1 -run '^TestBenchTable$$' .
-	@cat bench-table.out
+	$(GO) run ./oauthflow/benchload/benchtable -in bench.out -out bench-table.out
 
 ## stress: the stress and crash tests at full size, then each fuzz target for a minute
 stress:

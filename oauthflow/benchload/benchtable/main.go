@@ -1,13 +1,19 @@
+// Benchtable prints `make bench`'s table of figures: it reads the output of
+// `go test -bench` and writes each figure with its target and whether it was
+// met, plus the machine it ran on. It exits 1 when a benchmark failed.
+//
+//	go run ./oauthflow/benchload/benchtable -in bench.out -out bench-table.out
 package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // figure is one row of `make bench`'s table: a metric of a benchmark, with
@@ -51,24 +57,40 @@ var figures = []figure{
 	{"Binary size, -trimpath -s -w (MB)", "BenchmarkServe/cold-start", "binary-MB", "", 0},
 }
 
-// TestBenchTable prints `make bench`'s table: it reads the `go test -bench`
-// output named by AIRLOCK_BENCH_OUT and writes the figures, their targets
-// and the machine to AIRLOCK_BENCH_TABLE (stdout when unset). Without
-// AIRLOCK_BENCH_OUT it skips. A failed benchmark fails it.
-func TestBenchTable(t *testing.T) {
-	in := os.Getenv("AIRLOCK_BENCH_OUT")
-	if in == "" {
-		t.Skip("AIRLOCK_BENCH_OUT is not set: `make bench` sets it")
+func main() {
+	in := flag.String("in", "bench.out", "output of go test -bench to read")
+	out := flag.String("out", "", "file to write the table to as well (none when empty)")
+	flag.Parse()
+	if err := run(*in, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
 	}
+}
+
+// run reads the benchmark output named in and prints the table, also into
+// the file out unless it is empty. A failed benchmark is an error, after the table.
+func run(in, out string) error {
 	f, err := os.Open(in)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer f.Close()
 	metrics, cpu, failed := parseBench(f)
-	if len(failed) > 0 {
-		t.Errorf("benchmarks failed: %s", strings.Join(failed, "; "))
+	table := render(metrics, cpu)
+	fmt.Print(table)
+	if out != "" {
+		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+			return err
+		}
 	}
+	if len(failed) > 0 {
+		return fmt.Errorf("benchmarks failed: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// render writes the figures as a Markdown table under a line naming the machine.
+func render(metrics map[string]map[string]float64, cpu string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %s %s/%s, load average at the end %s\n\n", runtime.NumCPU(), cpu, runtime.Version(),
 		runtime.GOOS, runtime.GOARCH, loadAverage())
@@ -88,19 +110,12 @@ func TestBenchTable(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", fg.label, value, target, met)
 	}
-	out := os.Getenv("AIRLOCK_BENCH_TABLE")
-	if out == "" {
-		fmt.Print(b.String())
-		return
-	}
-	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return b.String()
 }
 
 // parseBench reads benchmark result lines ("BenchmarkX/sub-2  N  v unit
 // v unit …") into metrics by name and unit, the "cpu:" line, and failures.
-func parseBench(f *os.File) (map[string]map[string]float64, string, []string) {
+func parseBench(f io.Reader) (map[string]map[string]float64, string, []string) {
 	metrics := map[string]map[string]float64{}
 	cpu := "unknown CPU"
 	var failed []string
