@@ -64,15 +64,14 @@ type Provider struct {
 	clientSecret string
 	now          func() time.Time
 
-	mu      sync.Mutex
-	b       Behaviour
-	users   map[string]User
-	keys    []*jose.JSONWebKey // published, the first signs
-	signer  *jose.JSONWebKey
-	codes   map[string]grant
-	access  map[string]User
-	keySeq  int
-	lastReq url.Values // the last authorization request
+	mu     sync.Mutex
+	b      Behaviour
+	users  map[string]User
+	keys   []*jose.JSONWebKey // published, the first signs
+	signer *jose.JSONWebKey
+	codes  map[string]grant
+	access map[string]User
+	keySeq int
 
 	// JWKSFetches counts requests for the key set.
 	JWKSFetches atomic.Int64
@@ -166,13 +165,6 @@ func (p *Provider) newKey() *jose.JSONWebKey {
 	return &jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: string(jose.ES256), Use: "sig"}
 }
 
-// LastAuthorization is the query of the last authorization request.
-func (p *Provider) LastAuthorization() url.Values {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.lastReq
-}
-
 func (p *Provider) issuer() string {
 	if p.b.Issuer != "" {
 		return p.b.Issuer
@@ -228,7 +220,6 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	p.lastReq = q
 	users := make([]User, 0, len(p.users))
 	for _, u := range p.users {
 		users = append(users, u)
