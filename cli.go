@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -28,16 +29,18 @@ func openStoreForCLI(ctx context.Context, cfg Config) (*store.Store, error) {
 	return store.Open(ctx, path, store.Options{ReadConns: 1})
 }
 
-// userCommand: airlock user create --email E --role R.
+// userCommand: airlock user create --email E --role R [--local].
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: airlock user create --email E --role admin|builder|viewer")
+		fmt.Fprintln(stderr, "usage: airlock user create --email E --role admin|builder|viewer [--local]")
 		return errUsage
 	}
 	var email, role *string
+	var local *bool
 	cfg, err := parseFlags("user create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		email = fs.String("email", "", "email of the new user (required)")
 		role = fs.String("role", "", "admin, builder or viewer (required)")
+		local = fs.Bool("local", false, "a break-glass user: signs in with this password even when AIRLOCK_PASSWORD_SIGNIN=false")
 	})
 	if err != nil {
 		return err
@@ -61,7 +64,12 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer st.Close()
-	u, err := st.CreateUser(ctx, *email, hash, *role, false)
+	var u store.User
+	if *local {
+		u, err = st.CreateLocalUser(ctx, *email, hash, *role)
+	} else {
+		u, err = st.CreateUser(ctx, *email, hash, *role, false)
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("a user with the email %s already exists", store.NormalizeEmail(*email))
 	}
@@ -72,7 +80,14 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err := st.DeleteSetting(ctx, store.SettingSetupCode); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "created %s user %s\n", u.Role, u.Email)
+	switch {
+	case u.Local:
+		fmt.Fprintf(stderr, "created %s break-glass user %s: signs in with its password even when AIRLOCK_PASSWORD_SIGNIN=false\n", u.Role, u.Email)
+	case !cfg.PasswordSignIn:
+		fmt.Fprintf(stderr, "created %s user %s, who cannot sign in while AIRLOCK_PASSWORD_SIGNIN=false: give --local for a break-glass user\n", u.Role, u.Email)
+	default:
+		fmt.Fprintf(stderr, "created %s user %s\n", u.Role, u.Email)
+	}
 	return nil
 }
 
@@ -103,16 +118,18 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// apikeyCommand: airlock apikey create --name N [--role R]; the key alone goes to stdout.
+// apikeyCommand: airlock apikey create --name N [--role R] [--expires-in D];
+// the key alone goes to stdout.
 func apikeyCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: airlock apikey create --name N [--role admin|builder|viewer]")
+		fmt.Fprintln(stderr, "usage: airlock apikey create --name N [--role admin|builder|viewer] [--expires-in 720h]")
 		return errUsage
 	}
-	var name, role *string
+	var name, role, expiresIn *string
 	cfg, err := parseFlags("apikey create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		name = fs.String("name", "", "what the key is for (required)")
 		role = fs.String("role", store.RoleAdmin, "admin, builder or viewer")
+		expiresIn = fs.String("expires-in", "", "a duration such as 720h after which the key stops working (default: never)")
 	})
 	if err != nil {
 		return err
@@ -120,14 +137,26 @@ func apikeyCommand(ctx context.Context, args []string, getenv func(string) strin
 	if strings.TrimSpace(*name) == "" || !store.ValidRole(*role) {
 		return usageError{"apikey create needs --name and a --role of admin, builder or viewer"}
 	}
+	var expires time.Time
+	if *expiresIn != "" {
+		d, err := time.ParseDuration(*expiresIn)
+		if err != nil || d <= 0 {
+			return usageError{fmt.Sprintf("apikey create --expires-in %q is not a positive duration such as 720h (30 days)", *expiresIn)}
+		}
+		expires = time.Now().Add(d)
+	}
 	st, err := openStoreForCLI(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	key, hash, last4 := handlers.NewAPIKey()
-	if _, err := st.CreateAPIKey(ctx, strings.TrimSpace(*name), *role, hash, last4, "command line"); err != nil {
+	k, err := st.CreateExpiringAPIKey(ctx, strings.TrimSpace(*name), *role, hash, last4, "command line", expires)
+	if err != nil {
 		return err
+	}
+	if !k.ExpiresAt.IsZero() {
+		fmt.Fprintf(stderr, "the key expires at %s\n", k.ExpiresAt.Format(time.RFC3339))
 	}
 	fmt.Fprintln(stdout, key)
 	return nil

@@ -16,12 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"airlock/handlers"
 	"airlock/store"
 )
 
 // Config is every setting, parsed once in main and passed down as values.
 type Config struct {
 	Addr                   string
+	PublicAddr             string
 	PublicURL              *url.URL
 	DataDir                string
 	Realm                  string
@@ -44,6 +46,9 @@ type Config struct {
 	ActivityMaxRows        int64
 	KeepaliveAfter         time.Duration
 	RefreshFailureAlert    int
+	// PasswordSignIn is AIRLOCK_PASSWORD_SIGNIN; OIDC the single sign-on settings.
+	PasswordSignIn bool
+	OIDC           handlers.OIDCConfig
 
 	// raw keeps the text of the key settings: keys are decoded only by commands
 	// that need them, so `airlock user create` works without them in production.
@@ -70,6 +75,7 @@ func (s setting) flagName() string {
 // settings is the configuration table; the README's table is checked against it.
 var settings = []setting{
 	{"AIRLOCK_ADDR", "127.0.0.1:8080", "address the server listens on (host:port)", setAddr},
+	{"AIRLOCK_PUBLIC_ADDR", "", "optional second address (host:port) serving only what browsers outside and providers reach: the OAuth and single sign-on callbacks, connect links, static files and /healthz", setPublicAddr},
 	{"AIRLOCK_PUBLIC_URL", "http://127.0.0.1:8080", "URL browsers and providers reach Airlock at; the OAuth redirect URI is built from it (https required unless the host is loopback)", setPublicURL},
 	{"AIRLOCK_DATA_DIR", "./data", "directory for the SQLite database, the lock file and development keys", func(c *Config, v string) error {
 		if v == "" {
@@ -157,6 +163,23 @@ var settings = []setting{
 		c.RefreshFailureAlert = n
 		return nil
 	}},
+	{"AIRLOCK_PASSWORD_SIGNIN", "true", "allow sign-in with email and password; false leaves only single sign-on (and break-glass users made with airlock user create --local)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.PasswordSignIn = b
+		return nil
+	}},
+	{"AIRLOCK_OIDC_ISSUER", "", "issuer URL of the organisation's OpenID Connect provider; setting it turns on single sign-on", setOIDCIssuer},
+	{"AIRLOCK_OIDC_CLIENT_ID", "", "client id of Airlock at the identity provider", oidcText(func(o *handlers.OIDCConfig) *string { return &o.ClientID })},
+	{"AIRLOCK_OIDC_CLIENT_SECRET", "", "client secret of Airlock at the identity provider (empty for a public client: PKCE is always used)", oidcText(func(o *handlers.OIDCConfig) *string { return &o.ClientSecret })},
+	{"AIRLOCK_OIDC_NAME", "single sign-on", "what the sign-in button calls the provider: \"Sign in with <name>\"", oidcText(func(o *handlers.OIDCConfig) *string { return &o.Name })},
+	{"AIRLOCK_OIDC_SCOPES", "openid email profile", "scopes asked for, separated by spaces (openid is required)", setOIDCScopes},
+	{"AIRLOCK_OIDC_ROLE_CLAIM", "groups", "claim of the ID token or userinfo holding the user's groups: a string or a list of strings (a dotted path such as realm_access.roles reaches into objects)", oidcText(func(o *handlers.OIDCConfig) *string { return &o.RoleClaim })},
+	{"AIRLOCK_OIDC_ADMIN_GROUPS", "", "comma-separated groups whose members sign in as admin", oidcGroups(func(o *handlers.OIDCConfig) *[]string { return &o.AdminGroups })},
+	{"AIRLOCK_OIDC_BUILDER_GROUPS", "", "comma-separated groups whose members sign in as builder", oidcGroups(func(o *handlers.OIDCConfig) *[]string { return &o.BuilderGroups })},
+	{"AIRLOCK_OIDC_VIEWER_GROUPS", "", "comma-separated groups whose members sign in as viewer (the highest matching role wins; a user in no group is refused)", oidcGroups(func(o *handlers.OIDCConfig) *[]string { return &o.ViewerGroups })},
 }
 
 func rawSetting(name string) func(c *Config, v string) error {
@@ -294,6 +317,9 @@ func resolveConfig(fs *flag.FlagSet, vals map[string]*string, getenv func(string
 		if err := s.set(&c, v); err != nil {
 			return Config{}, usageError{fmt.Sprintf("%s (--%s): %v", s.env, s.flagName(), err)}
 		}
+	}
+	if err := c.checkSignIn(); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -87,8 +87,9 @@ func printUsage(w io.Writer) {
 
 commands:
   serve      run the console and API (the default)
-  user       user create --email E --role admin|builder|viewer (password from a prompt or stdin)
-  apikey     apikey create --name N [--role admin|builder|viewer] (prints the key alone on stdout)
+  user       user create --email E --role admin|builder|viewer [--local] (password from a prompt or stdin;
+             --local: a break-glass user, who signs in with it even when AIRLOCK_PASSWORD_SIGNIN=false)
+  apikey     apikey create --name N [--role admin|builder|viewer] [--expires-in 720h] (prints the key alone on stdout)
   rotate-key rotate-key --new-key-file F (re-seals every secret; the server must be stopped)
   backup     backup --to FILE (a consistent copy, while the server runs; FILE must not exist)
   restore    restore --from FILE (the server must be stopped; the replaced database is kept)
@@ -172,12 +173,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}()
 	h, e := handlers.New(handlers.Deps{
 		Config: handlers.Config{
-			PublicURL:      cfg.PublicURL,
-			Realm:          cfg.Realm,
-			Org:            cfg.Org,
-			Development:    cfg.Development(),
-			TrustedProxies: cfg.TrustedProxies,
-			NoAccessLog:    !cfg.AccessLog,
+			PublicURL:        cfg.PublicURL,
+			Realm:            cfg.Realm,
+			Org:              cfg.Org,
+			Development:      cfg.Development(),
+			TrustedProxies:   cfg.TrustedProxies,
+			OIDC:             cfg.OIDC,
+			NoPasswordSignIn: !cfg.PasswordSignIn,
+			NoAccessLog:      !cfg.AccessLog,
 		},
 		Store:         st,
 		Sessions:      sessions,
@@ -189,24 +192,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Activity:      activity,
 		Metrics:       metrics,
 		WebhookClient: oauthflow.NewHTTPClient(webhookOpts, oauthflow.NoRedirects),
+		OIDCClient:    oidcHTTPClient(httpOpts),
 	})
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	lns, err := listen(cfg)
 	if err != nil {
-		return usageError{fmt.Sprintf("AIRLOCK_ADDR (--addr) %s: cannot listen: %v", cfg.Addr, err)}
-	}
-	if err := h.StartSetup(ctx); err != nil {
-		ln.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      90 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if err := h.StartSetup(ctx); err != nil {
+		lns.close()
+		return err
+	}
+	srv := newHTTPServer(e, log)
+	var pubSrv *http.Server
+	if lns.public != nil {
+		pubSrv = newHTTPServer(h.PublicHandler(e), log)
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
@@ -218,10 +218,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}}
 	go keepalive.Run(bg)
 
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "realm", cfg.Realm,
-		"env", cfg.Env, "version", version, "callback", cfg.PublicURL.String()+handlers.CallbackPath)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	attrs := []any{"addr", lns.main.Addr().String(), "public_url", cfg.PublicURL.String(), "realm", cfg.Realm,
+		"env", cfg.Env, "version", version, "callback", cfg.PublicURL.String() + handlers.CallbackPath}
+	if lns.public != nil {
+		attrs = append(attrs, "public_addr", lns.public.Addr().String())
+	}
+	log.Info("listening", attrs...)
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(lns.main) }()
+	if pubSrv != nil {
+		go func() { errc <- pubSrv.Serve(lns.public) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -230,8 +237,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("shutdown did not finish cleanly", "err", err)
+	for _, s := range []*http.Server{srv, pubSrv} {
+		if s == nil {
+			continue
+		}
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			log.Warn("shutdown did not finish cleanly", "err", err)
+		}
 	}
 	stopBG()
 	if err := mgr.Wait(shutdownCtx); err != nil {
@@ -239,6 +251,53 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listeners are the server's sockets: AIRLOCK_ADDR, and AIRLOCK_PUBLIC_ADDR
+// when it is set.
+type listeners struct{ main, public net.Listener }
+
+func listen(cfg Config) (listeners, error) {
+	var lns listeners
+	var err error
+	if lns.main, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return lns, usageError{fmt.Sprintf("AIRLOCK_ADDR (--addr) %s: cannot listen: %v", cfg.Addr, err)}
+	}
+	if cfg.PublicAddr != "" {
+		if lns.public, err = net.Listen("tcp", cfg.PublicAddr); err != nil {
+			lns.main.Close()
+			return lns, usageError{fmt.Sprintf("AIRLOCK_PUBLIC_ADDR (--public-addr) %s: cannot listen: %v", cfg.PublicAddr, err)}
+		}
+	}
+	return lns, nil
+}
+
+func (l listeners) close() {
+	l.main.Close()
+	if l.public != nil {
+		l.public.Close()
+	}
+}
+
+// newHTTPServer is the HTTP server of one listener; both have the same limits.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// oidcHTTPClient talks to the identity provider: the outbound timeouts and
+// no redirects, but not the dial guard — the provider is the operator's own
+// setting (often on the organisation's network), not a builder's.
+func oidcHTTPClient(o oauthflow.HTTPOptions) *http.Client {
+	o.Guard = &oauthflow.DialGuard{AllowPrivate: true}
+	return oauthflow.NewHTTPClient(o, oauthflow.NoRedirects)
 }
 
 // maxHeaderBytes bounds a request's header block. net/http answers 431
@@ -300,6 +359,9 @@ func sweep(ctx context.Context, st *store.Store, ss *store.SessionStore, retenti
 	}
 	if _, err := st.SweepFlows(ctx); err != nil && ctx.Err() == nil {
 		log.Warn("sweep flows", "err", err)
+	}
+	if _, err := st.SweepOIDCFlows(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("sweep single sign-on flows", "err", err)
 	}
 	if _, err := st.PruneActivity(ctx, retention); err != nil && ctx.Err() == nil {
 		log.Warn("prune activity", "err", err)

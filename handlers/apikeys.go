@@ -133,6 +133,12 @@ func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
 		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
 			"This API key is unknown or disabled. Check the key, or ask an admin for a new one.", nil)
 	}
+	// Checked against the clock on every request, cached or not: the cache
+	// may hold a key for 30 s, its expiry holds to the millisecond.
+	if e.key.Expired(now) {
+		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+			"This API key expired at "+e.key.ExpiresAt.Format(time.RFC3339)+". Ask an admin for a new one.", nil)
+	}
 	if h.keys.markUsed(hash, now) {
 		id := e.key.ID
 		go func() {
@@ -154,7 +160,12 @@ func (h *Handler) whoami(c echo.Context) error {
 
 // settingsPage shows the deployment's settings and API keys (admin).
 func (h *Handler) settingsPage(c echo.Context) error {
-	return h.renderSettings(c, http.StatusOK, views.APIKeyForm{Role: store.RoleBuilder}, nil)
+	return h.renderSettings(c, http.StatusOK, newKeyForm(), nil)
+}
+
+// newKeyForm is the create-key form as it first shows: a builder key for 90 days.
+func newKeyForm() views.APIKeyForm {
+	return views.APIKeyForm{Role: store.RoleBuilder, Expires: "90"}
 }
 
 func (h *Handler) renderSettings(c echo.Context, status int, f views.APIKeyForm, created *views.CreatedKey) error {
@@ -167,7 +178,7 @@ func (h *Handler) renderSettings(c echo.Context, status int, f views.APIKeyForm,
 
 // renderSettingsWith renders the settings page with a given webhook section.
 func (h *Handler) renderSettingsWith(c echo.Context, status int, w views.WebhookView) error {
-	return h.renderSettingsFull(c, status, views.APIKeyForm{Role: store.RoleBuilder}, nil, w)
+	return h.renderSettingsFull(c, status, newKeyForm(), nil, w)
 }
 
 func (h *Handler) renderSettingsFull(c echo.Context, status int, f views.APIKeyForm, created *views.CreatedKey, w views.WebhookView) error {
@@ -176,9 +187,11 @@ func (h *Handler) renderSettingsFull(c echo.Context, status int, f views.APIKeyF
 		return err
 	}
 	rows := make([]views.APIKeyRow, 0, len(ks))
+	now := h.now()
 	for _, k := range ks {
 		rows = append(rows, views.APIKeyRow{ID: k.ID, Name: k.Name, Role: k.Role, Last4: k.Last4,
-			CreatedBy: k.CreatedBy, Created: k.CreatedAt, LastUsed: k.LastUsedAt, Disabled: k.Disabled()})
+			CreatedBy: k.CreatedBy, Created: k.CreatedAt, LastUsed: k.LastUsedAt, Disabled: k.Disabled(),
+			Expires: k.ExpiresAt, Expired: k.Expired(now)})
 	}
 	p := h.userPage(c, "Settings", "settings")
 	v := views.SettingsView{
@@ -193,25 +206,57 @@ func (h *Handler) renderSettingsFull(c echo.Context, status int, f views.APIKeyF
 
 // apiKeyCreate makes a key and shows it once; only its hash is stored.
 func (h *Handler) apiKeyCreate(c echo.Context) error {
-	f := views.APIKeyForm{Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role"), Errors: map[string]string{}}
+	f := views.APIKeyForm{Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role"),
+		Expires: c.FormValue("expires"), Errors: map[string]string{}}
 	if f.Name == "" || len(f.Name) > 100 {
 		f.Errors["name"] = "Give the key a name of 1 to 100 characters, such as the service that will use it."
 	}
 	if !store.ValidRole(f.Role) {
 		f.Errors["role"] = "Choose a role: admin, builder or viewer."
 	}
+	days, ok := keyLifetimes[f.Expires]
+	if !ok {
+		f.Errors["expires"] = "Choose when the key expires: after 30, 90 or 365 days, or never."
+	}
 	if len(f.Errors) > 0 {
 		return h.renderSettings(c, http.StatusUnprocessableEntity, f, nil)
 	}
+	var expires time.Time
+	if days > 0 {
+		expires = h.now().AddDate(0, 0, days)
+	}
 	me, _ := currentIdentity(c)
 	key, hash, last4 := NewAPIKey()
-	k, err := h.store.CreateAPIKey(c.Request().Context(), f.Name, f.Role, hash, last4, me.Label())
+	k, err := h.store.CreateExpiringAPIKey(c.Request().Context(), f.Name, f.Role, hash, last4, me.Label(), expires)
 	if err != nil {
 		return err
 	}
-	h.log.Info("api key created", "key_id", k.ID, "role", k.Role, "by", me.Label())
-	return h.renderSettings(c, http.StatusOK, views.APIKeyForm{Role: store.RoleBuilder},
-		&views.CreatedKey{Name: k.Name, Role: k.Role, Key: key})
+	h.log.Info("api key created", "key_id", k.ID, "role", k.Role, "expires_at", k.ExpiresAt, "by", me.Label())
+	return h.renderSettings(c, http.StatusOK, newKeyForm(),
+		&views.CreatedKey{Name: k.Name, Role: k.Role, Key: key, Expires: k.ExpiresAt})
+}
+
+// keyLifetimes are the create-key form's choices, in days (0: never). An
+// absent field is "never", as before the form offered a choice.
+var keyLifetimes = map[string]int{"30": 30, "90": 90, "365": 365, "never": 0, "": 0}
+
+// apiKeyDelete removes a key, from this process's cache too.
+func (h *Handler) apiKeyDelete(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	k, err := h.store.DeleteAPIKey(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	h.keys.forget(k.Hash)
+	me, _ := currentIdentity(c)
+	h.log.Info("api key deleted", "key_id", k.ID, "by", me.Label())
+	if err := h.flash(c, "success", "API key \""+k.Name+"\" is deleted."); err != nil {
+		return err
+	}
+	return seeOther(c, "/settings")
 }
 
 // apiKeyDisable stops a key at once, in this process's cache too.

@@ -55,6 +55,8 @@ type identity struct {
 	Role    string
 	// MustChangePassword sends a user with a temporary password to change it first.
 	MustChangePassword bool
+	// SSO: the user signs in through the identity provider.
+	SSO bool
 }
 
 // Label names the actor in activity records and audit lines.
@@ -110,10 +112,21 @@ func (h *Handler) sessionIdentity(c echo.Context) (identity, error) {
 	if err != nil {
 		return identity{}, err
 	}
-	if u.Disabled() {
+	if u.Disabled() || !h.mayUseSignIn(u) {
 		return identity{}, store.ErrNotFound
 	}
-	return identity{UserID: u.ID, Email: u.Email, Role: u.Role, MustChangePassword: u.MustChangePassword}, nil
+	return identity{UserID: u.ID, Email: u.Email, Role: u.Role, MustChangePassword: u.MustChangePassword, SSO: u.SSO()}, nil
+}
+
+// mayUseSignIn reports whether the way a user signs in is still on, so that
+// a session made before a change of settings ends with it: a password user
+// once password sign-in is off (unless break-glass), a single sign-on user
+// once single sign-on is off or names another issuer.
+func (h *Handler) mayUseSignIn(u store.User) bool {
+	if u.SSO() {
+		return h.cfg.OIDC.Enabled() && u.OIDCIssuer == h.cfg.OIDC.Issuer
+	}
+	return !h.cfg.NoPasswordSignIn || u.Local
 }
 
 // toSignIn sends an anonymous browser to first-run setup or to sign-in,
@@ -139,7 +152,7 @@ func (h *Handler) pageUser(c echo.Context) *views.User {
 	if !ok || id.UserID == 0 {
 		return nil
 	}
-	return &views.User{Email: id.Email, Role: id.Role, IsAdmin: id.Role == store.RoleAdmin}
+	return &views.User{Email: id.Email, Role: id.Role, IsAdmin: id.Role == store.RoleAdmin, SSO: id.SSO}
 }
 
 // userPage is page() for a signed-in user: the layout with their name.

@@ -85,7 +85,7 @@ func (ts *testServer) snapshot(t *testing.T, fx fixture) string {
 	tok, err := ts.store.LoadToken(ctx, fx.account)
 	add("token", tok.Version, err)
 	u, err := ts.store.GetUser(ctx, fx.user)
-	add("user", u.Role, u.Disabled(), err)
+	add("user", u.Role, u.Disabled(), u.PasswordHash, err)
 	_, err = ts.store.GetUserByEmail(ctx, "csrf@example.com")
 	add("new user", err)
 	ks, _ := ts.store.ListAPIKeys(ctx)
@@ -99,6 +99,7 @@ func (ts *testServer) snapshot(t *testing.T, fx fixture) string {
 	alerts, _ := ts.store.ListAlerts(ctx, "", true, 1000)
 	add("open alerts", len(alerts))
 	ds, _ := ts.store.ListDeliveries(ctx, 1000)
+	add("deliveries", len(ds))
 	for _, d := range ds {
 		if d.ID == fx.delivery {
 			add("delivery", d.Status, d.Attempts)

@@ -28,6 +28,11 @@ type Config struct {
 	// NoAccessLog drops the one log line per request (AIRLOCK_ACCESS_LOG=false);
 	// failures are still logged by the error handler.
 	NoAccessLog bool
+	// OIDC is console single sign-on (off when its issuer is empty).
+	OIDC OIDCConfig
+	// NoPasswordSignIn is AIRLOCK_PASSWORD_SIGNIN=false: only single sign-on
+	// and break-glass users (airlock user create --local) sign in.
+	NoPasswordSignIn bool
 }
 
 // CallbackPath is the realm callback every authorization-code flow returns to.
@@ -56,6 +61,10 @@ type Deps struct {
 	Metrics *Metrics
 	// WebhookClient sends alert webhooks (dial guard, no redirects).
 	WebhookClient *http.Client
+	// OIDCClient talks to the identity provider of single sign-on (nil:
+	// one with default timeouts). The provider is the operator's setting,
+	// not a builder's, so it is not held to the dial guard.
+	OIDCClient *http.Client
 	// WebhookBackoff is the first retry delay, doubled each time (0: 1 s).
 	WebhookBackoff time.Duration
 	// WebhookPoll is how often due deliveries are looked for (0: 1 s).
@@ -90,6 +99,10 @@ type Handler struct {
 	passwords *passwordGate
 	// codeChecks counts setup codes compared (the rate-limit tests count them).
 	codeChecks atomic.Int64
+	// oidc is single sign-on's client (nil when it is off).
+	oidc *oidcClient
+	// public is the routes the public listener serves (PublicHandler).
+	public map[string]bool
 
 	metrics        *Metrics
 	webhookHTTP    *http.Client
@@ -141,6 +154,13 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		h.pwParams = DefaultPasswordParams
 	}
 	h.dummyHash = dummyPasswordHash(h.pwParams)
+	if h.cfg.OIDC.Enabled() {
+		hc := d.OIDCClient
+		if hc == nil {
+			hc = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		}
+		h.oidc = &oidcClient{cfg: h.cfg.OIDC, http: hc, redirect: h.cfg.PublicURL.String() + OIDCCallbackPath, now: now}
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

@@ -12,7 +12,7 @@ import (
 // the same rule (allows).
 func (h *Handler) routes(e *echo.Echo) {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
-	e.Use(h.countRequests, h.logRequests, h.secureHeaders, h.oversizeCookies, middleware.BodyLimit("4M"))
+	e.Use(h.countRequests, h.logRequests, h.secureHeaders, h.publicOnly, h.oversizeCookies, middleware.BodyLimit("4M"))
 
 	// Unauthenticated plumbing.
 	h.add(e, permNone, "GET", "/healthz", h.healthz)
@@ -27,6 +27,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	h.add(pub, permNone, "GET", "/signin", h.signinPage)
 	h.add(pub, permNone, "POST", "/signin", h.signinSubmit)
 	h.add(pub, permNone, "POST", "/signout", h.signout)
+	h.add(pub, permNone, "POST", OIDCStartPath, h.oidcStart)
+	h.add(pub, permNone, "GET", OIDCCallbackPath, h.oidcCallback)
 
 	// The realm callback and connect links: public, protected by state.
 	h.add(pub, permNone, "GET", CallbackPath, h.callback)
@@ -41,11 +43,16 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permAdmin, "GET", "/users", h.usersPage)
 	con.add(permAdmin, "POST", "/users", h.userCreate)
 	con.add(permAdmin, "POST", "/users/:id", h.userUpdate)
+	con.add(permAdmin, "POST", "/users/:id/reset-password", h.userResetPassword)
+	con.add(permAdmin, "POST", "/users/:id/delete", h.userDelete)
 	con.add(permAdmin, "GET", "/settings", h.settingsPage)
+	con.add(permAdmin, "GET", "/settings/sign-in", h.signinSettingsPage)
 	con.add(permAdmin, "POST", "/settings/api-keys", h.apiKeyCreate)
 	con.add(permAdmin, "POST", "/settings/api-keys/:id/disable", h.apiKeyDisable)
+	con.add(permAdmin, "POST", "/settings/api-keys/:id/delete", h.apiKeyDelete)
 	con.add(permAdmin, "POST", "/settings/webhook", h.webhookSave)
 	con.add(permAdmin, "POST", "/settings/webhook/secret", h.webhookSecret)
+	con.add(permAdmin, "POST", "/settings/webhook/test", h.webhookTest)
 	con.add(permAdmin, "POST", "/settings/webhook/deliveries/:id/resend", h.webhookResend)
 
 	// Integrations (the builder). Static paths (new, import, form, preview)
@@ -101,6 +108,11 @@ func (h *Handler) routes(e *echo.Echo) {
 	api.action(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
+
+	// What the public listener (AIRLOCK_PUBLIC_ADDR) serves: what browsers
+	// outside the organisation and providers must reach, nothing else.
+	h.servePublicly("GET /healthz", "GET /static/:version/*", "GET "+CallbackPath, "GET /connect/done",
+		"GET /connect/:token", "GET "+OIDCCallbackPath)
 }
 
 type router interface {

@@ -69,7 +69,17 @@ func (h *Handler) setupPage(c echo.Context) error {
 	if err := h.setupDone(c); err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.Setup(h.page(c, "Set up", ""), views.SetupForm{}))
+	return h.render(c, http.StatusOK, views.Setup(h.page(c, "Set up", ""), h.setupForm()))
+}
+
+// setupForm is the setup page's state: the single sign-on button when it
+// is on, no password form when password sign-in is off.
+func (h *Handler) setupForm() views.SetupForm {
+	f := views.SetupForm{NoPassword: h.cfg.NoPasswordSignIn, Errors: map[string]string{}}
+	if h.cfg.OIDC.Enabled() {
+		f.SSOName = h.cfg.OIDC.Name
+	}
+	return f
 }
 
 // setupSubmit creates the first admin from the setup code, an email and a
@@ -79,8 +89,12 @@ func (h *Handler) setupSubmit(c echo.Context) error {
 	if err := h.setupDone(c); err != nil {
 		return err
 	}
+	if h.cfg.NoPasswordSignIn {
+		return echo.NewHTTPError(http.StatusForbidden, "Password sign-in is off (AIRLOCK_PASSWORD_SIGNIN=false): sign in with "+h.cfg.OIDC.Name+" to become the first user.")
+	}
 	ctx := c.Request().Context()
-	f := views.SetupForm{Email: strings.TrimSpace(c.FormValue("email")), Errors: map[string]string{}}
+	f := h.setupForm()
+	f.Email = strings.TrimSpace(c.FormValue("email"))
 	scope := "setup-ip:" + clientAddr(c.Request(), h.cfg.TrustedProxies).String()
 	res, _, wait, err := h.reserveAttempt(ctx, scope)
 	if err != nil {

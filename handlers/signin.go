@@ -30,8 +30,18 @@ func (h *Handler) signinPage(c echo.Context) error {
 	} else if n == 0 {
 		return c.Redirect(http.StatusSeeOther, "/setup")
 	}
-	f := views.SignInForm{Next: safeNext(c.QueryParam("next"))}
+	f := h.signinForm(c.QueryParam("next"))
 	return h.render(c, http.StatusOK, views.SignIn(h.page(c, "Sign in", ""), f))
+}
+
+// signinForm is the sign-in page's state: the single sign-on button when it
+// is on, the password form under "Break-glass sign-in" when passwords are off.
+func (h *Handler) signinForm(next string) views.SignInForm {
+	f := views.SignInForm{Next: safeNext(next), BreakGlass: h.cfg.NoPasswordSignIn}
+	if h.cfg.OIDC.Enabled() {
+		f.SSOName = h.cfg.OIDC.Name
+	}
+	return f
 }
 
 // signinSubmit checks an email and password, rate-limited per account and
@@ -45,7 +55,8 @@ func (h *Handler) signinSubmit(c echo.Context) error {
 	if len(email) > 254 { // no address is longer; a huge one must not become a huge rate-limit row
 		email = email[:254]
 	}
-	f := views.SignInForm{Email: email, Next: safeNext(c.FormValue("next"))}
+	f := h.signinForm(c.FormValue("next"))
+	f.Email = email
 	scopes := []string{"email:" + email, "ip:" + clientAddr(c.Request(), h.cfg.TrustedProxies).String()}
 	u, err := h.store.GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -87,6 +98,10 @@ func (h *Handler) signinSubmit(c echo.Context) error {
 		}
 		return h.render(c, http.StatusUnauthorized, views.SignIn(h.page(c, "Sign in", ""), f))
 	}
+	if h.cfg.NoPasswordSignIn && !u.Local { // the reserved rows stay: passwords are not a way in
+		f.Error = "Password sign-in is turned off. Sign in with " + h.cfg.OIDC.Name + "; only break-glass users made with airlock user create --local sign in with a password."
+		return h.render(c, http.StatusForbidden, views.SignIn(h.page(c, "Sign in", ""), f))
+	}
 	if err := h.store.ReleaseSigninAttempt(ctx, res, scopes[0]); err != nil {
 		return err
 	}
@@ -122,12 +137,24 @@ func (h *Handler) reserveAttempt(ctx context.Context, scopes ...string) (store.S
 
 func secondsUp(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
-// signIn binds the user to a fresh session id.
+// signIn binds the user to a fresh session id and records the sign-in.
 func (h *Handler) signIn(c echo.Context, u store.User) error {
 	s := session(c)
 	s.Values[store.SessionUserKey] = u.ID
 	s.Values[csrfKey] = randomToken()
-	return h.sessions.Renew(c.Request(), c.Response(), s)
+	if err := h.sessions.Renew(c.Request(), c.Response(), s); err != nil {
+		return err
+	}
+	return h.store.RecordSignIn(c.Request().Context(), u.ID)
+}
+
+// noPasswordHere refuses the password pages to a single sign-on user,
+// whose password (if any) is the identity provider's business.
+func (h *Handler) noPasswordHere(id identity) error {
+	if !id.SSO {
+		return nil
+	}
+	return echo.NewHTTPError(http.StatusConflict, "You sign in with "+h.cfg.OIDC.Name+": your password is kept by your identity provider, not by Airlock. Change it there.")
 }
 
 // signout ends the session's sign-in and renews its id.
@@ -149,6 +176,9 @@ func (h *Handler) signout(c echo.Context) error {
 
 func (h *Handler) passwordPage(c echo.Context) error {
 	id, _ := currentIdentity(c)
+	if err := h.noPasswordHere(id); err != nil {
+		return err
+	}
 	return h.render(c, http.StatusOK, views.ChangePassword(h.userPage(c, "Change password", ""), views.PasswordForm{Forced: id.MustChangePassword}))
 }
 
@@ -156,6 +186,9 @@ func (h *Handler) passwordPage(c echo.Context) error {
 func (h *Handler) passwordSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, _ := currentIdentity(c)
+	if err := h.noPasswordHere(id); err != nil {
+		return err
+	}
 	f := views.PasswordForm{Forced: id.MustChangePassword, Errors: map[string]string{}}
 	u, err := h.store.GetUser(ctx, id.UserID)
 	if err != nil {
@@ -206,4 +239,16 @@ func checkEmail(e string) string {
 		return "Enter an email address such as ada@example.com."
 	}
 	return ""
+}
+
+// signinSettingsPage shows how this deployment signs people in, and the
+// redirect URI to register at the identity provider (admin).
+func (h *Handler) signinSettingsPage(c echo.Context) error {
+	o := h.cfg.OIDC
+	v := views.SignInSettingsView{
+		PasswordSignIn: !h.cfg.NoPasswordSignIn, SSO: o.Enabled(), Name: o.Name, Issuer: o.Issuer, ClientID: o.ClientID,
+		SecretSet: o.ClientSecret != "", Scopes: o.Scopes, RoleClaim: o.RoleClaim, AdminGroups: o.AdminGroups,
+		BuilderGroups: o.BuilderGroups, ViewerGroups: o.ViewerGroups, RedirectURI: h.cfg.PublicURL.String() + OIDCCallbackPath,
+	}
+	return h.render(c, http.StatusOK, views.SignInSettings(h.userPage(c, "Sign-in", "settings"), v))
 }

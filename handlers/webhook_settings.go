@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"airlock/store"
 	"airlock/views"
 )
 
@@ -116,6 +118,27 @@ func (h *Handler) webhookResend(c echo.Context) error {
 		return err
 	}
 	if err := h.flash(c, "success", "Delivery queued again."); err != nil {
+		return err
+	}
+	return seeOther(c, "/settings#webhook")
+}
+
+// webhookTest queues an account.test event through the same outbox as the
+// alerts: it is signed, sent, retried and listed like any delivery.
+func (h *Handler) webhookTest(c echo.Context) error {
+	me, _ := currentIdentity(c)
+	d, err := h.store.QueueTestEvent(c.Request().Context(), "A test event sent from Settings by "+me.Label())
+	if errors.Is(err, store.ErrNoWebhook) {
+		if err := h.flash(c, "error", "Set a webhook URL first: a test event has nowhere to go."); err != nil {
+			return err
+		}
+		return seeOther(c, "/settings#webhook")
+	}
+	if err != nil {
+		return err
+	}
+	h.log.Info("webhook test event queued", "delivery_id", d.ID, "by", me.Label())
+	if err := h.flash(c, "success", "Test event queued: it appears under Recent deliveries with how its sending went."); err != nil {
 		return err
 	}
 	return seeOther(c, "/settings#webhook")

@@ -19,36 +19,47 @@ type APIKey struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time
 	DisabledAt time.Time
+	ExpiresAt  time.Time // zero: never
 }
 
 // Disabled reports whether the key no longer authenticates.
 func (k APIKey) Disabled() bool { return !k.DisabledAt.IsZero() }
 
-const apiKeyColumns = "id, name, role, key_hash, last4, created_by, created_at, last_used_at, disabled_at"
+// Expired reports whether the key's expiry has come at now.
+func (k APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
+
+const apiKeyColumns = "id, name, role, key_hash, last4, created_by, created_at, last_used_at, disabled_at, expires_at"
 
 func scanAPIKey(row interface{ Scan(...any) error }) (APIKey, error) {
 	var k APIKey
-	var created, used, disabled int64
-	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &k.Last4, &k.CreatedBy, &created, &used, &disabled); err != nil {
+	var created, used, disabled, expires int64
+	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &k.Last4, &k.CreatedBy, &created, &used, &disabled, &expires); err != nil {
 		return APIKey{}, err
 	}
-	k.CreatedAt, k.LastUsedAt, k.DisabledAt = fromMillis(created), fromMillis(used), fromMillis(disabled)
+	k.CreatedAt, k.LastUsedAt, k.DisabledAt, k.ExpiresAt = fromMillis(created), fromMillis(used), fromMillis(disabled), fromMillis(expires)
 	return k, nil
 }
 
-// CreateAPIKey records a new key by its hash.
+// CreateAPIKey records a new key by its hash; it never expires.
 func (s *Store) CreateAPIKey(ctx context.Context, name, role, hash, last4, createdBy string) (APIKey, error) {
+	return s.CreateExpiringAPIKey(ctx, name, role, hash, last4, createdBy, time.Time{})
+}
+
+// CreateExpiringAPIKey records a new key that stops authenticating at
+// expires (zero: never).
+func (s *Store) CreateExpiringAPIKey(ctx context.Context, name, role, hash, last4, createdBy string, expires time.Time) (APIKey, error) {
 	if !ValidRole(role) {
 		return APIKey{}, fmt.Errorf("store: create api key: unknown role %q", role)
 	}
 	now := millis(s.now())
-	res, err := s.write.ExecContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, name, role, hash, last4, createdBy, now)
+	res, err := s.write.ExecContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, name, role, hash, last4, createdBy, now, millis(expires))
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: create api key %q: %w", name, err)
 	}
 	id, _ := res.LastInsertId()
-	return APIKey{ID: id, Name: name, Role: role, Hash: hash, Last4: last4, CreatedBy: createdBy, CreatedAt: fromMillis(now)}, nil
+	return APIKey{ID: id, Name: name, Role: role, Hash: hash, Last4: last4, CreatedBy: createdBy, CreatedAt: fromMillis(now),
+		ExpiresAt: fromMillis(millis(expires))}, nil
 }
 
 // APIKeyByHash finds a key by the hash of its text.
@@ -95,6 +106,19 @@ func (s *Store) DisableAPIKey(ctx context.Context, id int64) (APIKey, error) {
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: disable api key %d: %w", id, err)
+	}
+	return k, nil
+}
+
+// DeleteAPIKey removes a key and returns it (its hash lets the caller drop
+// it from any cache).
+func (s *Store) DeleteAPIKey(ctx context.Context, id int64) (APIKey, error) {
+	k, err := scanAPIKey(s.write.QueryRowContext(ctx, "DELETE FROM api_keys WHERE id = ? RETURNING "+apiKeyColumns, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, fmt.Errorf("store: delete api key %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: delete api key %d: %w", id, err)
 	}
 	return k, nil
 }

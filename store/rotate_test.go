@@ -17,6 +17,7 @@ type seeded struct {
 	secrets  map[int64]string           // integration id → client secret
 	tokens   map[string]oauthflow.Token // account id → token
 	flows    map[string]string          // state → verifier
+	sso      map[string]string          // single sign-on state → verifier
 	webhook  string
 	hookURL  string
 	accounts []string
@@ -24,7 +25,7 @@ type seeded struct {
 
 // values is how many sealed values seedSealed wrote.
 func (sd seeded) values() int {
-	n := len(sd.secrets) + len(sd.flows) + 2 // and the webhook's secret and URL
+	n := len(sd.secrets) + len(sd.flows) + len(sd.sso) + 2 // and the webhook's secret and URL
 	for _, t := range sd.tokens {
 		n++
 		if t.RefreshToken != "" {
@@ -56,7 +57,7 @@ func openSealed(t *testing.T, path string, current []byte, previous ...[]byte) *
 func seedSealed(t *testing.T, s *Store, integrations, accounts, flows int) seeded {
 	t.Helper()
 	ctx := context.Background()
-	sd := seeded{secrets: map[int64]string{}, tokens: map[string]oauthflow.Token{}, flows: map[string]string{}}
+	sd := seeded{secrets: map[int64]string{}, tokens: map[string]oauthflow.Token{}, flows: map[string]string{}, sso: map[string]string{}}
 	var ids []int64
 	for i := range integrations {
 		in := sampleIntegration(fmt.Sprintf("int%03d", i))
@@ -83,7 +84,16 @@ func seedSealed(t *testing.T, s *Store, integrations, accounts, flows int) seede
 		sd.tokens[a.ID] = tok
 		sd.accounts = append(sd.accounts, a.ID)
 	}
-	for i := range flows {
+	// Half the verifiers are single sign-on flows' (oidc_flows).
+	for i := range flows / 2 {
+		state, verifier := fmt.Sprintf("sso-state-%d", i), fmt.Sprintf("sso-verifier-%d", i)
+		if err := s.CreateOIDCFlow(ctx, state, "nonce", OIDCFlow{SessionHash: "sess", Verifier: verifier, Next: "/",
+			CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		sd.sso[state] = verifier
+	}
+	for i := range flows - flows/2 {
 		state, verifier := fmt.Sprintf("state-%d", i), fmt.Sprintf("verifier-%d", i)
 		if err := s.CreateFlow(ctx, state, PendingFlow{SessionHash: "sess", AccountID: sd.accounts[i%len(sd.accounts)],
 			IntegrationID: ids[0], Verifier: verifier, RedirectURI: "https://airlock.test/cb", TokenURL: "https://p.test/token",
@@ -126,6 +136,11 @@ func checkOpensWithOnly(t *testing.T, path string, key []byte, sd seeded) {
 	for state, want := range sd.flows {
 		if f, err := s.TakeFlow(ctx, state, "sess"); err != nil || f.Verifier != want {
 			t.Fatalf("verifier of %s: got %q (%v), want %q", state, f.Verifier, err, want)
+		}
+	}
+	for state, want := range sd.sso {
+		if f, err := s.TakeOIDCFlow(ctx, state, "sess"); err != nil || f.Verifier != want {
+			t.Fatalf("single sign-on verifier of %s: got %q (%v), want %q", state, f.Verifier, err, want)
 		}
 	}
 	if got, err := s.GetWebhook(ctx); err != nil || got.Secret != sd.webhook || got.URL != sd.hookURL {
@@ -237,7 +252,7 @@ func TestResealAllValueItCannotOpen(t *testing.T) {
 				ctx := context.Background()
 				path := filepath.Join(t.TempDir(), "airlock.db")
 				s := openSealed(t, path, keyA)
-				seedSealed(t, s, 1, 2, 1)
+				seedSealed(t, s, 1, 2, 2)
 				var key any
 				if err := s.read.QueryRow(fmt.Sprintf("SELECT %s FROM %s WHERE %s IS NOT NULL ORDER BY %s LIMIT 1", c.key, c.table, c.column, c.key)).Scan(&key); err != nil {
 					t.Fatal(err)

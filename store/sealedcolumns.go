@@ -43,6 +43,10 @@ var sealedColumns = []sealedColumn{
 		damaged: "delete the pending sign-in from oauth_flows (it is useless after 10 minutes anyway)",
 	},
 	{
+		table: "oidc_flows", key: "state_hash", column: "verifier", aad: oidcVerifierAAD,
+		damaged: "delete the pending single sign-on from oidc_flows (it is useless after 10 minutes anyway)",
+	},
+	{
 		// The webhook's signing secret: one row (id 1), so its AAD is a constant.
 		table: "webhook_config", key: "id", column: "secret",
 		aad:     func(string) string { return webhookSecretAAD },

@@ -22,35 +22,51 @@ func ValidRole(r string) bool { return r == RoleViewer || r == RoleBuilder || r 
 // ErrLastAdmin is returned when a change would leave no enabled admin.
 var ErrLastAdmin = errors.New("this is the last enabled admin: make another user admin first")
 
-// User is a person who signs in to the console.
+// ErrSelf is returned when an admin tries to delete their own user.
+var ErrSelf = errors.New("you cannot delete your own user: ask another admin")
+
+// User is a person who signs in to the console: with a password, or (when
+// OIDCSubject is set) through the organisation's identity provider.
 type User struct {
 	ID                 int64
-	Email              string
-	PasswordHash       string
+	Email              string // for single sign-on users, the provider's email claim, kept for display
+	PasswordHash       string // empty for single sign-on users
 	Role               string
 	MustChangePassword bool
 	DisabledAt         time.Time
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	OIDCIssuer         string
+	OIDCSubject        string
+	// Local marks a break-glass user (airlock user create --local), whose
+	// password works even when password sign-in is turned off.
+	Local        bool
+	LastSignInAt time.Time
 }
 
 // Disabled reports whether the user may no longer sign in.
 func (u User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
+// SSO reports whether the user signs in through the identity provider.
+func (u User) SSO() bool { return u.OIDCSubject != "" }
+
 // NormalizeEmail is how emails are compared and stored.
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
-const userColumns = "id, email, password_hash, role, must_change_password, disabled_at, created_at, updated_at"
+const userColumns = "id, email, password_hash, role, must_change_password, disabled_at, created_at, updated_at, " +
+	"oidc_issuer, oidc_subject, local, last_signin_at"
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	var mustChange int
-	var disabled, created, updated int64
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &mustChange, &disabled, &created, &updated); err != nil {
+	var mustChange, local int
+	var disabled, created, updated, signin int64
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &mustChange, &disabled, &created, &updated,
+		&u.OIDCIssuer, &u.OIDCSubject, &local, &signin); err != nil {
 		return User{}, err
 	}
-	u.MustChangePassword = mustChange != 0
+	u.MustChangePassword, u.Local = mustChange != 0, local != 0
 	u.DisabledAt, u.CreatedAt, u.UpdatedAt = fromMillis(disabled), fromMillis(created), fromMillis(updated)
+	u.LastSignInAt = fromMillis(signin)
 	return u, nil
 }
 
@@ -65,6 +81,25 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash, role string
 	if err != nil {
 		return User{}, err
 	}
+	return u, commit(tx, "create user")
+}
+
+// CreateLocalUser adds a break-glass user: a password user that may sign in
+// even when password sign-in is turned off (airlock user create --local).
+func (s *Store) CreateLocalUser(ctx context.Context, email, passwordHash, role string) (User, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user: %w", err)
+	}
+	defer tx.Rollback()
+	u, err := s.insertUser(ctx, tx, email, passwordHash, role, false)
+	if err != nil {
+		return User{}, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE users SET local = 1 WHERE id = ?", u.ID); err != nil {
+		return User{}, fmt.Errorf("store: create user %q: %w", u.Email, err)
+	}
+	u.Local = true
 	return u, commit(tx, "create user")
 }
 
@@ -99,8 +134,8 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash,
 	}
 	now := s.now()
 	email = NormalizeEmail(email)
-	var exists int
-	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE email = ?", email).Scan(&exists); err != nil {
+	var exists int // among password users: a single sign-on user may share the email
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE email = ? AND oidc_subject = ''", email).Scan(&exists); err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)
 	}
 	if exists > 0 {
@@ -131,9 +166,11 @@ func (s *Store) GetUser(ctx context.Context, id int64) (User, error) {
 	return u, nil
 }
 
-// GetUserByEmail returns a user by email (compared case-insensitively).
+// GetUserByEmail returns the password user with an email (compared
+// case-insensitively). Single sign-on users are never found by email: the
+// provider's subject identifies them.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) {
-	u, err := scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE email = ?", NormalizeEmail(email)))
+	u, err := scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE email = ? AND oidc_subject = ''", NormalizeEmail(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: get user %q: %w", email, ErrNotFound)
 	}
@@ -145,7 +182,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) 
 
 // ListUsers returns every user, by email.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY email")
+	rows, err := s.read.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY email, id")
 	if err != nil {
 		return nil, fmt.Errorf("store: list users: %w", err)
 	}
@@ -226,15 +263,84 @@ func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bo
 	return commit(tx, "update user")
 }
 
-// SetPassword replaces a user's password hash.
+// SetPassword replaces a password user's hash; a single sign-on user has no
+// password to replace (ErrNotFound).
 func (s *Store) SetPassword(ctx context.Context, id int64, passwordHash string, mustChange bool) error {
-	res, err := s.write.ExecContext(ctx, "UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ?",
+	res, err := s.write.ExecContext(ctx, "UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ? AND oidc_subject = ''",
 		passwordHash, boolInt(mustChange), millis(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("store: set password of user %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: set password of user %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// ResetPassword gives a password user a temporary password that must be
+// changed at the next sign-in, and ends their sessions, in one transaction:
+// whoever had the old password is signed out at the same moment it stops
+// working.
+func (s *Store) ResetPassword(ctx context.Context, id int64, tempHash string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: reset password of user %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, must_change_password = 1, updated_at = ? WHERE id = ? AND oidc_subject = ''",
+		tempHash, millis(s.now()), id)
+	if err != nil {
+		return fmt.Errorf("store: reset password of user %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: reset password of user %d: %w", id, ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", id); err != nil {
+		return fmt.Errorf("store: reset password of user %d: %w", id, err)
+	}
+	return commit(tx, "reset password")
+}
+
+// DeleteUser removes a user and ends their sessions. by is the admin asking:
+// deleting oneself is ErrSelf, deleting the last enabled admin ErrLastAdmin,
+// both checked in the same transaction as the delete.
+func (s *Store) DeleteUser(ctx context.Context, id, by int64) (User, error) {
+	if id == by {
+		return User{}, ErrSelf
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("store: delete user %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
+	}
+	if u.Role == RoleAdmin && !u.Disabled() {
+		var others int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at = 0 AND id <> ?", id).Scan(&others); err != nil {
+			return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
+		}
+		if others == 0 {
+			return User{}, ErrLastAdmin
+		}
+	}
+	for _, q := range []string{"DELETE FROM sessions WHERE user_id = ?", "DELETE FROM users WHERE id = ?"} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
+		}
+	}
+	return u, commit(tx, "delete user")
+}
+
+// RecordSignIn notes when a user last signed in (the users page shows it).
+func (s *Store) RecordSignIn(ctx context.Context, id int64) error {
+	if _, err := s.write.ExecContext(ctx, "UPDATE users SET last_signin_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
+		return fmt.Errorf("store: record sign-in of user %d: %w", id, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -247,4 +248,41 @@ func (s *Store) ListDeliveries(ctx context.Context, limit int) ([]Delivery, erro
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// EventTest is the event of a test delivery sent from Settings.
+const EventTest = "account.test"
+
+// ErrNoWebhook is returned when a test event is asked for with no webhook URL set.
+var ErrNoWebhook = errors.New("no webhook URL is set")
+
+// QueueTestEvent queues an account.test delivery through the same outbox
+// as alerts, so it is signed, retried and listed like any delivery. Its
+// body has the alert events' shape with the account fields empty; reason
+// says who sent it.
+func (s *Store) QueueTestEvent(ctx context.Context, reason string) (Delivery, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("store: queue test event: %w", err)
+	}
+	defer tx.Rollback()
+	var set bool
+	err = tx.QueryRowContext(ctx, "SELECT url_sealed IS NOT NULL OR url != '' FROM webhook_config WHERE id = 1").Scan(&set)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !set) {
+		return Delivery{}, ErrNoWebhook
+	}
+	if err != nil {
+		return Delivery{}, fmt.Errorf("store: queue test event: %w", err)
+	}
+	at := s.now()
+	body, err := json.Marshal(WebhookEvent{Event: EventTest, Reason: truncate(reason, 1000), At: at.UTC().Format(time.RFC3339)})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("store: queue test event: %w", err)
+	}
+	d, err := scanDelivery(tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (event, payload, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?) RETURNING `+deliveryColumns, EventTest, string(body), millis(at), millis(at)))
+	if err != nil {
+		return Delivery{}, fmt.Errorf("store: queue test event: %w", err)
+	}
+	return d, commit(tx, "queue test event")
 }

@@ -28,6 +28,7 @@ type User struct {
 	Email   string
 	Role    string
 	IsAdmin bool
+	SSO     bool // signs in through the identity provider: no password to change
 }
 
 // Flash is a one-time message shown at the top of the next page.
