@@ -46,9 +46,6 @@ func (h *Handler) accountConnect(c echo.Context) error {
 		return seeOther(c, "/accounts/"+r.ID)
 	}
 	authURL, err := h.startFlow(c, r.Account, in, "")
-	if errors.Is(err, errNoSecret) {
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	}
 	if err != nil {
 		return err
 	}

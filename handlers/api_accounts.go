@@ -75,7 +75,7 @@ func (h *Handler) apiAccountCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := h.store.GetIntegration(ctx, c.Param("key"))
 	if errors.Is(err, store.ErrNotFound) {
-		return apiErr(http.StatusNotFound, "not_found", "No integration has the key "+c.Param("key")+".", nil)
+		return apiErr("not_found", "No integration has the key "+c.Param("key")+".", nil)
 	}
 	if err != nil {
 		return err
@@ -89,7 +89,7 @@ func (h *Handler) apiAccountCreate(c echo.Context) error {
 		name = strings.TrimSpace(*body.Name)
 	}
 	if fe := validateAccount(in, name, nonNilParams(body.Parameters)); len(fe) > 0 {
-		return apiErr(http.StatusUnprocessableEntity, "invalid_fields", "Some fields are not valid: see fields.", fe)
+		return apiErr("invalid_fields", "Some fields are not valid: see fields.", fe)
 	}
 	r, err := h.store.CreateAccount(ctx, oauthflow.Account{IntegrationID: in.ID, Name: name, Parameters: body.Parameters})
 	if err != nil {
@@ -136,7 +136,7 @@ func (h *Handler) apiAccountGet(c echo.Context) error {
 func (h *Handler) apiAccount(c echo.Context) (store.AccountRow, error) {
 	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return r, apiErr(http.StatusNotFound, "not_found", "No account has the id "+c.Param("id")+".", nil)
+		return r, apiErr("not_found", "No account has the id "+c.Param("id")+".", nil)
 	}
 	return r, err
 }
@@ -146,7 +146,7 @@ func (h *Handler) apiAccountList(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := h.store.GetIntegration(ctx, c.Param("key"))
 	if errors.Is(err, store.ErrNotFound) {
-		return apiErr(http.StatusNotFound, "not_found", "No integration has the key "+c.Param("key")+".", nil)
+		return apiErr("not_found", "No integration has the key "+c.Param("key")+".", nil)
 	}
 	if err != nil {
 		return err
@@ -194,7 +194,7 @@ func (h *Handler) apiAccountPatch(c echo.Context) error {
 		params = body.Parameters
 	}
 	if fe := validateAccount(in, name, params); len(fe) > 0 {
-		return apiErr(http.StatusUnprocessableEntity, "invalid_fields", "Some fields are not valid: see fields.", fe)
+		return apiErr("invalid_fields", "Some fields are not valid: see fields.", fe)
 	}
 	me, _ := currentIdentity(c)
 	upd, err := h.saveAccount(ctx, r, name, params, me.Label())
@@ -216,7 +216,7 @@ func (h *Handler) apiConnectLink(c echo.Context) error {
 		return err
 	}
 	if in.OAuth2.GrantType != oauthflow.GrantAuthorizationCode {
-		return apiErr(http.StatusConflict, "conflict", "This account uses client credentials: it connects without a person signing in, so it has no connect link.", nil)
+		return apiErr("conflict", "This account uses client credentials: it connects without a person signing in, so it has no connect link.", nil)
 	}
 	me, _ := currentIdentity(c)
 	link, exp, err := h.newConnectLink(ctx, r.Account, me.Label())

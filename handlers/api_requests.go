@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -65,7 +63,7 @@ func (h *Handler) apiRequest(c echo.Context) error {
 	}
 	resp, err := h.run(ctx, r.Account, in, oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
 	if err != nil {
-		return requestAPIError(ctx, err)
+		return err
 	}
 	out := requestOutput{Status: resp.Status, Headers: resp.Header, BodyTruncated: resp.Truncated,
 		DurationMS: resp.Duration.Milliseconds(), Refreshed: resp.Refreshed, RefreshReason: resp.RefreshReason}
@@ -81,32 +79,7 @@ func (h *Handler) apiRequest(c echo.Context) error {
 }
 
 func fieldErr(path, msg string) error {
-	return apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, map[string]string{path: msg})
-}
-
-// requestAPIError maps the runner's failures to the API's statuses. A client
-// that hung up gets no status of ours (the error handler logs it quietly as
-// 499); a storage failure goes to the error handler (503 storage_unavailable).
-func requestAPIError(ctx context.Context, err error) error {
-	var re *oauthflow.RequestError
-	var ue *oauthflow.UpstreamError
-	switch {
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return err
-	case errors.As(err, &re):
-		return fieldErr(re.Field, re.Msg)
-	case errors.As(err, &ue) && ue.Timeout:
-		return apiErr(http.StatusGatewayTimeout, "upstream_timeout", ue.Error(), nil)
-	case errors.As(err, &ue):
-		return apiErr(http.StatusBadGateway, "upstream_unreachable", ue.Error(), nil)
-	case tokenErrorStatus(err) == http.StatusConflict:
-		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
-	}
-	var te *oauthflow.TokenError
-	if errors.Is(err, oauthflow.ErrTokenUnavailable) || errors.As(err, &te) {
-		return apiErr(http.StatusServiceUnavailable, "token_unavailable", "The account's token could not be had: "+err.Error(), nil)
-	}
-	return err
+	return apiErr("invalid_fields", msg, map[string]string{path: msg})
 }
 
 // apiToken hands out the account's access token (refreshed first when inside
@@ -119,7 +92,7 @@ func (h *Handler) apiToken(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if err := usable(r.Account); err != nil {
-		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
+		return err
 	}
 	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 	if err != nil {
@@ -127,7 +100,7 @@ func (h *Handler) apiToken(c echo.Context) error {
 	}
 	res, err := h.mgr.Token(ctx, r.Account, in)
 	if err != nil {
-		return requestAPIError(ctx, err)
+		return err
 	}
 	me, _ := currentIdentity(c)
 	if h.activity != nil {

@@ -102,7 +102,7 @@ func (h *Handler) requireKey(p perm) echo.MiddlewareFunc {
 			}
 			c.Set(ctxIdentity, identity{KeyID: k.ID, KeyName: k.Name, Role: k.Role})
 			if !allows(k.Role, p) {
-				return apiErr(http.StatusForbidden, "forbidden",
+				return apiErr("forbidden",
 					"This API key has the "+k.Role+" role; this action needs "+p.String()+".", nil)
 			}
 			return next(c)
@@ -115,7 +115,7 @@ func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
 	auth := c.Request().Header.Get("Authorization")
 	scheme, key, _ := strings.Cut(auth, " ")
 	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+		return store.APIKey{}, apiErr("unauthorized",
 			"Send an API key as \"Authorization: Bearer <key>\"; admins create keys in Settings.", nil)
 	}
 	hash := HashAPIKey(strings.TrimSpace(key))
@@ -130,7 +130,7 @@ func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
 		h.keys.put(hash, e)
 	}
 	if !e.found || e.key.Disabled() {
-		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+		return store.APIKey{}, apiErr("unauthorized",
 			"This API key is unknown or disabled. Check the key, or ask an admin for a new one.", nil)
 	}
 	if h.keys.markUsed(hash, now) {

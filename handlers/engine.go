@@ -23,7 +23,7 @@ const (
 
 // ErrNoSecret means an (imported) integration cannot connect until its
 // client secret is set.
-var errNoSecret = errors.New("this integration has no client secret yet: set it on the integration before connecting accounts")
+var errNoSecret = &oauthflow.Error{Code: oauthflow.CodeConflict, Message: "this integration has no client secret yet: set it on the integration before connecting accounts"}
 
 // startFlow creates a pending authorization-code flow bound to this browser
 // session and returns the provider's authorization URL to redirect to.
@@ -198,17 +198,4 @@ func (h *Handler) newConnectLink(ctx context.Context, acct oauthflow.Account, ac
 		return "", time.Time{}, err
 	}
 	return h.cfg.PublicURL.String() + "/connect/" + token, l.ExpiresAt, nil
-}
-
-// tokenErrorStatus maps a failure to get a token to an HTTP status: 409 when
-// only a person can fix it (a reconnect, the integration's configuration),
-// 503 when it may pass (the token endpoint failing, refreshes paused).
-func tokenErrorStatus(err error) int {
-	switch {
-	case errors.Is(err, oauthflow.ErrNeedsReconnect), errors.Is(err, errNoSecret):
-		return http.StatusConflict
-	case oauthflow.Classify(err) == oauthflow.KindConfig:
-		return http.StatusConflict
-	}
-	return http.StatusServiceUnavailable
 }

@@ -3,12 +3,12 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"airlock/oauthflow"
 	"airlock/store"
 	"airlock/views"
 )
@@ -21,29 +21,6 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, msg := http.StatusInternalServerError, ""
-	var ae *apiProblem
-	if errors.As(err, &ae) {
-		if ae.status >= 500 {
-			h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", ae.status, "err", err)
-		}
-		_ = writeAPIError(c, ae.status, ae.code, ae.msg, ae.fields)
-		return
-	}
-	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &he):
-		status = he.Code
-		if s, ok := he.Message.(string); ok {
-			msg = s
-		}
-	case errors.Is(err, store.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, store.ErrConflict):
-		status = http.StatusConflict
-	case store.Unavailable(err):
-		status = http.StatusServiceUnavailable
-	}
 	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 		// The client went away mid-request: nobody reads the answer, and it
 		// is not a server fault worth an error line.
@@ -51,31 +28,121 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		c.Response().WriteHeader(499)
 		return
 	}
-	if status >= 500 {
-		h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
-	}
-	ev, code := errorView(status, msg), apiCode(status)
-	if store.Unavailable(err) {
-		h.store.NoteUnavailable(err)
-		ev, code = storageErrorView(err), "storage_unavailable"
+	p := h.problemOf(err)
+	if p.status >= 500 {
+		h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", p.status, "err", err)
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		_ = writeAPIError(c, status, code, ev.Message, nil)
+		_ = writeAPIError(c, p.status, p.code, p.msg, p.fields)
 		return
 	}
 	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(status)
+		_ = c.NoContent(p.status)
 		return
 	}
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Retarget", "#flash")
 		c.Response().Header().Set("HX-Reswap", "innerHTML")
-		_ = h.render(c, status, views.ErrorPartial(ev))
+		_ = h.render(c, p.status, views.ErrorPartial(p.view))
 		return
 	}
-	p := h.basePage(c, ev.Title, "")
-	p.User = h.pageUser(c)
-	_ = h.render(c, status, views.ErrorPage(p, ev))
+	page := h.basePage(c, p.view.Title, "")
+	page.User = h.pageUser(c)
+	_ = h.render(c, p.status, views.ErrorPage(page, p.view))
+}
+
+// problem is what an error tells the caller: its status and code, the
+// API's message and fields, and the console's page.
+type problem struct {
+	status int
+	code   string
+	msg    string
+	fields map[string]string
+	view   views.ErrorView
+}
+
+// problemOf reads an error: echo's own by their status, the lifecycle's by
+// their code (statusFor), the database refusing work as storage_unavailable,
+// anything else as a 500.
+func (h *Handler) problemOf(err error) problem {
+	p := problem{status: http.StatusInternalServerError, code: "internal"}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg, _ := he.Message.(string)
+		p.status, p.code, p.view = he.Code, codeFor(he.Code), errorView(he.Code, msg)
+	} else if e := oauthflow.ErrorOf(err); e.Code != "" {
+		p.status, p.code, p.msg, p.fields = statusFor(e.Code), e.Code, e.Message, e.Fields
+		shown := e.Message
+		if e.Code == oauthflow.CodeNotFound {
+			shown = "" // the console words a missing page its own way, whatever is missing
+		}
+		p.view = errorView(p.status, shown)
+		if p.msg == "" {
+			p.msg = p.view.Message
+		}
+		return p
+	} else if store.Unavailable(err) {
+		p.status = http.StatusServiceUnavailable
+	}
+	if store.Unavailable(err) {
+		h.store.NoteUnavailable(err)
+		p.view, p.code = storageErrorView(err), oauthflow.CodeStorageUnavailable
+	} else if p.view.Title == "" {
+		p.view = errorView(p.status, "")
+	}
+	p.msg = p.view.Message
+	return p
+}
+
+// codeStatuses is the one table of error codes and HTTP statuses, for the
+// console and the API alike.
+var codeStatuses = []struct {
+	code   string
+	status int
+}{
+	{"bad_json", http.StatusBadRequest},
+	{oauthflow.CodeBadRequest, http.StatusBadRequest},
+	{"unauthorized", http.StatusUnauthorized},
+	{oauthflow.CodeForbidden, http.StatusForbidden},
+	{oauthflow.CodeNotFound, http.StatusNotFound},
+	{"method_not_allowed", http.StatusMethodNotAllowed},
+	{oauthflow.CodeConflict, http.StatusConflict},
+	{oauthflow.CodeNeedsReconnect, http.StatusConflict},
+	{oauthflow.CodeGone, http.StatusGone},
+	{"too_large", http.StatusRequestEntityTooLarge},
+	{oauthflow.CodeInvalidFields, http.StatusUnprocessableEntity},
+	{"rate_limited", http.StatusTooManyRequests},
+	{"internal", http.StatusInternalServerError},
+	{oauthflow.CodeUpstreamUnreachable, http.StatusBadGateway},
+	{oauthflow.CodeTokenUnavailable, http.StatusServiceUnavailable},
+	{oauthflow.CodeStorageUnavailable, http.StatusServiceUnavailable},
+	{oauthflow.CodeUpstreamTimeout, http.StatusGatewayTimeout},
+}
+
+// statusFor is the status of an error code: the one place a code becomes a
+// status. An unknown code is a 500.
+func statusFor(code string) int {
+	for _, cs := range codeStatuses {
+		if cs.code == code {
+			return cs.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// codeFor is the code of one of echo's own errors (an unknown route, a body
+// too large …), which come with a status only: the table read backwards,
+// the first code of a status winning; any 5xx is internal.
+func codeFor(status int) string {
+	if status >= 500 {
+		return "internal"
+	}
+	for _, cs := range codeStatuses {
+		if cs.status == status {
+			return cs.code
+		}
+	}
+	return oauthflow.CodeBadRequest
 }
 
 // errorView turns a status into words a person can act on.
@@ -128,34 +195,6 @@ func storageErrorView(err error) views.ErrorView {
 		Back:    "/", BackLabel: "Go to the dashboard"}
 }
 
-// apiCode is the JSON error code for a status.
-func apiCode(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "bad_json"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case http.StatusConflict:
-		return "conflict"
-	case http.StatusRequestEntityTooLarge:
-		return "too_large"
-	case http.StatusUnprocessableEntity:
-		return "invalid_fields"
-	case http.StatusTooManyRequests:
-		return "rate_limited"
-	}
-	if status >= 500 {
-		return "internal"
-	}
-	return "bad_request"
-}
-
 // apiError is the JSON error envelope of the whole API.
 type apiError struct {
 	Error apiErrorBody `json:"error"`
@@ -171,18 +210,7 @@ func writeAPIError(c echo.Context, status int, code, msg string, fields map[stri
 	return c.JSON(status, apiError{Error: apiErrorBody{Code: code, Message: msg, Fields: fields}})
 }
 
-// apiProblem is an API error with its status, code and field errors; handlers
-// return it and handleError writes it.
-type apiProblem struct {
-	status int
-	code   string
-	msg    string
-	fields map[string]string
-}
-
-func (p *apiProblem) Error() string { return fmt.Sprintf("api %d %s: %s", p.status, p.code, p.msg) }
-
-// apiErr builds an apiProblem.
-func apiErr(status int, code, msg string, fields map[string]string) error {
-	return &apiProblem{status: status, code: code, msg: msg, fields: fields}
+// apiErr is an API error with its code, message and the fields to blame.
+func apiErr(code, msg string, fields map[string]string) error {
+	return &oauthflow.Error{Code: code, Message: msg, Fields: fields}
 }

@@ -31,11 +31,11 @@ func newIntegrationBase() oauthflow.Integration {
 // invalidFields is the API's 422 for validation problems.
 func invalidFields(fe oauthflow.FieldErrors) error {
 	msg := fmt.Sprintf("The integration has %s: see fields.", views.Plural(len(fe), "problem", "problems"))
-	return apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, fe)
+	return apiErr("invalid_fields", msg, fe)
 }
 
 func integrationNotFound(key string) error {
-	return apiErr(http.StatusNotFound, "not_found",
+	return apiErr("not_found",
 		fmt.Sprintf("No integration has the key %q: check it, or list them with GET /api/v1/integrations.", truncate(key, 64)), nil)
 }
 
@@ -95,7 +95,7 @@ func (h *Handler) apiIntegrationCreate(c echo.Context) error {
 	saved, err := h.store.CreateIntegration(c.Request().Context(), in)
 	if errors.Is(err, store.ErrConflict) {
 		msg := fmt.Sprintf("An integration with the key %s already exists: choose another key, or PUT to replace it.", in.Key)
-		return apiErr(http.StatusConflict, "conflict", msg, map[string]string{"key": msg})
+		return apiErr("conflict", msg, map[string]string{"key": msg})
 	}
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func (h *Handler) apiIntegrationPut(c echo.Context) error {
 		return invalidFields(fe)
 	case errors.Is(err, store.ErrConflict):
 		msg := fmt.Sprintf("An integration with the key %s already exists: choose another key.", in.Key)
-		return apiErr(http.StatusConflict, "conflict", msg, map[string]string{"key": msg})
+		return apiErr("conflict", msg, map[string]string{"key": msg})
 	case err != nil:
 		return err
 	}

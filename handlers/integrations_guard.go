@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 
 	"airlock/oauthflow"
@@ -88,5 +87,5 @@ func sameSet(a, b []string) bool {
 
 // forbiddenFields is the API's 403 for changes only an admin may make.
 func forbiddenFields(fe oauthflow.FieldErrors) error {
-	return apiErr(http.StatusForbidden, "forbidden", "An admin must make this change: see fields.", fe)
+	return apiErr("forbidden", "An admin must make this change: see fields.", fe)
 }

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -92,7 +91,7 @@ func (h *Handler) requestTarget(ctx context.Context, id string) (store.AccountRo
 	}
 	r, err := h.store.GetAccount(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return r, oauthflow.Integration{}, apiErr(http.StatusNotFound, "not_found", "No account has the id "+id+".", nil)
+		return r, oauthflow.Integration{}, apiErr("not_found", "No account has the id "+id+".", nil)
 	}
 	if err != nil {
 		return r, oauthflow.Integration{}, err

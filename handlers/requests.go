@@ -24,21 +24,17 @@ const maxRequestBody = 1 << 20
 
 // usable refuses, before any network call, an account that has no token to use.
 func usable(a oauthflow.Account) error {
+	msg := ""
 	switch a.Status {
 	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
-		return notUsable{fmt.Sprintf("The account is %s: connect it first.", a.Status)}
+		msg = fmt.Sprintf("The account is %s: connect it first.", a.Status)
 	case oauthflow.StatusNeedsReconnect:
-		return notUsable{"The account needs to be reconnected: its authorization no longer matches or was revoked."}
+		msg = "The account needs to be reconnected: its authorization no longer matches or was revoked."
+	default:
+		return nil
 	}
-	return nil
+	return &oauthflow.Error{Code: oauthflow.CodeNeedsReconnect, Message: msg, Err: oauthflow.ErrNeedsReconnect}
 }
-
-// notUsable is an account without a usable token: it reads as a sentence
-// and, for the API's status mapping, is an ErrNeedsReconnect.
-type notUsable struct{ msg string }
-
-func (e notUsable) Error() string { return e.msg }
-func (e notUsable) Unwrap() error { return oauthflow.ErrNeedsReconnect }
 
 // run sends a request through the account and records a second rejection on it.
 func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Integration, req oauthflow.Request) (*oauthflow.Response, error) {
@@ -132,7 +128,7 @@ func (h *Handler) accountCheck(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusConflict, "This integration has no health check: add one on the integration.")
 	}
 	if err := usable(r.Account); err != nil {
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
+		return err
 	}
 	health, detail := h.checkHealth(c.Request().Context(), r.Account, in)
 	if err := h.store.SetAccountHealth(c.Request().Context(), r.ID, health, detail); err != nil {
