@@ -30,26 +30,21 @@ func (h *Handler) accountAndIntegration(c echo.Context) (store.AccountRow, oauth
 // accountConnect starts a connection: the consent redirect for an
 // authorization-code integration, an immediate token for client credentials.
 func (h *Handler) accountConnect(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
+	res, err := h.accounts.Connect(c.Request().Context(), c.Param("id"), oauthflow.ConnectRequest{Session: h.flowSession(c)})
+	switch {
+	case err != nil:
+		return err
+	case !res.ClientCredentials:
+		return seeOther(c, res.AuthURL)
+	}
+	kind, msg := "success", "Connected: a client-credentials token was issued."
+	if res.Failure != nil {
+		kind, msg = "error", "The token request failed: "+res.Failure.Error()
+	}
+	if err := h.flash(c, kind, msg); err != nil {
 		return err
 	}
-	if in.OAuth2.GrantType == oauthflow.GrantClientCredentials {
-		err := h.connectNow(c.Request().Context(), r.Account, in)
-		kind, msg := "success", "Connected: a client-credentials token was issued."
-		if err != nil {
-			kind, msg = "error", "The token request failed: "+err.Error()
-		}
-		if err := h.flash(c, kind, msg); err != nil {
-			return err
-		}
-		return seeOther(c, "/accounts/"+r.ID)
-	}
-	authURL, err := h.startFlow(c, r.Account, in, "")
-	if err != nil {
-		return err
-	}
-	return seeOther(c, authURL)
+	return seeOther(c, "/accounts/"+c.Param("id"))
 }
 
 // accountRefresh refreshes now and answers with the status partial.
@@ -101,16 +96,12 @@ func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.Co
 
 // accountConnectLink makes a 30-minute connect link and shows it.
 func (h *Handler) accountConnectLink(c echo.Context) error {
-	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
 	me, _ := currentIdentity(c)
-	link, exp, err := h.newConnectLink(c.Request().Context(), r.Account, me.Label())
+	link, exp, err := h.accounts.ConnectLink(c.Request().Context(), c.Param("id"), me.Label())
 	if err != nil {
 		return err
 	}
-	return h.accountStatusPartial(c, r.ID, &views.ConnectLinkVM{URL: link, Expires: exp.Format("15:04 MST")}, "")
+	return h.accountStatusPartial(c, c.Param("id"), &views.ConnectLinkVM{URL: link, Expires: exp.Format("15:04 MST")}, "")
 }
 
 // accountDisconnect revokes and deletes the tokens.

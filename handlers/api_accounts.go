@@ -107,7 +107,7 @@ func (h *Handler) apiAccountCreate(c echo.Context) error {
 			}
 			h.reqs.forgetAccount(r.ID)
 		}
-	} else if connectURL, _, err = h.newConnectLink(ctx, r.Account, me.Label()); err != nil {
+	} else if connectURL, _, err = h.accounts.ConnectLink(ctx, r.ID, me.Label()); err != nil {
 		return err
 	}
 	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
@@ -206,20 +206,8 @@ func (h *Handler) apiAccountPatch(c echo.Context) error {
 
 // apiConnectLink: POST /api/v1/accounts/{id}/connect-link.
 func (h *Handler) apiConnectLink(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	if in.OAuth2.GrantType != oauthflow.GrantAuthorizationCode {
-		return apiErr("conflict", "This account uses client credentials: it connects without a person signing in, so it has no connect link.", nil)
-	}
 	me, _ := currentIdentity(c)
-	link, exp, err := h.newConnectLink(ctx, r.Account, me.Label())
+	link, exp, err := h.accounts.ConnectLink(c.Request().Context(), c.Param("id"), me.Label())
 	if err != nil {
 		return err
 	}

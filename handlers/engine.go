@@ -4,69 +4,16 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"net/http"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
 	"airlock/store"
 )
 
-// Lifetimes of the connect flow.
-const (
-	flowLifetime        = 10 * time.Minute
-	connectLinkLifetime = 30 * time.Minute
-)
-
 // ErrNoSecret means an (imported) integration cannot connect until its
 // client secret is set.
 var errNoSecret = &oauthflow.Error{Code: oauthflow.CodeConflict, Message: "this integration has no client secret yet: set it on the integration before connecting accounts"}
-
-// startFlow creates a pending authorization-code flow bound to this browser
-// session and returns the provider's authorization URL to redirect to.
-func (h *Handler) startFlow(c echo.Context, acct oauthflow.Account, in oauthflow.Integration, linkHash string) (string, error) {
-	if !in.OAuth2.ClientSecretSet {
-		return "", errNoSecret
-	}
-	state, err := oauthflow.NewState()
-	if err != nil {
-		return "", err
-	}
-	verifier := oauthflow.NewVerifier()
-	authURL, err := oauthflow.AuthorizationURL(in, acct.Parameters, h.CallbackURL(), state, verifier)
-	if err != nil {
-		return "", echo.NewHTTPError(http.StatusConflict, "The authorization endpoint cannot be built from this account's values: "+err.Error()+". Edit the account's parameter values.")
-	}
-	tokenURL, err := oauthflow.ExpandURL(in.OAuth2.TokenURL, acct.Parameters)
-	if err != nil {
-		return "", echo.NewHTTPError(http.StatusConflict, "The token endpoint cannot be built from this account's values: "+err.Error()+". Edit the account's parameter values.")
-	}
-	sess := session(c)
-	if sess.ID == "" { // a session that was never saved has no id to bind the flow to
-		if err := h.saveSession(c); err != nil {
-			return "", err
-		}
-	}
-	now := h.now()
-	err = h.store.CreateFlow(c.Request().Context(), state, store.PendingFlow{
-		SessionHash: store.IDHash(sess), AccountID: acct.ID, IntegrationID: in.ID, Verifier: verifier,
-		RedirectURI: h.CallbackURL(), TokenURL: literalTemplate(tokenURL.String()), Realm: h.cfg.Realm,
-		ConnectLink: linkHash, CreatedAt: now, ExpiresAt: now.Add(flowLifetime),
-	})
-	if err != nil {
-		return "", err
-	}
-	return authURL, nil
-}
-
-// literalTemplate escapes braces so an expanded URL stays literal when it is
-// used as a template again.
-func literalTemplate(s string) string {
-	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
-}
 
 // connectNow requests a client-credentials token at once.
 func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration) error {
@@ -188,14 +135,4 @@ func (h *Handler) disconnectAllAccounts(ctx context.Context, in oauthflow.Integr
 		}
 		cursor = next
 	}
-}
-
-// newConnectLink makes a connect link for the account.
-func (h *Handler) newConnectLink(ctx context.Context, acct oauthflow.Account, actor string) (string, time.Time, error) {
-	token := randomToken()
-	l, err := h.store.CreateConnectLink(ctx, token, acct.ID, actor, connectLinkLifetime)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	return h.cfg.PublicURL.String() + "/connect/" + token, l.ExpiresAt, nil
 }

@@ -82,6 +82,7 @@ type Handler struct {
 	keys     keyCache
 	reqs     requestCache
 	mgr      *oauthflow.Manager
+	accounts *oauthflow.Accounts
 	tokens   *oauthflow.Client
 	runner   *oauthflow.Runner
 	activity *store.ActivityLog
@@ -131,6 +132,9 @@ func New(d Deps) (*Handler, *echo.Echo) {
 	}
 	h.runner = oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
 		Record: h.recordRequest, Observe: h.metrics.observeRequest})
+	h.accounts = oauthflow.NewAccounts(oauthflow.AccountsOptions{Store: d.Store, Manager: d.Manager, Client: d.Tokens, Runner: h.runner,
+		CallbackURL: h.CallbackURL(), PublicURL: d.Config.PublicURL.String(), Realm: d.Config.Realm, Now: now, Log: d.Logger,
+		Notify: func(id string) { h.reqs.forgetAccount(id) }})
 	if h.webhookBackoff <= 0 {
 		h.webhookBackoff = time.Second
 	}

@@ -104,7 +104,11 @@ func (ts *testServer) fixture(p *fakeprovider.Provider, n *int) fixture {
 		ts.t.Fatal(err)
 	}
 	u, _ := url.Parse(cb)
-	tok, err := ts.h.tokens.ExchangeCode(ctx, in, a.Parameters, u.Query().Get("code"), verifier, redirect)
+	ep, err := oauthflow.ResolveEndpoints(in, a.Parameters)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	tok, err := ts.h.tokens.ExchangeCode(ctx, in, a.Parameters, ep, u.Query().Get("code"), verifier, redirect)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

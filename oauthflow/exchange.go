@@ -69,11 +69,10 @@ func (c *Client) httpClient(method string) (*http.Client, error) {
 }
 
 // ExchangeCode trades an authorization code for a token (RFC 6749 §4.1.3)
-// at in's token URL (the callback sets it to the one recorded when the flow
-// started). The token comes back with its Endpoints: that token endpoint and
-// the revocation URL filled in with values. client_id is always in the body,
-// also with basic authentication: that is harmless and some providers require it.
-func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[string]string, code, verifier, redirectURI string) (Token, error) {
+// at ep.Token, the token endpoint resolved when the flow started; the token
+// comes back with ep as its Endpoints. client_id is always in the body, also
+// with basic authentication: that is harmless and some providers require it.
+func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[string]string, ep Endpoints, code, verifier, redirectURI string) (Token, error) {
 	if in.OAuth2.GrantType != GrantAuthorizationCode {
 		return Token{}, configError("token endpoint", "the integration's grant type is not authorization_code")
 	}
@@ -82,10 +81,6 @@ func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[st
 	}
 	if in.OAuth2.PKCE && verifier == "" {
 		return Token{}, configError("token endpoint", "PKCE is on but the flow has no code verifier; start the connection again")
-	}
-	ep, err := ResolveEndpoints(in, values)
-	if err != nil {
-		return Token{}, err
 	}
 	clientID, err := Expand(in.OAuth2.ClientID, values)
 	if err != nil {
