@@ -49,22 +49,17 @@ func (h *Handler) accountConnect(c echo.Context) error {
 
 // accountRefresh refreshes now and answers with the status partial.
 func (h *Handler) accountRefresh(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
-		return err
-	}
 	me, _ := currentIdentity(c)
-	if err := refreshable(r.Account); err != nil {
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	res, err := h.accounts.Refresh(c.Request().Context(), c.Param("id"), me.Label())
+	switch {
+	case err != nil:
+		return err
+	case res.Refused:
+		return res.Err
+	case res.Err != nil:
+		return h.accountStatusPartial(c, res.Account.ID, nil, "")
 	}
-	_, rerr := h.mgr.Refresh(c.Request().Context(), r.Account, in, oauthflow.ReasonManual)
-	h.reqs.forgetAccount(r.ID)
-	notice := "Refreshed: a new token is stored."
-	if rerr != nil {
-		h.log.Info("manual refresh failed", "account_id", r.ID, "by", me.Label(), "err", rerr)
-		notice = ""
-	}
-	return h.accountStatusPartial(c, r.ID, nil, notice)
+	return h.accountStatusPartial(c, res.Account.ID, nil, "Refreshed: a new token is stored.")
 }
 
 // accountStatusPartial answers an htmx action with the refreshed status card
@@ -139,7 +134,7 @@ func (h *Handler) accountDelete(c echo.Context) error {
 	if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
 		return err
 	}
-	h.reqs.forgetAccount(r.ID)
+	h.accounts.Invalidate(r.ID)
 	if err := h.flash(c, "success", "Account "+r.Name+" deleted; its tokens were revoked where the provider allows it."); err != nil {
 		return err
 	}
@@ -200,17 +195,4 @@ func minuteSummary(m store.MinuteSummary) string {
 		}
 	}
 	return fmt.Sprintf("%s; p50 %d ms, p99 %d ms", strings.Join(parts, " · "), m.P50MS, m.P99MS)
-}
-
-// refreshable refuses a manual refresh of an account that only a new
-// connection can fix: its parameters changed (its refresh token belongs to
-// other values) or its grant is dead.
-func refreshable(a oauthflow.Account) error {
-	switch a.Status {
-	case oauthflow.StatusNeedsReconnect:
-		return fmt.Errorf("%s needs to be reconnected, not refreshed: its authorization no longer matches (or was revoked). Press Reconnect", a.Name)
-	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
-		return fmt.Errorf("%s is not connected: press Connect first", a.Name)
-	}
-	return nil
 }

@@ -20,7 +20,7 @@ func (h *Handler) saveAccount(ctx context.Context, r store.AccountRow, name stri
 	if err != nil {
 		return r, err
 	}
-	defer h.accountWritten(r.ID) // after the write: a load racing it is not cached
+	defer h.accountWritten(r.ID)
 	if !oauthflow.DestinationChanged(in, r.Parameters, params) {
 		return h.store.UpdateAccount(ctx, r.ID, name, params)
 	}

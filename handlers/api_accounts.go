@@ -36,8 +36,7 @@ func rfc3339OrNil(t time.Time) *string {
 	return &s
 }
 
-func toAccountJSON(r store.AccountRow, connectURL string) accountJSON {
-	a := r.Account
+func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 	j := accountJSON{
 		ID: a.ID, Integration: a.IntegrationKey, Name: a.Name, Parameters: a.Parameters, Status: a.Status,
 		ExpiresAt: rfc3339OrNil(a.ExpiresAt), Scopes: a.Scopes, HasRefreshToken: a.HasRefreshToken,
@@ -105,7 +104,7 @@ func (h *Handler) apiAccountCreate(c echo.Context) error {
 			if serr := h.store.SetAccountStatus(ctx, r.ID, oauthflow.StatusError, err.Error()); serr != nil {
 				return serr
 			}
-			h.reqs.forgetAccount(r.ID)
+			h.accounts.Invalidate(r.ID)
 		}
 	} else if connectURL, _, err = h.accounts.ConnectLink(ctx, r.ID, me.Label()); err != nil {
 		return err
@@ -113,7 +112,7 @@ func (h *Handler) apiAccountCreate(c echo.Context) error {
 	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, toAccountJSON(r, connectURL))
+	return c.JSON(http.StatusCreated, toAccountJSON(r.Account, connectURL))
 }
 
 func nonNilParams(m map[string]string) map[string]string {
@@ -129,7 +128,7 @@ func (h *Handler) apiAccountGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toAccountJSON(r, ""))
+	return c.JSON(http.StatusOK, toAccountJSON(r.Account, ""))
 }
 
 // apiAccount loads the route's account or answers 404 in the API's shape.
@@ -164,7 +163,7 @@ func (h *Handler) apiAccountList(c echo.Context) error {
 	}
 	items := make([]accountJSON, 0, len(rows))
 	for _, r := range rows {
-		items = append(items, toAccountJSON(r, ""))
+		items = append(items, toAccountJSON(r.Account, ""))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 }
@@ -201,7 +200,7 @@ func (h *Handler) apiAccountPatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toAccountJSON(upd, ""))
+	return c.JSON(http.StatusOK, toAccountJSON(upd.Account, ""))
 }
 
 // apiConnectLink: POST /api/v1/accounts/{id}/connect-link.
@@ -217,29 +216,14 @@ func (h *Handler) apiConnectLink(c echo.Context) error {
 // apiAccountRefresh: POST /api/v1/accounts/{id}/refresh → the account, the
 // refresh's error (if any) in last_error.
 func (h *Handler) apiAccountRefresh(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
+	me, _ := currentIdentity(c)
+	res, err := h.accounts.Refresh(c.Request().Context(), c.Param("id"), me.Label())
 	if err != nil {
 		return err
 	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	if rerr := refreshable(r.Account); rerr != nil {
-		j := toAccountJSON(r, "")
-		msg := rerr.Error()
-		j.LastError = &msg
-		return c.JSON(http.StatusOK, j)
-	}
-	_, rerr := h.mgr.Refresh(ctx, r.Account, in, oauthflow.ReasonManual)
-	h.reqs.forgetAccount(r.ID)
-	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
-		return err
-	}
-	j := toAccountJSON(r, "")
-	if rerr != nil {
-		msg := rerr.Error()
+	j := toAccountJSON(res.Account, "")
+	if res.Err != nil {
+		msg := res.Err.Error()
 		j.LastError = &msg
 	}
 	return c.JSON(http.StatusOK, j)
@@ -274,7 +258,7 @@ func (h *Handler) apiDisconnect(c echo.Context, remove bool) error {
 		if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
 			return err
 		}
-		h.reqs.forgetAccount(r.ID)
+		h.accounts.Invalidate(r.ID)
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"revoked": revoked})
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
-	"airlock/store"
 )
 
 // requestInput is the body of POST /api/v1/accounts/{id}/request.
@@ -40,8 +39,7 @@ var allowedMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "P
 // for now, 502/504 when the upstream did not answer.
 func (h *Handler) apiRequest(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, in, err := h.requestTarget(ctx, c.Param("id"))
-	if err != nil {
+	if _, err := h.accounts.Get(ctx, c.Param("id")); err != nil {
 		return err
 	}
 	var body requestInput
@@ -61,7 +59,7 @@ func (h *Handler) apiRequest(c echo.Context) error {
 	for k, v := range body.Headers {
 		hdr.Set(k, v)
 	}
-	resp, err := h.run(ctx, r.Account, in, oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
+	resp, err := h.accounts.Request(ctx, c.Param("id"), oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
 	if err != nil {
 		return err
 	}
@@ -86,26 +84,10 @@ func fieldErr(path, msg string) error {
 // its window): the one response that carries a token. Admin keys only; every
 // call is recorded.
 func (h *Handler) apiToken(c echo.Context) error {
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	if err := usable(r.Account); err != nil {
-		return err
-	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	res, err := h.mgr.Token(ctx, r.Account, in)
-	if err != nil {
-		return err
-	}
 	me, _ := currentIdentity(c)
-	if h.activity != nil {
-		h.activity.Add(store.Activity{AccountID: r.ID, AccountName: r.Name, IntegrationKey: r.IntegrationKey, Kind: "token",
-			Outcome: "ok", Actor: me.Label(), RefreshReason: refreshedReason(res)})
+	res, err := h.accounts.Token(c.Request().Context(), c.Param("id"), me.Label())
+	if err != nil {
+		return err
 	}
 	out := map[string]any{"access_token": res.Token.AccessToken, "token_type": res.Token.TokenType, "expires_at": nil}
 	if !res.Token.Expiry.IsZero() {
@@ -113,11 +95,4 @@ func (h *Handler) apiToken(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, out)
-}
-
-func refreshedReason(res oauthflow.TokenResult) string {
-	if res.Refreshed {
-		return res.Reason
-	}
-	return ""
 }

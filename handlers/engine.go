@@ -21,7 +21,7 @@ func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oau
 		return errNoSecret
 	}
 	_, err := h.mgr.Refresh(ctx, acct, in, oauthflow.ReasonConnect)
-	h.reqs.forgetAccount(acct.ID)
+	h.accounts.Invalidate(acct.ID)
 	return err
 }
 
@@ -29,7 +29,7 @@ func (h *Handler) connectNow(ctx context.Context, acct oauthflow.Account, in oau
 // with them (refresh token first), then deletes them locally whatever the
 // answer, and records the outcome.
 func (h *Handler) disconnect(ctx context.Context, acct oauthflow.Account, in oauthflow.Integration, actor string) (bool, error) {
-	defer h.accountWritten(acct.ID) // after the write: a load racing it is not cached
+	defer h.accountWritten(acct.ID)
 	defer h.holdLease(ctx, acct.ID)()
 	revoked, detail, err := h.revokeStored(ctx, acct, in)
 	if err != nil {
@@ -135,4 +135,12 @@ func (h *Handler) disconnectAllAccounts(ctx context.Context, in oauthflow.Integr
 		}
 		cursor = next
 	}
+}
+
+// accountWritten drops what this process remembers of an account whose
+// parameters or tokens were just changed (after the write: a load racing it
+// is not cached).
+func (h *Handler) accountWritten(id string) {
+	h.mgr.Forget(id)
+	h.accounts.Invalidate(id)
 }

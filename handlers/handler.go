@@ -80,7 +80,6 @@ type Handler struct {
 	assets   string
 	cop      *http.CrossOriginProtection
 	keys     keyCache
-	reqs     requestCache
 	mgr      *oauthflow.Manager
 	accounts *oauthflow.Accounts
 	tokens   *oauthflow.Client
@@ -134,7 +133,7 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		Record: h.recordRequest, Observe: h.metrics.observeRequest})
 	h.accounts = oauthflow.NewAccounts(oauthflow.AccountsOptions{Store: d.Store, Manager: d.Manager, Client: d.Tokens, Runner: h.runner,
 		CallbackURL: h.CallbackURL(), PublicURL: d.Config.PublicURL.String(), Realm: d.Config.Realm, Now: now, Log: d.Logger,
-		Notify: func(id string) { h.reqs.forgetAccount(id) }})
+		Record: h.recordEvent})
 	if h.webhookBackoff <= 0 {
 		h.webhookBackoff = time.Second
 	}

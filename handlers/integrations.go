@@ -165,7 +165,7 @@ func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secre
 			saved, err = h.store.UpdateIntegration(ctx, oldKey, in)
 		}
 		if err == nil {
-			h.reqs.forgetAll()
+			h.accounts.InvalidateAll()
 			me, _ := currentIdentity(c)
 			h.log.Info("integration saved", "key", saved.Key, "created", oldKey == "", "by", me.Label())
 			if err := h.flash(c, "success", "Integration "+saved.Name+" is saved."); err != nil {

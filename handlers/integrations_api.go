@@ -145,7 +145,7 @@ func (h *Handler) apiIntegrationPut(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	h.reqs.forgetAll()
+	h.accounts.InvalidateAll()
 	id, _ := currentIdentity(c)
 	h.log.Info("integration saved", "key", saved.Key, "created", false, "by", id.Label())
 	return c.JSON(http.StatusOK, publicIntegration(saved))
@@ -169,7 +169,7 @@ func (h *Handler) apiIntegrationDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.reqs.forgetAll()
+	h.accounts.InvalidateAll()
 	id, _ := currentIdentity(c)
 	h.log.Info("integration deleted", "key", in.Key, "accounts", n, "by", id.Label())
 	return c.JSON(http.StatusOK, map[string]int{"deleted_accounts": n})

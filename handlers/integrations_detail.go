@@ -164,7 +164,7 @@ func (h *Handler) integrationDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.reqs.forgetAll()
+	h.accounts.InvalidateAll()
 	me, _ := currentIdentity(c)
 	h.log.Info("integration deleted", "key", in.Key, "accounts", n, "by", me.Label())
 	msg := fmt.Sprintf("Integration %s is deleted; %s disconnected.", in.Name, views.Plural(n, "account", "accounts"))

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,38 +20,6 @@ import (
 
 // maxRequestBody caps what a test request or the request API may send.
 const maxRequestBody = 1 << 20
-
-// usable refuses, before any network call, an account that has no token to use.
-func usable(a oauthflow.Account) error {
-	msg := ""
-	switch a.Status {
-	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
-		msg = fmt.Sprintf("The account is %s: connect it first.", a.Status)
-	case oauthflow.StatusNeedsReconnect:
-		msg = "The account needs to be reconnected: its authorization no longer matches or was revoked."
-	default:
-		return nil
-	}
-	return &oauthflow.Error{Code: oauthflow.CodeNeedsReconnect, Message: msg, Err: oauthflow.ErrNeedsReconnect}
-}
-
-// run sends a request through the account and records a second rejection on it.
-func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Integration, req oauthflow.Request) (*oauthflow.Response, error) {
-	if err := usable(a); err != nil {
-		return nil, err
-	}
-	resp, err := h.runner.Do(ctx, a, in, req)
-	if err == nil && resp.RejectedTwice {
-		msg := fmt.Sprintf("The API answered %d even with a freshly refreshed token: check the scopes granted and the integration's token settings.", resp.Status)
-		if serr := h.store.SetAccountError(ctx, a.ID, msg); serr != nil {
-			h.log.Warn("record rejection", "account_id", a.ID, "err", serr)
-		}
-	}
-	if accountChanged(resp, err) {
-		h.reqs.forgetAccount(a.ID)
-	}
-	return resp, err
-}
 
 // recordRequest is the runner's activity hook. Every request is counted in
 // its account's minute (one row per account and minute, written by the
@@ -83,8 +50,8 @@ func (h *Handler) recordRequest(r oauthflow.RequestRecord) {
 
 // accountRequest is the console's test request panel.
 func (h *Handler) accountRequest(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
+	ctx := c.Request().Context()
+	if _, err := h.accounts.Get(ctx, c.Param("id")); err != nil {
 		return err
 	}
 	form := views.RequestForm{Method: c.FormValue("method"), URL: strings.TrimSpace(c.FormValue("url")), Body: c.FormValue("body")}
@@ -104,11 +71,11 @@ func (h *Handler) accountRequest(c echo.Context) error {
 	if len(form.Body) > maxRequestBody {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The body is larger than 1 MiB.")
 	}
-	resp, err := h.run(c.Request().Context(), r.Account, in, oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr,
+	resp, err := h.accounts.Request(ctx, c.Param("id"), oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr,
 		Body: []byte(form.Body), Describe: true})
 	result := resultVM(resp, err)
 	if !isHTMX(c) {
-		v, verr := h.accountView(c, r.ID)
+		v, verr := h.accountView(c, c.Param("id"))
 		if verr != nil {
 			return verr
 		}
@@ -120,38 +87,18 @@ func (h *Handler) accountRequest(c echo.Context) error {
 
 // accountCheck runs the integration's health check and records the verdict.
 func (h *Handler) accountCheck(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
+	if err := h.accounts.CheckHealth(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}
-	if in.HealthCheck == nil || in.HealthCheck.URL == "" {
-		return echo.NewHTTPError(http.StatusConflict, "This integration has no health check: add one on the integration.")
-	}
-	if err := usable(r.Account); err != nil {
-		return err
-	}
-	health, detail := h.checkHealth(c.Request().Context(), r.Account, in)
-	if err := h.store.SetAccountHealth(c.Request().Context(), r.ID, health, detail); err != nil {
-		return err
-	}
-	return h.accountStatusPartial(c, r.ID, nil, "")
+	return h.accountStatusPartial(c, c.Param("id"), nil, "")
 }
 
-// checkHealth sends the health check and judges it.
-func (h *Handler) checkHealth(ctx context.Context, a oauthflow.Account, in oauthflow.Integration) (string, string) {
-	hc := in.HealthCheck
-	resp, err := h.run(ctx, a, in, oauthflow.Request{Method: hc.Method, URL: hc.URL})
-	if err != nil {
-		return "failing", err.Error()
+// recordEvent is the accounts service's activity hook (a token handed out).
+func (h *Handler) recordEvent(e oauthflow.Event) {
+	if h.activity != nil {
+		h.activity.Add(store.Activity{AccountID: e.Account.ID, AccountName: e.Account.Name, IntegrationKey: e.Account.IntegrationKey,
+			Kind: e.Kind, Outcome: e.Outcome, Actor: e.Actor, RefreshReason: e.RefreshReason})
 	}
-	want := hc.ExpectStatus
-	if want == 0 {
-		want = http.StatusOK
-	}
-	if resp.Status != want {
-		return "failing", fmt.Sprintf("%s %s answered %d, expected %d", hc.Method, hc.URL, resp.Status, want)
-	}
-	return "healthy", fmt.Sprintf("%s %s answered %d in %d ms", hc.Method, hc.URL, resp.Status, resp.Duration.Milliseconds())
 }
 
 // resultVM turns the runner's answer into the result panel.

@@ -59,9 +59,10 @@ type Event struct {
 // AccountsCacheTTL. Every error it returns carries a code (ErrorOf). It is
 // safe for concurrent use.
 type Accounts struct {
-	o   AccountsOptions
-	st  AccountsStore
-	mgr *Manager
+	o     AccountsOptions
+	st    AccountsStore
+	mgr   *Manager
+	cache accountCache
 }
 
 // NewAccounts builds the service and subscribes it to the manager's token
@@ -74,12 +75,19 @@ func NewAccounts(o AccountsOptions) *Accounts {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	a := &Accounts{o: o, st: o.Store, mgr: o.Manager}
+	a.mgr.subscribe(a.changed)
 	return a
 }
 
-// changed follows a write to an account this process made: the request
-// path reads it afresh, and other processes are told.
+// changed follows a write to an account this process made (or, with "",
+// to an integration): the request path reads it afresh, and other
+// processes are told.
 func (a *Accounts) changed(accountID string) {
+	if accountID == "" {
+		a.cache.forgetAll()
+	} else {
+		a.cache.forget(accountID)
+	}
 	if a.o.Notify != nil {
 		a.o.Notify(accountID)
 	}
