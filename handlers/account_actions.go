@@ -15,18 +15,6 @@ import (
 	"airlock/views"
 )
 
-// accountAndIntegration loads the route's account and its integration with
-// the client secret, ready for the protocol.
-func (h *Handler) accountAndIntegration(c echo.Context) (store.AccountRow, oauthflow.Integration, error) {
-	ctx := c.Request().Context()
-	r, err := h.store.GetAccount(ctx, c.Param("id"))
-	if err != nil {
-		return r, oauthflow.Integration{}, err
-	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	return r, in, err
-}
-
 // accountConnect starts a connection: the consent redirect for an
 // authorization-code integration, an immediate token for client credentials.
 func (h *Handler) accountConnect(c echo.Context) error {
@@ -49,8 +37,7 @@ func (h *Handler) accountConnect(c echo.Context) error {
 
 // accountRefresh refreshes now and answers with the status partial.
 func (h *Handler) accountRefresh(c echo.Context) error {
-	me, _ := currentIdentity(c)
-	res, err := h.accounts.Refresh(c.Request().Context(), c.Param("id"), me.Label())
+	res, err := h.accounts.Refresh(c.Request().Context(), c.Param("id"), actorLabel(c))
 	switch {
 	case err != nil:
 		return err
@@ -65,15 +52,7 @@ func (h *Handler) accountRefresh(c echo.Context) error {
 // accountStatusPartial answers an htmx action with the refreshed status card
 // (or, without htmx, redirects back to the account page).
 func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.ConnectLinkVM, notice string) error {
-	if !isHTMX(c) {
-		if link != nil {
-			v, err := h.accountView(c, id)
-			if err != nil {
-				return err
-			}
-			v.ConnectLink = link
-			return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
-		}
+	if !isHTMX(c) && link == nil {
 		if notice != "" {
 			if err := h.flash(c, "success", notice); err != nil {
 				return err
@@ -85,14 +64,17 @@ func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.Co
 	if err != nil {
 		return err
 	}
-	v.ConnectLink, v.Notice = link, notice
+	v.ConnectLink = link
+	if !isHTMX(c) {
+		return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
+	}
+	v.Notice = notice
 	return h.render(c, http.StatusOK, views.AccountStatus(v))
 }
 
 // accountConnectLink makes a 30-minute connect link and shows it.
 func (h *Handler) accountConnectLink(c echo.Context) error {
-	me, _ := currentIdentity(c)
-	link, exp, err := h.accounts.ConnectLink(c.Request().Context(), c.Param("id"), me.Label())
+	link, exp, err := h.accounts.ConnectLink(c.Request().Context(), c.Param("id"), actorLabel(c))
 	if err != nil {
 		return err
 	}
@@ -101,44 +83,30 @@ func (h *Handler) accountConnectLink(c echo.Context) error {
 
 // accountDisconnect revokes and deletes the tokens.
 func (h *Handler) accountDisconnect(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
-		return err
-	}
-	me, _ := currentIdentity(c)
-	revoked, err := h.disconnect(c.Request().Context(), r.Account, in, me.Label())
+	d, err := h.accounts.Disconnect(c.Request().Context(), c.Param("id"), actorLabel(c))
 	if err != nil {
 		return err
 	}
 	notice := "Disconnected: the tokens were revoked at the provider and deleted here."
 	switch {
-	case in.OAuth2.RevokeURL == "":
+	case !d.RevokeEndpoint:
 		notice = "Disconnected: the tokens were deleted here. The integration has no revoke endpoint, so the provider was not told."
-	case !revoked:
+	case !d.Revoked:
 		notice = "Disconnected: the tokens were deleted here, but the provider did not confirm the revocation (see Activity)."
 	}
-	return h.accountStatusPartial(c, r.ID, nil, notice)
+	return h.accountStatusPartial(c, d.Account.ID, nil, notice)
 }
 
 // accountDelete disconnects (revoking) and removes the account.
 func (h *Handler) accountDelete(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
+	d, err := h.accounts.Delete(c.Request().Context(), c.Param("id"), actorLabel(c))
 	if err != nil {
 		return err
 	}
-	me, _ := currentIdentity(c)
-	ctx := c.Request().Context()
-	if _, err := h.disconnect(ctx, r.Account, in, me.Label()); err != nil {
+	if err := h.flash(c, "success", "Account "+d.Account.Name+" deleted; its tokens were revoked where the provider allows it."); err != nil {
 		return err
 	}
-	if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
-		return err
-	}
-	h.accounts.Invalidate(r.ID)
-	if err := h.flash(c, "success", "Account "+r.Name+" deleted; its tokens were revoked where the provider allows it."); err != nil {
-		return err
-	}
-	return seeOther(c, "/integrations/"+url.PathEscape(in.Key))
+	return seeOther(c, "/integrations/"+url.PathEscape(d.Account.IntegrationKey))
 }
 
 // activityPage lists activity, newest first.

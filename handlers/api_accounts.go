@@ -71,55 +71,25 @@ type accountInput struct {
 // client-credentials account gets its token at once (connected, or error with
 // last_error — still 201).
 func (h *Handler) apiAccountCreate(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := h.store.GetIntegration(ctx, c.Param("key"))
-	if errors.Is(err, store.ErrNotFound) {
-		return apiErr("not_found", "No integration has the key "+c.Param("key")+".", nil)
-	}
-	if err != nil {
-		return err
-	}
 	var body accountInput
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	name := ""
-	if body.Name != nil {
-		name = strings.TrimSpace(*body.Name)
-	}
-	if fe := validateAccount(in, name, nonNilParams(body.Parameters)); len(fe) > 0 {
-		return apiErr("invalid_fields", "Some fields are not valid: see fields.", fe)
-	}
-	r, err := h.store.CreateAccount(ctx, oauthflow.Account{IntegrationID: in.ID, Name: name, Parameters: body.Parameters})
+	me, _ := currentIdentity(c)
+	res, err := h.accounts.Create(c.Request().Context(), c.Param("key"), oauthflow.NewAccount{Name: trimmed(body.Name),
+		Parameters: body.Parameters, Actor: me.Label(), Connect: true})
 	if err != nil {
 		return err
 	}
-	me, _ := currentIdentity(c)
-	connectURL := ""
-	if in.OAuth2.GrantType == oauthflow.GrantClientCredentials {
-		if in.OAuth2.ClientSecret, err = h.store.IntegrationSecret(ctx, in.ID); err != nil {
-			return err
-		}
-		if err := h.connectNow(ctx, r.Account, in); err != nil {
-			if serr := h.store.SetAccountStatus(ctx, r.ID, oauthflow.StatusError, err.Error()); serr != nil {
-				return serr
-			}
-			h.accounts.Invalidate(r.ID)
-		}
-	} else if connectURL, _, err = h.accounts.ConnectLink(ctx, r.ID, me.Label()); err != nil {
-		return err
-	}
-	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, toAccountJSON(r.Account, connectURL))
+	return c.JSON(http.StatusCreated, toAccountJSON(res.Account, res.ConnectURL))
 }
 
-func nonNilParams(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
+// trimmed is an optional name without surrounding space ("" when absent).
+func trimmed(name *string) string {
+	if name == nil {
+		return ""
 	}
-	return m
+	return strings.TrimSpace(*name)
 }
 
 // apiAccountGet: GET /api/v1/accounts/{id}.
@@ -170,33 +140,19 @@ func (h *Handler) apiAccountList(c echo.Context) error {
 
 // apiAccountPatch: PATCH /api/v1/accounts/{id} with name and/or parameters;
 // changed parameters of a credential destination revoke and delete the
-// tokens first (see saveAccount).
+// tokens first (see Accounts.Update).
 func (h *Handler) apiAccountPatch(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
 	var body accountInput
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	name, params := r.Name, r.Parameters
+	ch := oauthflow.AccountChange{Parameters: body.Parameters}
 	if body.Name != nil {
-		name = strings.TrimSpace(*body.Name)
+		name := trimmed(body.Name)
+		ch.Name = &name
 	}
-	if body.Parameters != nil {
-		params = body.Parameters
-	}
-	if fe := validateAccount(in, name, params); len(fe) > 0 {
-		return apiErr("invalid_fields", "Some fields are not valid: see fields.", fe)
-	}
-	me, _ := currentIdentity(c)
-	upd, err := h.saveAccount(ctx, r, name, params, me.Label())
+	ch.Actor = actorLabel(c)
+	upd, err := h.accounts.Update(c.Request().Context(), c.Param("id"), ch)
 	if err != nil {
 		return err
 	}
@@ -240,25 +196,13 @@ func (h *Handler) apiAccountDelete(c echo.Context) error {
 }
 
 func (h *Handler) apiDisconnect(c echo.Context, remove bool) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	me, _ := currentIdentity(c)
-	revoked, err := h.disconnect(ctx, r.Account, in, me.Label())
-	if err != nil {
-		return err
-	}
+	do := h.accounts.Disconnect
 	if remove {
-		if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
-			return err
-		}
-		h.accounts.Invalidate(r.ID)
+		do = h.accounts.Delete
 	}
-	return c.JSON(http.StatusOK, map[string]bool{"revoked": revoked})
+	d, err := do(c.Request().Context(), c.Param("id"), actorLabel(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"revoked": d.Revoked})
 }

@@ -80,10 +80,8 @@ type Handler struct {
 	assets   string
 	cop      *http.CrossOriginProtection
 	keys     keyCache
-	mgr      *oauthflow.Manager
+	// accounts owns the account lifecycle; every account action goes there.
 	accounts *oauthflow.Accounts
-	tokens   *oauthflow.Client
-	runner   *oauthflow.Runner
 	activity *store.ActivityLog
 	pwParams PasswordParams
 	// passwords bounds the argon2id checks in flight.
@@ -118,8 +116,6 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		cop:       http.NewCrossOriginProtection(),
 		pwParams:  d.PasswordParams,
 		passwords: newPasswordGate(d.PasswordSlots, d.PasswordWait),
-		mgr:       d.Manager,
-		tokens:    d.Tokens,
 		activity:  d.Activity,
 
 		metrics:        d.Metrics,
@@ -129,9 +125,9 @@ func New(d Deps) (*Handler, *echo.Echo) {
 
 		routePerms: map[string]perm{},
 	}
-	h.runner = oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
+	runner := oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
 		Record: h.recordRequest, Observe: h.metrics.observeRequest})
-	h.accounts = oauthflow.NewAccounts(oauthflow.AccountsOptions{Store: d.Store, Manager: d.Manager, Client: d.Tokens, Runner: h.runner,
+	h.accounts = oauthflow.NewAccounts(oauthflow.AccountsOptions{Store: d.Store, Manager: d.Manager, Client: d.Tokens, Runner: runner,
 		CallbackURL: h.CallbackURL(), PublicURL: d.Config.PublicURL.String(), Realm: d.Config.Realm, Now: now, Log: d.Logger,
 		Record: h.recordEvent})
 	if h.webhookBackoff <= 0 {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -152,21 +151,10 @@ func (h *Handler) integrationDeletePage(c echo.Context) error {
 // integrationDelete revokes the accounts' tokens, then deletes the
 // integration and its accounts.
 func (h *Handler) integrationDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := h.store.GetIntegration(ctx, c.Param("key"))
+	in, n, err := h.accounts.DeleteIntegration(c.Request().Context(), c.Param("key"), actorLabel(c))
 	if err != nil {
 		return err
 	}
-	if err := h.disconnectAllAccounts(ctx, in); err != nil {
-		return err
-	}
-	n, err := h.store.DeleteIntegration(ctx, in.Key)
-	if err != nil {
-		return err
-	}
-	h.accounts.InvalidateAll()
-	me, _ := currentIdentity(c)
-	h.log.Info("integration deleted", "key", in.Key, "accounts", n, "by", me.Label())
 	msg := fmt.Sprintf("Integration %s is deleted; %s disconnected.", in.Name, views.Plural(n, "account", "accounts"))
 	if err := h.flash(c, "success", msg); err != nil {
 		return err
@@ -216,25 +204,21 @@ func (h *Handler) integrationImport(c echo.Context) error {
 			v.Error = p.msg
 			break
 		}
-		if fe = checkIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
-			break
-		}
-		me, _ := currentIdentity(c)
-		var err error
-		if fe, err = h.adminChanges(c.Request().Context(), me, nil, in); err != nil {
-			return err
-		} else if fe != nil {
-			status = http.StatusForbidden
-			break
-		}
-		saved, err := h.store.CreateIntegration(c.Request().Context(), in)
+		saved, err := h.accounts.CreateIntegration(c.Request().Context(), integrationChange(c, in, nil, false))
 		if err == nil {
 			return h.imported(c, saved)
 		}
-		if !errors.Is(err, store.ErrConflict) {
+		e := oauthflow.ErrorOf(err)
+		switch e.Code {
+		case oauthflow.CodeForbidden:
+			status = http.StatusForbidden
+		case oauthflow.CodeConflict:
+			e.Fields = oauthflow.FieldErrors{"key": e.Message + ": change \"key\" in the JSON"}
+		case oauthflow.CodeInvalidFields:
+		default:
 			return err
 		}
-		fe = oauthflow.FieldErrors{"key": fmt.Sprintf("An integration with the key %s already exists: change \"key\" in the JSON", in.Key)}
+		fe = e.Fields
 	}
 	for _, path := range sortedPaths(fe) {
 		v.Errors = append(v.Errors, views.FormError{Label: path, Message: fe[path]})

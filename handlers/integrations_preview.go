@@ -31,7 +31,7 @@ func (h *Handler) integrationPreview(c echo.Context) error {
 func (h *Handler) previewForm(f views.IntegrationForm) views.IntegrationPreview {
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, "")
-	fe := checkIntegration(&in, oauthflow.ValidateOptions{}, parsed)
+	fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, parsed)
 	_, list := formErrors(fe)
 	return h.preview(in, list)
 }

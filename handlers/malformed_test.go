@@ -108,11 +108,11 @@ func (ts *testServer) fixture(p *fakeprovider.Provider, n *int) fixture {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	tok, err := ts.h.tokens.ExchangeCode(ctx, in, a.Parameters, ep, u.Query().Get("code"), verifier, redirect)
+	tok, err := ts.tokens.ExchangeCode(ctx, in, a.Parameters, ep, u.Query().Get("code"), verifier, redirect)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if _, err := ts.h.mgr.Connect(ctx, a.Account, in, tok, "test"); err != nil {
+	if _, err := ts.mgr.Connect(ctx, a.Account, in, tok, "test"); err != nil {
 		ts.t.Fatal(err)
 	}
 	fx.user = ts.addUser(fx.key+"@example.com", store.RoleViewer).ID

@@ -152,7 +152,7 @@ func TestRequestCacheAndTheTokenManagersVerdict(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := ts.h.mgr.Refresh(context.Background(), acct.Account, full, oauthflow.ReasonKeepalive); err == nil {
+				if _, err := ts.mgr.Refresh(context.Background(), acct.Account, full, oauthflow.ReasonKeepalive); err == nil {
 					t.Fatal("keep-alive refresh of a revoked grant succeeded")
 				}
 				apiCalls, tokenCalls := p.APICalls(), p.TokenCalls()
