@@ -144,22 +144,26 @@ func (h *Handler) accountNewPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, Errors: map[string]string{}}
-	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p)})
-	}
+	f := accountFormView(in, "", "", nil)
 	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Add an account", "accounts"), f))
+}
+
+// accountFormView is the account form for an integration's parameters.
+func accountFormView(in oauthflow.Integration, id, name string, values map[string]string) views.AccountForm {
+	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: id, Name: name, Errors: map[string]string{}}
+	for _, p := range in.Parameters {
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: values[p.Name]})
+	}
+	return f
 }
 
 // accountForm reads the posted name and parameter values.
 func accountForm(c echo.Context, in oauthflow.Integration, id string) (views.AccountForm, map[string]string) {
-	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: id, Name: strings.TrimSpace(c.FormValue("name")), Errors: map[string]string{}}
 	values := map[string]string{}
 	for _, p := range in.Parameters {
 		values[p.Name] = strings.TrimSpace(c.FormValue("parameters." + p.Name))
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: values[p.Name]})
 	}
-	return f, values
+	return accountFormView(in, id, strings.TrimSpace(c.FormValue("name")), values), values
 }
 
 // refusedForm shows the service's field errors on the form (422), or
@@ -197,38 +201,34 @@ func (h *Handler) accountCreate(c echo.Context) error {
 
 // accountEditPage is the form to rename an account or change its values.
 func (h *Handler) accountEditPage(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.store.GetAccount(ctx, c.Param("id"))
+	r, in, err := h.accountWithIntegration(c)
 	if err != nil {
 		return err
 	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: r.ID, Name: r.Name, Errors: map[string]string{}}
-	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: r.Parameters[p.Name]})
-	}
+	f := accountFormView(in, r.ID, r.Name, r.Parameters)
 	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Edit "+r.Name, "accounts"), f))
+}
+
+// accountWithIntegration reads the route's account and its integration.
+func (h *Handler) accountWithIntegration(c echo.Context) (store.AccountRow, oauthflow.Integration, error) {
+	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return r, oauthflow.Integration{}, err
+	}
+	in, err := h.store.GetIntegrationByID(c.Request().Context(), r.IntegrationID)
+	return r, in, err
 }
 
 // accountUpdate saves the edit form; changed values mark the account
 // needs_reconnect (and, where they move its credentials, revoke and delete
 // its tokens: see Accounts.Update).
 func (h *Handler) accountUpdate(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.store.GetAccount(ctx, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
+	r, in, err := h.accountWithIntegration(c)
 	if err != nil {
 		return err
 	}
 	f, values := accountForm(c, in, r.ID)
-	me, _ := currentIdentity(c)
-	upd, err := h.accounts.Update(ctx, r.ID, oauthflow.AccountChange{Name: &f.Name, Parameters: values, Actor: me.Label()})
+	upd, err := h.accounts.Update(c.Request().Context(), r.ID, oauthflow.AccountChange{Name: &f.Name, Parameters: values, Actor: actorLabel(c)})
 	if err != nil {
 		return h.refusedForm(c, "Edit "+r.Name, f, err)
 	}

@@ -94,29 +94,32 @@ func (h *Handler) problemOf(err error) problem {
 	return p
 }
 
-// codeStatuses is the one table of error codes and HTTP statuses, for the
-// console and the API alike.
+// codeStatuses is the one table of error codes, their HTTP statuses and,
+// for the first code of a status, the words its page says, for the console
+// and the API alike.
 var codeStatuses = []struct {
 	code   string
 	status int
+	title  string
+	words  string
 }{
-	{"bad_json", http.StatusBadRequest},
-	{oauthflow.CodeBadRequest, http.StatusBadRequest},
-	{"unauthorized", http.StatusUnauthorized},
-	{oauthflow.CodeForbidden, http.StatusForbidden},
-	{oauthflow.CodeNotFound, http.StatusNotFound},
-	{"method_not_allowed", http.StatusMethodNotAllowed},
-	{oauthflow.CodeConflict, http.StatusConflict},
-	{oauthflow.CodeNeedsReconnect, http.StatusConflict},
-	{oauthflow.CodeGone, http.StatusGone},
-	{"too_large", http.StatusRequestEntityTooLarge},
-	{oauthflow.CodeInvalidFields, http.StatusUnprocessableEntity},
-	{"rate_limited", http.StatusTooManyRequests},
-	{"internal", http.StatusInternalServerError},
-	{oauthflow.CodeUpstreamUnreachable, http.StatusBadGateway},
-	{oauthflow.CodeTokenUnavailable, http.StatusServiceUnavailable},
-	{oauthflow.CodeStorageUnavailable, http.StatusServiceUnavailable},
-	{oauthflow.CodeUpstreamTimeout, http.StatusGatewayTimeout},
+	{"bad_json", http.StatusBadRequest, "", ""},
+	{oauthflow.CodeBadRequest, http.StatusBadRequest, "", ""},
+	{"unauthorized", http.StatusUnauthorized, "Sign in required", "Sign in to continue."},
+	{oauthflow.CodeForbidden, http.StatusForbidden, "Not allowed", "Your role does not allow this. Ask an admin if you need it."},
+	{oauthflow.CodeNotFound, http.StatusNotFound, "Page not found", "There is nothing at this address. It may have been deleted, or the link is mistyped."},
+	{"method_not_allowed", http.StatusMethodNotAllowed, "Not possible here", "This address does not accept that kind of request."},
+	{oauthflow.CodeConflict, http.StatusConflict, "Conflict", "Someone else changed this at the same time. Reload and try again."},
+	{oauthflow.CodeNeedsReconnect, http.StatusConflict, "", ""},
+	{oauthflow.CodeGone, http.StatusGone, "", ""},
+	{"too_large", http.StatusRequestEntityTooLarge, "Too large", "The request was larger than Airlock accepts."},
+	{oauthflow.CodeInvalidFields, http.StatusUnprocessableEntity, "", ""},
+	{"rate_limited", http.StatusTooManyRequests, "Too many attempts", "Wait a moment and try again."},
+	{"internal", http.StatusInternalServerError, "", ""},
+	{oauthflow.CodeUpstreamUnreachable, http.StatusBadGateway, "", ""},
+	{oauthflow.CodeTokenUnavailable, http.StatusServiceUnavailable, "", ""},
+	{oauthflow.CodeStorageUnavailable, http.StatusServiceUnavailable, "", ""},
+	{oauthflow.CodeUpstreamTimeout, http.StatusGatewayTimeout, "", ""},
 }
 
 // statusFor is the status of an error code: the one place a code becomes a
@@ -145,40 +148,23 @@ func codeFor(status int) string {
 	return oauthflow.CodeBadRequest
 }
 
-// errorView turns a status into words a person can act on.
+// errorView turns a status into words a person can act on: the table's
+// for the status, or the message when one says more.
 func errorView(status int, msg string) views.ErrorView {
-	ev := views.ErrorView{Status: status, Back: "/", BackLabel: "Go to the dashboard"}
-	switch status {
-	case http.StatusNotFound:
-		ev.Title = "Page not found"
-		ev.Message = "There is nothing at this address. It may have been deleted, or the link is mistyped."
-	case http.StatusForbidden:
-		ev.Title = "Not allowed"
-		ev.Message = "Your role does not allow this. Ask an admin if you need it."
-	case http.StatusUnauthorized:
-		ev.Title = "Sign in required"
-		ev.Message = "Sign in to continue."
-		ev.Back, ev.BackLabel = "/signin", "Sign in"
-	case http.StatusMethodNotAllowed:
-		ev.Title = "Not possible here"
-		ev.Message = "This address does not accept that kind of request."
-	case http.StatusTooManyRequests:
-		ev.Title = "Too many attempts"
-		ev.Message = "Wait a moment and try again."
-	case http.StatusRequestEntityTooLarge:
-		ev.Title = "Too large"
-		ev.Message = "The request was larger than Airlock accepts."
-	case http.StatusConflict:
-		ev.Title = "Conflict"
-		ev.Message = "Someone else changed this at the same time. Reload and try again."
-	default:
-		if status >= 500 {
-			ev.Title = "Something went wrong"
-			ev.Message = "Airlock could not finish this request. Nothing was lost; try again, and if it keeps failing, the server log has the details."
-		} else {
-			ev.Title = http.StatusText(status)
-			ev.Message = "The request could not be handled."
+	ev := views.ErrorView{Status: status, Back: "/", BackLabel: "Go to the dashboard", Title: http.StatusText(status),
+		Message: "The request could not be handled."}
+	for _, cs := range codeStatuses {
+		if cs.status == status && cs.title != "" {
+			ev.Title, ev.Message = cs.title, cs.words
+			break
 		}
+	}
+	if status >= 500 {
+		ev.Title = "Something went wrong"
+		ev.Message = "Airlock could not finish this request. Nothing was lost; try again, and if it keeps failing, the server log has the details."
+	}
+	if status == http.StatusUnauthorized {
+		ev.Back, ev.BackLabel = "/signin", "Sign in"
 	}
 	if msg != "" && status < 500 && msg != http.StatusText(status) {
 		ev.Message = msg

@@ -57,8 +57,8 @@ func FuzzImportJSON(f *testing.F) {
 			return
 		}
 		shown := newIntegrationBase()
-		if p := decodeJSONFrom(strings.NewReader(withoutSecret(text)), &shown); p != nil || shown.OAuth2.ClientSecret != "" {
-			t.Fatalf("the import page would show %q: it reads as %v with secret %q", truncate(withoutSecret(text), 300), p, shown.OAuth2.ClientSecret)
+		if p := decodeJSONFrom(strings.NewReader(oauthflow.WithoutSecrets(text)), &shown); p != nil || shown.OAuth2.ClientSecret != "" {
+			t.Fatalf("the import page would show %q: it reads as %v with secret %q", truncate(oauthflow.WithoutSecrets(text), 300), p, shown.OAuth2.ClientSecret)
 		}
 		if fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
 			for path, msg := range fe {

@@ -126,10 +126,10 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		routePerms: map[string]perm{},
 	}
 	runner := oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
-		Record: h.recordRequest, Observe: h.metrics.observeRequest})
+		Record: d.Activity.Request, Observe: h.metrics.observeRequest})
 	h.accounts = oauthflow.NewAccounts(oauthflow.AccountsOptions{Store: d.Store, Manager: d.Manager, Client: d.Tokens, Runner: runner,
 		CallbackURL: h.CallbackURL(), PublicURL: d.Config.PublicURL.String(), Realm: d.Config.Realm, Now: now, Log: d.Logger,
-		Record: h.recordEvent})
+		Record: d.Activity.Event})
 	if h.webhookBackoff <= 0 {
 		h.webhookBackoff = time.Second
 	}

@@ -123,3 +123,11 @@ func integrationChange(c echo.Context, in oauthflow.Integration, parsed oauthflo
 	return oauthflow.IntegrationChange{Integration: in, Parsed: parsed, RequireSecret: requireSecret,
 		Admin: me.Role == store.RoleAdmin, Actor: me.Label()}
 }
+
+// publicIntegration is what leaves Airlock: the integration without its
+// client secret, whatever the caller put in it.
+func publicIntegration(in oauthflow.Integration) oauthflow.Integration {
+	in.OAuth2.ClientSecret = ""
+	in.OAuth2.ClientSecretLast4 = ""
+	return in
+}

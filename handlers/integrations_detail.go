@@ -190,7 +190,7 @@ func (h *Handler) integrationImportPage(c echo.Context) error {
 // and cannot connect until it is set.
 func (h *Handler) integrationImport(c echo.Context) error {
 	text := c.FormValue("json")
-	v := views.ImportView{JSON: withoutSecret(text)}
+	v := views.ImportView{JSON: oauthflow.WithoutSecrets(text)}
 	in := newIntegrationBase()
 	var fe oauthflow.FieldErrors
 	status := http.StatusUnprocessableEntity
@@ -220,7 +220,7 @@ func (h *Handler) integrationImport(c echo.Context) error {
 		}
 		fe = e.Fields
 	}
-	for _, path := range sortedPaths(fe) {
+	for _, path := range views.SortedPaths(fe) {
 		v.Errors = append(v.Errors, views.FormError{Label: path, Message: fe[path]})
 	}
 	switch {

@@ -30,7 +30,7 @@ func (h *Handler) integrationPreview(c echo.Context) error {
 func (h *Handler) previewForm(f views.IntegrationForm) views.IntegrationPreview {
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, "")
-	_, errs := formErrors(oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, parsed))
+	_, errs := views.PlaceErrors(oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, parsed))
 	s := oauthflow.SampleRequests(in, h.CallbackURL())
 	v := views.IntegrationPreview{Errors: errs, QueryWarning: oauthflow.QueryTokenWarning(in), AnyOriginWarning: oauthflow.AnyOriginWarning(in),
 		AuthNote:  "None: the client credentials grant asks the token endpoint directly.",

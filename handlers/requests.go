@@ -14,39 +14,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
-	"airlock/store"
 	"airlock/views"
 )
 
 // maxRequestBody caps what a test request or the request API may send.
 const maxRequestBody = 1 << 20
-
-// recordRequest is the runner's activity hook. Every request is counted in
-// its account's minute (one row per account and minute, written by the
-// batched log); failures — no answer, no token, a second rejection, a 5xx —
-// and console test requests also keep a row of their own.
-func (h *Handler) recordRequest(r oauthflow.RequestRecord) {
-	if h.activity == nil {
-		return
-	}
-	h.activity.AddRequest(store.RequestSample{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
-		Status: r.Status, Failed: r.Err != "", Duration: r.Duration})
-	outcome := "ok"
-	switch {
-	case r.Err != "":
-		outcome = "failed"
-	case r.RejectedTwice:
-		outcome = "rejected_twice"
-	case r.Status >= 400:
-		outcome = "error_status"
-	}
-	if !r.Console && r.Err == "" && !r.RejectedTwice && r.Status < 500 {
-		return
-	}
-	h.activity.Add(store.Activity{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
-		Kind: "request", Outcome: outcome, Method: r.Method, URL: r.URL, Status: r.Status, Counted: true,
-		DurationMS: r.Duration.Milliseconds(), RefreshReason: r.RefreshReason, Detail: truncate(r.Err, 300)})
-}
 
 // accountRequest is the console's test request panel.
 func (h *Handler) accountRequest(c echo.Context) error {
@@ -91,14 +63,6 @@ func (h *Handler) accountCheck(c echo.Context) error {
 		return err
 	}
 	return h.accountStatusPartial(c, c.Param("id"), nil, "")
-}
-
-// recordEvent is the accounts service's activity hook (a token handed out).
-func (h *Handler) recordEvent(e oauthflow.Event) {
-	if h.activity != nil {
-		h.activity.Add(store.Activity{AccountID: e.Account.ID, AccountName: e.Account.Name, IntegrationKey: e.Account.IntegrationKey,
-			Kind: e.Kind, Outcome: e.Outcome, Actor: e.Actor, RefreshReason: e.RefreshReason})
-	}
 }
 
 // resultVM turns the runner's answer into the result panel.

@@ -1,4 +1,4 @@
-package handlers
+package views
 
 import (
 	"fmt"
@@ -6,18 +6,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"airlock/oauthflow"
-	"airlock/views"
+	"unicode/utf8"
 )
 
-// publicIntegration is what leaves Airlock: the integration without its
-// client secret, whatever the caller put in it.
-func publicIntegration(in oauthflow.Integration) oauthflow.Integration {
-	in.OAuth2.ClientSecret = ""
-	in.OAuth2.ClientSecretLast4 = ""
-	return in
-}
+// How the integration form names and orders its fields, for the error
+// summary, the messages beside the controls and the preview's checks. Paths
+// are the JSON paths oauthflow.Validate blames.
 
 // fieldOrder ranks JSON paths in the order the form shows them, so a list
 // of problems reads top to bottom.
@@ -65,7 +59,7 @@ func fieldLabel(path string) string {
 	}
 	if ctl := formField(path); ctl != path {
 		if name := strings.TrimPrefix(path[len(ctl):], "."); name != "" && !strings.HasPrefix(name, "[") {
-			return fieldLabels[ctl] + " (" + truncate(name, 40) + ")"
+			return fieldLabels[ctl] + " (" + clip(name, 40) + ")"
 		}
 		return fieldLabels[ctl]
 	}
@@ -81,23 +75,24 @@ func fieldRank(path string) int {
 	return len(fieldOrder)
 }
 
-// formErrors places errors on the form: a map by control for the fields,
-// and the full list, in form order, for the summary and the preview.
-func formErrors(fe oauthflow.FieldErrors) (map[string]string, []views.FormError) {
+// PlaceErrors places errors on the integration form: a map by control for
+// the fields, and the full list, in form order, for the summary and the
+// preview.
+func PlaceErrors(fe map[string]string) (map[string]string, []FormError) {
 	byField := map[string]string{}
-	list := make([]views.FormError, 0, len(fe))
-	for _, p := range sortedPaths(fe) {
+	list := make([]FormError, 0, len(fe))
+	for _, p := range SortedPaths(fe) {
 		ctl := formField(p)
 		if _, ok := byField[ctl]; !ok {
 			byField[ctl] = fe[p]
 		}
-		list = append(list, views.FormError{ID: views.FieldID(ctl), Label: fieldLabel(p), Message: fe[p]})
+		list = append(list, FormError{ID: FieldID(ctl), Label: fieldLabel(p), Message: fe[p]})
 	}
 	return byField, list
 }
 
-// sortedPaths lists the paths of fe in form order.
-func sortedPaths(fe oauthflow.FieldErrors) []string {
+// SortedPaths lists the paths of fe in form order.
+func SortedPaths(fe map[string]string) []string {
 	paths := make([]string, 0, len(fe))
 	for p := range fe {
 		paths = append(paths, p)
@@ -123,4 +118,15 @@ func naturalLess(a, b string) bool {
 		}
 	}
 	return a < b
+}
+
+// clip shortens s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
