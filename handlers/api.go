@@ -34,8 +34,6 @@ type jsonProblem struct {
 	field string
 }
 
-func (p *jsonProblem) Error() string { return p.msg }
-
 // fields is the problem as an API error's fields map (nil without a path).
 func (p *jsonProblem) fields() map[string]string {
 	if p.path == "" {

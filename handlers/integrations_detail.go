@@ -45,6 +45,23 @@ func (h *Handler) integrationDetail(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.IntegrationDetailPage(h.userPage(c, in.Name, "integrations"), v))
 }
 
+// requestSections are the API base URLs and the health check.
+func requestSections(in oauthflow.Integration) (bases, health views.DetailSection) {
+	bases = views.DetailSection{ID: "section-base-urls", Title: "API base URLs",
+		Empty: "None: requests through an account are refused until the API's origin is added."}
+	for i, u := range in.APIBaseURLs {
+		if u == oauthflow.AnyOrigin {
+			u = "* (any origin)"
+		}
+		bases.Items = append(bases.Items, views.DetailItem{Label: "URL " + strconv.Itoa(i+1), Value: u, Mono: true})
+	}
+	health = views.DetailSection{ID: "section-health", Title: "Health check", Empty: "None."}
+	if hc := in.HealthCheck; hc != nil {
+		health.Items = []views.DetailItem{{Label: "Request", Value: hc.Method + " " + hc.URL, Mono: true}, {Label: "Expected status", Value: strconv.Itoa(hc.ExpectStatus)}}
+	}
+	return bases, health
+}
+
 // secretStatus is all anyone learns of a client secret: builders see its
 // last four characters (to tell which one is stored), viewers only whether
 // it is set.
@@ -83,18 +100,7 @@ func detailSections(in oauthflow.Integration, build bool) []views.DetailSection 
 	for _, r := range in.RequestParameters {
 		reqs.Rows = append(reqs.Rows, []string{r.Name, r.Value, r.In})
 	}
-	bases := views.DetailSection{ID: "section-base-urls", Title: "API base URLs",
-		Empty: "None: requests through an account are refused until the API's origin is added."}
-	for i, u := range in.APIBaseURLs {
-		if u == oauthflow.AnyOrigin {
-			u = "* (any origin)"
-		}
-		bases.Items = append(bases.Items, item("URL "+strconv.Itoa(i+1), u, true))
-	}
-	health := views.DetailSection{ID: "section-health", Title: "Health check", Empty: "None."}
-	if hc := in.HealthCheck; hc != nil {
-		health.Items = []views.DetailItem{item("Request", hc.Method+" "+hc.URL, true), item("Expected status", strconv.Itoa(hc.ExpectStatus), false)}
-	}
+	bases, health := requestSections(in)
 	return []views.DetailSection{
 		{ID: "section-properties", Title: "Properties", Items: []views.DetailItem{
 			item("Name", in.Name, false), item("Key", in.Key, true),
