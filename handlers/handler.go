@@ -1,6 +1,9 @@
 // Package handlers is Airlock's HTTP layer: the one route table, the middleware,
-// and one file per resource. Handlers turn store rows into view-models and
-// return errors to the one HTTPErrorHandler; they never build SQL.
+// and one file per resource. A handler parses the request, makes one call into
+// the accounts service (oauthflow.Accounts) or a plain read from the store,
+// and renders; errors go to the one HTTPErrorHandler, which maps their code to
+// a status. Handlers never build SQL, decide lifecycle steps or touch a cache
+// of accounts.
 package handlers
 
 import (
