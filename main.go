@@ -212,9 +212,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer stopBG()
 	go housekeeping(bg, st, sessions, cfg, log)
 	go h.RunWebhooks(bg)
+	// Keep-alive refreshes through the manager, which tells the accounts
+	// service of what it saves or fails: requests see the change at once.
 	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, OnError: func(id string, err error) {
 		log.Info("keep-alive refresh failed", "account_id", id, "err", err)
-		h.AccountChanged(id) // its status may have changed: requests must see it at once
 	}}
 	go keepalive.Run(bg)
 

@@ -1,92 +1,53 @@
 package handlers
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
-	"airlock/store"
 	"airlock/views"
 )
-
-// accountAndIntegration loads the route's account and its integration with
-// the client secret, ready for the protocol.
-func (h *Handler) accountAndIntegration(c echo.Context) (store.AccountRow, oauthflow.Integration, error) {
-	ctx := c.Request().Context()
-	r, err := h.store.GetAccount(ctx, c.Param("id"))
-	if err != nil {
-		return r, oauthflow.Integration{}, err
-	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	return r, in, err
-}
 
 // accountConnect starts a connection: the consent redirect for an
 // authorization-code integration, an immediate token for client credentials.
 func (h *Handler) accountConnect(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
+	res, err := h.accounts.Connect(c.Request().Context(), c.Param("id"), oauthflow.ConnectRequest{Session: h.flowSession(c)})
+	switch {
+	case err != nil:
+		return err
+	case !res.ClientCredentials:
+		return seeOther(c, res.AuthURL)
+	}
+	kind, msg := "success", "Connected: a client-credentials token was issued."
+	if res.Failure != nil {
+		kind, msg = "error", "The token request failed: "+res.Failure.Error()
+	}
+	if err := h.flash(c, kind, msg); err != nil {
 		return err
 	}
-	if in.OAuth2.GrantType == oauthflow.GrantClientCredentials {
-		err := h.connectNow(c.Request().Context(), r.Account, in)
-		kind, msg := "success", "Connected: a client-credentials token was issued."
-		if err != nil {
-			kind, msg = "error", "The token request failed: "+err.Error()
-		}
-		if err := h.flash(c, kind, msg); err != nil {
-			return err
-		}
-		return seeOther(c, "/accounts/"+r.ID)
-	}
-	authURL, err := h.startFlow(c, r.Account, in, "")
-	if errors.Is(err, errNoSecret) {
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	}
-	if err != nil {
-		return err
-	}
-	return seeOther(c, authURL)
+	return seeOther(c, "/accounts/"+c.Param("id"))
 }
 
 // accountRefresh refreshes now and answers with the status partial.
 func (h *Handler) accountRefresh(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
+	res, err := h.accounts.Refresh(c.Request().Context(), c.Param("id"), actorLabel(c))
+	switch {
+	case err != nil:
 		return err
+	case res.Refused:
+		return res.Err
+	case res.Err != nil:
+		return h.accountStatusPartial(c, res.Account.ID, nil, "")
 	}
-	me, _ := currentIdentity(c)
-	if err := refreshable(r.Account); err != nil {
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	}
-	_, rerr := h.mgr.Refresh(c.Request().Context(), r.Account, in, oauthflow.ReasonManual)
-	h.reqs.forgetAccount(r.ID)
-	notice := "Refreshed: a new token is stored."
-	if rerr != nil {
-		h.log.Info("manual refresh failed", "account_id", r.ID, "by", me.Label(), "err", rerr)
-		notice = ""
-	}
-	return h.accountStatusPartial(c, r.ID, nil, notice)
+	return h.accountStatusPartial(c, res.Account.ID, nil, "Refreshed: a new token is stored.")
 }
 
 // accountStatusPartial answers an htmx action with the refreshed status card
 // (or, without htmx, redirects back to the account page).
 func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.ConnectLinkVM, notice string) error {
-	if !isHTMX(c) {
-		if link != nil {
-			v, err := h.accountView(c, id)
-			if err != nil {
-				return err
-			}
-			v.ConnectLink = link
-			return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
-		}
+	if !isHTMX(c) && link == nil {
 		if notice != "" {
 			if err := h.flash(c, "success", notice); err != nil {
 				return err
@@ -98,131 +59,47 @@ func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.Co
 	if err != nil {
 		return err
 	}
-	v.ConnectLink, v.Notice = link, notice
+	v.ConnectLink = link
+	if !isHTMX(c) {
+		return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
+	}
+	v.Notice = notice
 	return h.render(c, http.StatusOK, views.AccountStatus(v))
 }
 
 // accountConnectLink makes a 30-minute connect link and shows it.
 func (h *Handler) accountConnectLink(c echo.Context) error {
-	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
+	link, exp, err := h.accounts.ConnectLink(c.Request().Context(), c.Param("id"), actorLabel(c))
 	if err != nil {
 		return err
 	}
-	me, _ := currentIdentity(c)
-	link, exp, err := h.newConnectLink(c.Request().Context(), r.Account, me.Label())
-	if err != nil {
-		return err
-	}
-	return h.accountStatusPartial(c, r.ID, &views.ConnectLinkVM{URL: link, Expires: exp.Format("15:04 MST")}, "")
+	return h.accountStatusPartial(c, c.Param("id"), &views.ConnectLinkVM{URL: link, Expires: exp.Format("15:04 MST")}, "")
 }
 
 // accountDisconnect revokes and deletes the tokens.
 func (h *Handler) accountDisconnect(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
-		return err
-	}
-	me, _ := currentIdentity(c)
-	revoked, err := h.disconnect(c.Request().Context(), r.Account, in, me.Label())
+	d, err := h.accounts.Disconnect(c.Request().Context(), c.Param("id"), actorLabel(c))
 	if err != nil {
 		return err
 	}
 	notice := "Disconnected: the tokens were revoked at the provider and deleted here."
 	switch {
-	case in.OAuth2.RevokeURL == "":
+	case !d.RevokeEndpoint:
 		notice = "Disconnected: the tokens were deleted here. The integration has no revoke endpoint, so the provider was not told."
-	case !revoked:
+	case !d.Revoked:
 		notice = "Disconnected: the tokens were deleted here, but the provider did not confirm the revocation (see Activity)."
 	}
-	return h.accountStatusPartial(c, r.ID, nil, notice)
+	return h.accountStatusPartial(c, d.Account.ID, nil, notice)
 }
 
 // accountDelete disconnects (revoking) and removes the account.
 func (h *Handler) accountDelete(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
+	d, err := h.accounts.Delete(c.Request().Context(), c.Param("id"), actorLabel(c))
 	if err != nil {
 		return err
 	}
-	me, _ := currentIdentity(c)
-	ctx := c.Request().Context()
-	if _, err := h.disconnect(ctx, r.Account, in, me.Label()); err != nil {
+	if err := h.flash(c, "success", "Account "+d.Account.Name+" deleted; its tokens were revoked where the provider allows it."); err != nil {
 		return err
 	}
-	if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
-		return err
-	}
-	h.reqs.forgetAccount(r.ID)
-	if err := h.flash(c, "success", "Account "+r.Name+" deleted; its tokens were revoked where the provider allows it."); err != nil {
-		return err
-	}
-	return seeOther(c, "/integrations/"+url.PathEscape(in.Key))
-}
-
-// activityPage lists activity, newest first.
-func (h *Handler) activityPage(c echo.Context) error {
-	f := store.ActivityFilter{AccountID: c.QueryParam("account")}
-	if k := c.QueryParam("kind"); k != "" {
-		f.Kinds = []string{k}
-		if k == "request" { // requests are summed per minute; failures keep their own rows
-			f.Kinds = append(f.Kinds, "requests")
-		}
-	}
-	rows, next, err := h.store.ListActivity(c.Request().Context(), f, consolePageSize, c.QueryParam("cursor"))
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more: start from the first page.")
-	}
-	if err != nil {
-		return err
-	}
-	v := views.ActivityView{Next: next, AccountID: f.AccountID, Kind: c.QueryParam("kind")}
-	for _, a := range rows {
-		v.Rows = append(v.Rows, activityVM(a))
-	}
-	return h.render(c, http.StatusOK, views.Activity(h.userPage(c, "Activity", "activity"), v))
-}
-
-// activityVM turns an activity row into its view-model.
-func activityVM(a store.Activity) views.ActivityVM {
-	v := views.ActivityVM{
-		At: views.Ago(a.At), AtExact: a.At.Format(time.RFC3339), AccountID: a.AccountID, AccountName: a.AccountName,
-		Integration: a.IntegrationKey, Kind: a.Kind, Outcome: a.Outcome, Detail: a.Detail, Status: a.Status,
-		DurationMS: a.DurationMS, Reason: a.RefreshReason, Actor: a.Actor,
-	}
-	if a.Method != "" {
-		v.Request = strings.TrimSpace(a.Method + " " + a.URL)
-	}
-	switch {
-	case a.Kind == "requests":
-		v.Count, v.Summary, v.Failing = a.Count, minuteSummary(a.Minute), a.Minute.N5xx+a.Minute.Failed > 0
-	case a.Kind == "refresh_failed" && a.Count > 1:
-		v.Attempts = fmt.Sprintf("%d attempts in a row, the last %s", a.Count, views.Ago(a.LastAt))
-	}
-	return v
-}
-
-// minuteSummary words a minute's requests: "2xx 140 · 4xx 3; p50 12 ms, p99 80 ms".
-func minuteSummary(m store.MinuteSummary) string {
-	var parts []string
-	for _, c := range []struct {
-		name string
-		n    int
-	}{{"2xx", m.N2xx}, {"3xx", m.N3xx}, {"4xx", m.N4xx}, {"5xx", m.N5xx}, {"failed", m.Failed}} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", c.name, c.n))
-		}
-	}
-	return fmt.Sprintf("%s; p50 %d ms, p99 %d ms", strings.Join(parts, " · "), m.P50MS, m.P99MS)
-}
-
-// refreshable refuses a manual refresh of an account that only a new
-// connection can fix: its parameters changed (its refresh token belongs to
-// other values) or its grant is dead.
-func refreshable(a oauthflow.Account) error {
-	switch a.Status {
-	case oauthflow.StatusNeedsReconnect:
-		return fmt.Errorf("%s needs to be reconnected, not refreshed: its authorization no longer matches (or was revoked). Press Reconnect", a.Name)
-	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
-		return fmt.Errorf("%s is not connected: press Connect first", a.Name)
-	}
-	return nil
+	return seeOther(c, "/integrations/"+url.PathEscape(d.Account.IntegrationKey))
 }

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,6 +16,12 @@ import (
 )
 
 const consolePageSize = 50
+
+// actorLabel names who makes the request, for activity and logs.
+func actorLabel(c echo.Context) string {
+	id, _ := currentIdentity(c)
+	return id.Label()
+}
 
 // accountsPage lists every account, filtered by search and status.
 func (h *Handler) accountsPage(c echo.Context) error {
@@ -140,117 +144,96 @@ func (h *Handler) accountNewPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, Errors: map[string]string{}}
-	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p)})
-	}
+	f := accountFormView(in, "", "", nil)
 	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Add an account", "accounts"), f))
 }
 
-// accountForm reads the posted name and parameter values, validated against
-// the integration.
-func (h *Handler) accountForm(c echo.Context, in oauthflow.Integration, id string) (views.AccountForm, map[string]string) {
-	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: id, Name: strings.TrimSpace(c.FormValue("name")), Errors: map[string]string{}}
+// accountFormView is the account form for an integration's parameters.
+func accountFormView(in oauthflow.Integration, id, name string, values map[string]string) views.AccountForm {
+	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: id, Name: name, Errors: map[string]string{}}
+	for _, p := range in.Parameters {
+		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: values[p.Name]})
+	}
+	return f
+}
+
+// accountForm reads the posted name and parameter values.
+func accountForm(c echo.Context, in oauthflow.Integration, id string) (views.AccountForm, map[string]string) {
 	values := map[string]string{}
 	for _, p := range in.Parameters {
 		values[p.Name] = strings.TrimSpace(c.FormValue("parameters." + p.Name))
 	}
-	fe := validateAccount(in, f.Name, values)
-	for k, msg := range fe {
-		f.Errors[k] = msg
-	}
-	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: values[p.Name], Error: fe["parameters."+p.Name]})
-	}
-	return f, values
+	return accountFormView(in, id, strings.TrimSpace(c.FormValue("name")), values), values
 }
 
-// validateAccount is the one validation of an account's name and values,
-// shared by the form and the API.
-func validateAccount(in oauthflow.Integration, name string, values map[string]string) oauthflow.FieldErrors {
-	fe := oauthflow.ValidateAccountParameters(in, values)
-	if fe == nil {
-		fe = oauthflow.FieldErrors{}
+// refusedForm shows the service's field errors on the form (422), or
+// returns any other error.
+func (h *Handler) refusedForm(c echo.Context, title string, f views.AccountForm, err error) error {
+	e := oauthflow.ErrorOf(err)
+	if e.Code != oauthflow.CodeInvalidFields {
+		return err
 	}
-	switch {
-	case name == "":
-		fe["name"] = "Give the account a name, for example PROD."
-	case len(name) > 200:
-		fe["name"] = "The name is longer than 200 characters."
-	case !printableText(name):
-		fe["name"] = "The name may not contain control characters (such as line breaks) or invalid UTF-8."
+	for k, msg := range e.Fields {
+		f.Errors[k] = msg
 	}
-	for k, v := range values {
-		if _, bad := fe["parameters."+k]; !bad && !printableText(v) {
-			fe["parameters."+k] = "The value may not contain control characters (such as line breaks) or invalid UTF-8."
-		}
+	for i := range f.Fields {
+		f.Fields[i].Error = e.Fields["parameters."+f.Fields[i].Name]
 	}
-	return fe
+	return h.render(c, http.StatusUnprocessableEntity, views.AccountFormPage(h.userPage(c, title, "accounts"), f))
 }
 
 // accountCreate adds an account from the form.
 func (h *Handler) accountCreate(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := h.store.GetIntegration(ctx, c.Param("key"))
+	in, err := h.store.GetIntegration(c.Request().Context(), c.Param("key"))
 	if err != nil {
 		return err
 	}
-	f, values := h.accountForm(c, in, "")
-	if len(f.Errors) > 0 {
-		return h.render(c, http.StatusUnprocessableEntity, views.AccountFormPage(h.userPage(c, "Add an account", "accounts"), f))
-	}
-	r, err := h.store.CreateAccount(ctx, oauthflow.Account{IntegrationID: in.ID, Name: f.Name, Parameters: values})
+	f, values := accountForm(c, in, "")
+	res, err := h.accounts.Create(c.Request().Context(), in.Key, oauthflow.NewAccount{Name: f.Name, Parameters: values})
 	if err != nil {
+		return h.refusedForm(c, "Add an account", f, err)
+	}
+	if err := h.flash(c, "success", fmt.Sprintf("Account %s added. Connect it to get a token.", res.Account.Name)); err != nil {
 		return err
 	}
-	if err := h.flash(c, "success", fmt.Sprintf("Account %s added. Connect it to get a token.", r.Name)); err != nil {
-		return err
-	}
-	return seeOther(c, "/accounts/"+r.ID)
+	return seeOther(c, "/accounts/"+res.Account.ID)
 }
 
 // accountEditPage is the form to rename an account or change its values.
 func (h *Handler) accountEditPage(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.store.GetAccount(ctx, c.Param("id"))
+	r, in, err := h.accountWithIntegration(c)
 	if err != nil {
 		return err
 	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	f := views.AccountForm{IntegrationKey: in.Key, IntegrationName: in.Name, ID: r.ID, Name: r.Name, Errors: map[string]string{}}
-	for _, p := range in.Parameters {
-		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: r.Parameters[p.Name]})
-	}
+	f := accountFormView(in, r.ID, r.Name, r.Parameters)
 	return h.render(c, http.StatusOK, views.AccountFormPage(h.userPage(c, "Edit "+r.Name, "accounts"), f))
+}
+
+// accountWithIntegration reads the route's account and its integration.
+func (h *Handler) accountWithIntegration(c echo.Context) (store.AccountRow, oauthflow.Integration, error) {
+	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return r, oauthflow.Integration{}, err
+	}
+	in, err := h.store.GetIntegrationByID(c.Request().Context(), r.IntegrationID)
+	return r, in, err
 }
 
 // accountUpdate saves the edit form; changed values mark the account
 // needs_reconnect (and, where they move its credentials, revoke and delete
-// its tokens: see saveAccount).
+// its tokens: see Accounts.Update).
 func (h *Handler) accountUpdate(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.store.GetAccount(ctx, c.Param("id"))
+	r, in, err := h.accountWithIntegration(c)
 	if err != nil {
 		return err
 	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
+	f, values := accountForm(c, in, r.ID)
+	upd, err := h.accounts.Update(c.Request().Context(), r.ID, oauthflow.AccountChange{Name: &f.Name, Parameters: values, Actor: actorLabel(c)})
 	if err != nil {
-		return err
-	}
-	f, values := h.accountForm(c, in, r.ID)
-	if len(f.Errors) > 0 {
-		return h.render(c, http.StatusUnprocessableEntity, views.AccountFormPage(h.userPage(c, "Edit "+r.Name, "accounts"), f))
-	}
-	me, _ := currentIdentity(c)
-	upd, err := h.saveAccount(ctx, r, f.Name, values, me.Label())
-	if err != nil {
-		return err
+		return h.refusedForm(c, "Edit "+r.Name, f, err)
 	}
 	msg := "Account saved."
-	if upd.Status == oauthflow.StatusNeedsReconnect && r.Status != upd.Status {
+	if upd.Reconnect {
 		msg = "Account saved. Its parameters changed, so reconnect it."
 	}
 	if err := h.flash(c, "success", msg); err != nil {
@@ -266,17 +249,4 @@ func paramHelp(p oauthflow.Parameter) string {
 		return p.Description
 	}
 	return strings.TrimSpace(p.Description + " (one of: " + strings.Join(p.AllowedValues, ", ") + ")")
-}
-
-// printableText reports whether s is valid UTF-8 without control characters.
-func printableText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }

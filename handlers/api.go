@@ -34,8 +34,6 @@ type jsonProblem struct {
 	field string
 }
 
-func (p *jsonProblem) Error() string { return p.msg }
-
 // fields is the problem as an API error's fields map (nil without a path).
 func (p *jsonProblem) fields() map[string]string {
 	if p.path == "" {
@@ -50,7 +48,7 @@ func (p *jsonProblem) fields() map[string]string {
 func decodeJSON(c echo.Context, v any) error {
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody)
 	if p := decodeJSONFrom(body, v); p != nil {
-		return apiErr(http.StatusBadRequest, "bad_json", p.msg, p.fields())
+		return apiErr("bad_json", p.msg, p.fields())
 	}
 	return nil
 }
@@ -91,11 +89,11 @@ func noBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		b, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody))
 		if err != nil {
-			return apiErr(http.StatusBadRequest, "bad_json", jsonError(err).msg, nil)
+			return apiErr("bad_json", jsonError(err).msg, nil)
 		}
 		var none struct{}
 		if len(bytes.TrimSpace(b)) > 0 && decodeJSONFrom(bytes.NewReader(b), &none) != nil {
-			return apiErr(http.StatusBadRequest, "bad_json", "This action takes no body: send none (or {}).", nil)
+			return apiErr("bad_json", "This action takes no body: send none (or {}).", nil)
 		}
 		return next(c)
 	}
@@ -205,13 +203,13 @@ func readListParams(c echo.Context) (listParams, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageLimit {
 			msg := fmt.Sprintf("limit must be a whole number from 1 to %d (default %d)", maxPageLimit, defaultPageLimit)
-			return p, apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, map[string]string{"limit": msg})
+			return p, apiErr("invalid_fields", msg, map[string]string{"limit": msg})
 		}
 		p.Limit = n
 	}
 	if len(p.Q) > 200 {
 		msg := "q may be at most 200 characters"
-		return p, apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, map[string]string{"q": msg})
+		return p, apiErr("invalid_fields", msg, map[string]string{"q": msg})
 	}
 	return p, nil
 }
@@ -219,5 +217,5 @@ func readListParams(c echo.Context) (listParams, error) {
 // badCursor is the error for a cursor the store could not read.
 func badCursor() error {
 	msg := "cursor is not one this API gave out: use next_cursor from the previous page, or leave it out for the first page"
-	return apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, map[string]string{"cursor": msg})
+	return apiErr("invalid_fields", msg, map[string]string{"cursor": msg})
 }

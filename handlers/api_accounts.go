@@ -36,8 +36,7 @@ func rfc3339OrNil(t time.Time) *string {
 	return &s
 }
 
-func toAccountJSON(r store.AccountRow, connectURL string) accountJSON {
-	a := r.Account
+func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 	j := accountJSON{
 		ID: a.ID, Integration: a.IntegrationKey, Name: a.Name, Parameters: a.Parameters, Status: a.Status,
 		ExpiresAt: rfc3339OrNil(a.ExpiresAt), Scopes: a.Scopes, HasRefreshToken: a.HasRefreshToken,
@@ -72,55 +71,25 @@ type accountInput struct {
 // client-credentials account gets its token at once (connected, or error with
 // last_error — still 201).
 func (h *Handler) apiAccountCreate(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := h.store.GetIntegration(ctx, c.Param("key"))
-	if errors.Is(err, store.ErrNotFound) {
-		return apiErr(http.StatusNotFound, "not_found", "No integration has the key "+c.Param("key")+".", nil)
-	}
-	if err != nil {
-		return err
-	}
 	var body accountInput
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	name := ""
-	if body.Name != nil {
-		name = strings.TrimSpace(*body.Name)
-	}
-	if fe := validateAccount(in, name, nonNilParams(body.Parameters)); len(fe) > 0 {
-		return apiErr(http.StatusUnprocessableEntity, "invalid_fields", "Some fields are not valid: see fields.", fe)
-	}
-	r, err := h.store.CreateAccount(ctx, oauthflow.Account{IntegrationID: in.ID, Name: name, Parameters: body.Parameters})
+	me, _ := currentIdentity(c)
+	res, err := h.accounts.Create(c.Request().Context(), c.Param("key"), oauthflow.NewAccount{Name: trimmed(body.Name),
+		Parameters: body.Parameters, Actor: me.Label(), Connect: true})
 	if err != nil {
 		return err
 	}
-	me, _ := currentIdentity(c)
-	connectURL := ""
-	if in.OAuth2.GrantType == oauthflow.GrantClientCredentials {
-		if in.OAuth2.ClientSecret, err = h.store.IntegrationSecret(ctx, in.ID); err != nil {
-			return err
-		}
-		if err := h.connectNow(ctx, r.Account, in); err != nil {
-			if serr := h.store.SetAccountStatus(ctx, r.ID, oauthflow.StatusError, err.Error()); serr != nil {
-				return serr
-			}
-			h.reqs.forgetAccount(r.ID)
-		}
-	} else if connectURL, _, err = h.newConnectLink(ctx, r.Account, me.Label()); err != nil {
-		return err
-	}
-	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, toAccountJSON(r, connectURL))
+	return c.JSON(http.StatusCreated, toAccountJSON(res.Account, res.ConnectURL))
 }
 
-func nonNilParams(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
+// trimmed is an optional name without surrounding space ("" when absent).
+func trimmed(name *string) string {
+	if name == nil {
+		return ""
 	}
-	return m
+	return strings.TrimSpace(*name)
 }
 
 // apiAccountGet: GET /api/v1/accounts/{id}.
@@ -129,14 +98,14 @@ func (h *Handler) apiAccountGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toAccountJSON(r, ""))
+	return c.JSON(http.StatusOK, toAccountJSON(r.Account, ""))
 }
 
 // apiAccount loads the route's account or answers 404 in the API's shape.
 func (h *Handler) apiAccount(c echo.Context) (store.AccountRow, error) {
 	r, err := h.store.GetAccount(c.Request().Context(), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return r, apiErr(http.StatusNotFound, "not_found", "No account has the id "+c.Param("id")+".", nil)
+		return r, apiErr("not_found", "No account has the id "+c.Param("id")+".", nil)
 	}
 	return r, err
 }
@@ -146,7 +115,7 @@ func (h *Handler) apiAccountList(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := h.store.GetIntegration(ctx, c.Param("key"))
 	if errors.Is(err, store.ErrNotFound) {
-		return apiErr(http.StatusNotFound, "not_found", "No integration has the key "+c.Param("key")+".", nil)
+		return apiErr("not_found", "No integration has the key "+c.Param("key")+".", nil)
 	}
 	if err != nil {
 		return err
@@ -164,62 +133,36 @@ func (h *Handler) apiAccountList(c echo.Context) error {
 	}
 	items := make([]accountJSON, 0, len(rows))
 	for _, r := range rows {
-		items = append(items, toAccountJSON(r, ""))
+		items = append(items, toAccountJSON(r.Account, ""))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 }
 
 // apiAccountPatch: PATCH /api/v1/accounts/{id} with name and/or parameters;
 // changed parameters of a credential destination revoke and delete the
-// tokens first (see saveAccount).
+// tokens first (see Accounts.Update).
 func (h *Handler) apiAccountPatch(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
 	var body accountInput
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	name, params := r.Name, r.Parameters
+	ch := oauthflow.AccountChange{Parameters: body.Parameters}
 	if body.Name != nil {
-		name = strings.TrimSpace(*body.Name)
+		name := trimmed(body.Name)
+		ch.Name = &name
 	}
-	if body.Parameters != nil {
-		params = body.Parameters
-	}
-	if fe := validateAccount(in, name, params); len(fe) > 0 {
-		return apiErr(http.StatusUnprocessableEntity, "invalid_fields", "Some fields are not valid: see fields.", fe)
-	}
-	me, _ := currentIdentity(c)
-	upd, err := h.saveAccount(ctx, r, name, params, me.Label())
+	ch.Actor = actorLabel(c)
+	upd, err := h.accounts.Update(c.Request().Context(), c.Param("id"), ch)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toAccountJSON(upd, ""))
+	return c.JSON(http.StatusOK, toAccountJSON(upd.Account, ""))
 }
 
 // apiConnectLink: POST /api/v1/accounts/{id}/connect-link.
 func (h *Handler) apiConnectLink(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
-	in, err := h.store.GetIntegrationByID(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	if in.OAuth2.GrantType != oauthflow.GrantAuthorizationCode {
-		return apiErr(http.StatusConflict, "conflict", "This account uses client credentials: it connects without a person signing in, so it has no connect link.", nil)
-	}
 	me, _ := currentIdentity(c)
-	link, exp, err := h.newConnectLink(ctx, r.Account, me.Label())
+	link, exp, err := h.accounts.ConnectLink(c.Request().Context(), c.Param("id"), me.Label())
 	if err != nil {
 		return err
 	}
@@ -229,29 +172,14 @@ func (h *Handler) apiConnectLink(c echo.Context) error {
 // apiAccountRefresh: POST /api/v1/accounts/{id}/refresh → the account, the
 // refresh's error (if any) in last_error.
 func (h *Handler) apiAccountRefresh(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
+	me, _ := currentIdentity(c)
+	res, err := h.accounts.Refresh(c.Request().Context(), c.Param("id"), me.Label())
 	if err != nil {
 		return err
 	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	if rerr := refreshable(r.Account); rerr != nil {
-		j := toAccountJSON(r, "")
-		msg := rerr.Error()
-		j.LastError = &msg
-		return c.JSON(http.StatusOK, j)
-	}
-	_, rerr := h.mgr.Refresh(ctx, r.Account, in, oauthflow.ReasonManual)
-	h.reqs.forgetAccount(r.ID)
-	if r, err = h.store.GetAccount(ctx, r.ID); err != nil {
-		return err
-	}
-	j := toAccountJSON(r, "")
-	if rerr != nil {
-		msg := rerr.Error()
+	j := toAccountJSON(res.Account, "")
+	if res.Err != nil {
+		msg := res.Err.Error()
 		j.LastError = &msg
 	}
 	return c.JSON(http.StatusOK, j)
@@ -268,25 +196,13 @@ func (h *Handler) apiAccountDelete(c echo.Context) error {
 }
 
 func (h *Handler) apiDisconnect(c echo.Context, remove bool) error {
-	ctx := c.Request().Context()
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	me, _ := currentIdentity(c)
-	revoked, err := h.disconnect(ctx, r.Account, in, me.Label())
-	if err != nil {
-		return err
-	}
+	do := h.accounts.Disconnect
 	if remove {
-		if err := h.store.DeleteAccount(ctx, r.ID); err != nil {
-			return err
-		}
-		h.reqs.forgetAccount(r.ID)
+		do = h.accounts.Delete
 	}
-	return c.JSON(http.StatusOK, map[string]bool{"revoked": revoked})
+	d, err := do(c.Request().Context(), c.Param("id"), actorLabel(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"revoked": d.Revoked})
 }

@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -11,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
-	"airlock/store"
 )
 
 // requestInput is the body of POST /api/v1/accounts/{id}/request.
@@ -41,11 +38,6 @@ var allowedMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "P
 // when the account needs a reconnect, 503 when its token could not be had
 // for now, 502/504 when the upstream did not answer.
 func (h *Handler) apiRequest(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, in, err := h.requestTarget(ctx, c.Param("id"))
-	if err != nil {
-		return err
-	}
 	var body requestInput
 	if err := decodeJSON(c, &body); err != nil {
 		return err
@@ -63,9 +55,9 @@ func (h *Handler) apiRequest(c echo.Context) error {
 	for k, v := range body.Headers {
 		hdr.Set(k, v)
 	}
-	resp, err := h.run(ctx, r.Account, in, oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
+	resp, err := h.accounts.Request(c.Request().Context(), c.Param("id"), oauthflow.Request{Method: body.Method, URL: body.URL, Header: hdr, Body: []byte(body.Body)})
 	if err != nil {
-		return requestAPIError(ctx, err)
+		return err
 	}
 	out := requestOutput{Status: resp.Status, Headers: resp.Header, BodyTruncated: resp.Truncated,
 		DurationMS: resp.Duration.Milliseconds(), Refreshed: resp.Refreshed, RefreshReason: resp.RefreshReason}
@@ -81,58 +73,17 @@ func (h *Handler) apiRequest(c echo.Context) error {
 }
 
 func fieldErr(path, msg string) error {
-	return apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, map[string]string{path: msg})
-}
-
-// requestAPIError maps the runner's failures to the API's statuses. A client
-// that hung up gets no status of ours (the error handler logs it quietly as
-// 499); a storage failure goes to the error handler (503 storage_unavailable).
-func requestAPIError(ctx context.Context, err error) error {
-	var re *oauthflow.RequestError
-	var ue *oauthflow.UpstreamError
-	switch {
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return err
-	case errors.As(err, &re):
-		return fieldErr(re.Field, re.Msg)
-	case errors.As(err, &ue) && ue.Timeout:
-		return apiErr(http.StatusGatewayTimeout, "upstream_timeout", ue.Error(), nil)
-	case errors.As(err, &ue):
-		return apiErr(http.StatusBadGateway, "upstream_unreachable", ue.Error(), nil)
-	case tokenErrorStatus(err) == http.StatusConflict:
-		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
-	}
-	var te *oauthflow.TokenError
-	if errors.Is(err, oauthflow.ErrTokenUnavailable) || errors.As(err, &te) {
-		return apiErr(http.StatusServiceUnavailable, "token_unavailable", "The account's token could not be had: "+err.Error(), nil)
-	}
-	return err
+	return apiErr("invalid_fields", msg, map[string]string{path: msg})
 }
 
 // apiToken hands out the account's access token (refreshed first when inside
 // its window): the one response that carries a token. Admin keys only; every
 // call is recorded.
 func (h *Handler) apiToken(c echo.Context) error {
-	r, err := h.apiAccount(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	if err := usable(r.Account); err != nil {
-		return apiErr(http.StatusConflict, "needs_reconnect", err.Error(), nil)
-	}
-	in, err := h.store.IntegrationWithSecret(ctx, r.IntegrationID)
-	if err != nil {
-		return err
-	}
-	res, err := h.mgr.Token(ctx, r.Account, in)
-	if err != nil {
-		return requestAPIError(ctx, err)
-	}
 	me, _ := currentIdentity(c)
-	if h.activity != nil {
-		h.activity.Add(store.Activity{AccountID: r.ID, AccountName: r.Name, IntegrationKey: r.IntegrationKey, Kind: "token",
-			Outcome: "ok", Actor: me.Label(), RefreshReason: refreshedReason(res)})
+	res, err := h.accounts.Token(c.Request().Context(), c.Param("id"), me.Label())
+	if err != nil {
+		return err
 	}
 	out := map[string]any{"access_token": res.Token.AccessToken, "token_type": res.Token.TokenType, "expires_at": nil}
 	if !res.Token.Expiry.IsZero() {
@@ -140,11 +91,4 @@ func (h *Handler) apiToken(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, out)
-}
-
-func refreshedReason(res oauthflow.TokenResult) string {
-	if res.Refreshed {
-		return res.Reason
-	}
-	return ""
 }

@@ -102,7 +102,7 @@ func (h *Handler) requireKey(p perm) echo.MiddlewareFunc {
 			}
 			c.Set(ctxIdentity, identity{KeyID: k.ID, KeyName: k.Name, Role: k.Role})
 			if !allows(k.Role, p) {
-				return apiErr(http.StatusForbidden, "forbidden",
+				return apiErr("forbidden",
 					"This API key has the "+k.Role+" role; this action needs "+p.String()+".", nil)
 			}
 			return next(c)
@@ -115,7 +115,7 @@ func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
 	auth := c.Request().Header.Get("Authorization")
 	scheme, key, _ := strings.Cut(auth, " ")
 	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+		return store.APIKey{}, apiErr("unauthorized",
 			"Send an API key as \"Authorization: Bearer <key>\"; admins create keys in Settings.", nil)
 	}
 	hash := HashAPIKey(strings.TrimSpace(key))
@@ -130,13 +130,13 @@ func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
 		h.keys.put(hash, e)
 	}
 	if !e.found || e.key.Disabled() {
-		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+		return store.APIKey{}, apiErr("unauthorized",
 			"This API key is unknown or disabled. Check the key, or ask an admin for a new one.", nil)
 	}
 	// Checked against the clock on every request, cached or not: the cache
 	// may hold a key for 30 s, its expiry holds to the millisecond.
 	if e.key.Expired(now) {
-		return store.APIKey{}, apiErr(http.StatusUnauthorized, "unauthorized",
+		return store.APIKey{}, apiErr("unauthorized",
 			"This API key expired at "+e.key.ExpiresAt.Format(time.RFC3339)+". Ask an admin for a new one.", nil)
 	}
 	if h.keys.markUsed(hash, now) {
@@ -156,52 +156,6 @@ func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
 func (h *Handler) whoami(c echo.Context) error {
 	id, _ := currentIdentity(c)
 	return c.JSON(http.StatusOK, map[string]string{"name": id.KeyName, "role": id.Role})
-}
-
-// settingsPage shows the deployment's settings and API keys (admin).
-func (h *Handler) settingsPage(c echo.Context) error {
-	return h.renderSettings(c, http.StatusOK, newKeyForm(), nil)
-}
-
-// newKeyForm is the create-key form as it first shows: a builder key for 90 days.
-func newKeyForm() views.APIKeyForm {
-	return views.APIKeyForm{Role: store.RoleBuilder, Expires: "90"}
-}
-
-func (h *Handler) renderSettings(c echo.Context, status int, f views.APIKeyForm, created *views.CreatedKey) error {
-	w, err := h.webhookView(c)
-	if err != nil {
-		return err
-	}
-	return h.renderSettingsFull(c, status, f, created, w)
-}
-
-// renderSettingsWith renders the settings page with a given webhook section.
-func (h *Handler) renderSettingsWith(c echo.Context, status int, w views.WebhookView) error {
-	return h.renderSettingsFull(c, status, newKeyForm(), nil, w)
-}
-
-func (h *Handler) renderSettingsFull(c echo.Context, status int, f views.APIKeyForm, created *views.CreatedKey, w views.WebhookView) error {
-	ks, err := h.store.ListAPIKeys(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	rows := make([]views.APIKeyRow, 0, len(ks))
-	now := h.now()
-	for _, k := range ks {
-		rows = append(rows, views.APIKeyRow{ID: k.ID, Name: k.Name, Role: k.Role, Last4: k.Last4,
-			CreatedBy: k.CreatedBy, Created: k.CreatedAt, LastUsed: k.LastUsedAt, Disabled: k.Disabled(),
-			Expires: k.ExpiresAt, Expired: k.Expired(now)})
-	}
-	p := h.userPage(c, "Settings", "settings")
-	v := views.SettingsView{
-		Keys: rows, Form: f, Created: created, CSRF: p.CSRF, Webhook: w,
-		PublicURL: h.cfg.PublicURL.String(), CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm,
-	}
-	if isHTMX(c) && (created != nil || len(f.Errors) > 0) {
-		return h.render(c, status, views.APIKeysSection(v))
-	}
-	return h.render(c, status, views.Settings(p, v))
 }
 
 // apiKeyCreate makes a key and shows it once; only its hash is stored.

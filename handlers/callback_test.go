@@ -298,7 +298,7 @@ func TestDisconnectWaitsForARefreshUnderWay(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ts.h.mgr.Refresh(context.Background(), acct.Account, full, oauthflow.ReasonManual)
+		ts.mgr.Refresh(context.Background(), acct.Account, full, oauthflow.ReasonManual)
 	}()
 	time.Sleep(100 * time.Millisecond) // the refresh holds the lease and waits at the provider
 	key := ts.apiKey(store.RoleBuilder)

@@ -3,12 +3,12 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"airlock/oauthflow"
 	"airlock/store"
 	"airlock/views"
 )
@@ -21,29 +21,6 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, msg := http.StatusInternalServerError, ""
-	var ae *apiProblem
-	if errors.As(err, &ae) {
-		if ae.status >= 500 {
-			h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", ae.status, "err", err)
-		}
-		_ = writeAPIError(c, ae.status, ae.code, ae.msg, ae.fields)
-		return
-	}
-	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &he):
-		status = he.Code
-		if s, ok := he.Message.(string); ok {
-			msg = s
-		}
-	case errors.Is(err, store.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, store.ErrConflict):
-		status = http.StatusConflict
-	case store.Unavailable(err):
-		status = http.StatusServiceUnavailable
-	}
 	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 		// The client went away mid-request: nobody reads the answer, and it
 		// is not a server fault worth an error line.
@@ -51,67 +28,143 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		c.Response().WriteHeader(499)
 		return
 	}
-	if status >= 500 {
-		h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
-	}
-	ev, code := errorView(status, msg), apiCode(status)
-	if store.Unavailable(err) {
-		h.store.NoteUnavailable(err)
-		ev, code = storageErrorView(err), "storage_unavailable"
+	p := h.problemOf(err)
+	if p.status >= 500 {
+		h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", p.status, "err", err)
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		_ = writeAPIError(c, status, code, ev.Message, nil)
+		_ = writeAPIError(c, p.status, p.code, p.msg, p.fields)
 		return
 	}
 	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(status)
+		_ = c.NoContent(p.status)
 		return
 	}
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Retarget", "#flash")
 		c.Response().Header().Set("HX-Reswap", "innerHTML")
-		_ = h.render(c, status, views.ErrorPartial(ev))
+		_ = h.render(c, p.status, views.ErrorPartial(p.view))
 		return
 	}
-	p := h.basePage(c, ev.Title, "")
-	p.User = h.pageUser(c)
-	_ = h.render(c, status, views.ErrorPage(p, ev))
+	page := h.basePage(c, p.view.Title, "")
+	page.User = h.pageUser(c)
+	_ = h.render(c, p.status, views.ErrorPage(page, p.view))
 }
 
-// errorView turns a status into words a person can act on.
-func errorView(status int, msg string) views.ErrorView {
-	ev := views.ErrorView{Status: status, Back: "/", BackLabel: "Go to the dashboard"}
-	switch status {
-	case http.StatusNotFound:
-		ev.Title = "Page not found"
-		ev.Message = "There is nothing at this address. It may have been deleted, or the link is mistyped."
-	case http.StatusForbidden:
-		ev.Title = "Not allowed"
-		ev.Message = "Your role does not allow this. Ask an admin if you need it."
-	case http.StatusUnauthorized:
-		ev.Title = "Sign in required"
-		ev.Message = "Sign in to continue."
-		ev.Back, ev.BackLabel = "/signin", "Sign in"
-	case http.StatusMethodNotAllowed:
-		ev.Title = "Not possible here"
-		ev.Message = "This address does not accept that kind of request."
-	case http.StatusTooManyRequests:
-		ev.Title = "Too many attempts"
-		ev.Message = "Wait a moment and try again."
-	case http.StatusRequestEntityTooLarge:
-		ev.Title = "Too large"
-		ev.Message = "The request was larger than Airlock accepts."
-	case http.StatusConflict:
-		ev.Title = "Conflict"
-		ev.Message = "Someone else changed this at the same time. Reload and try again."
-	default:
-		if status >= 500 {
-			ev.Title = "Something went wrong"
-			ev.Message = "Airlock could not finish this request. Nothing was lost; try again, and if it keeps failing, the server log has the details."
-		} else {
-			ev.Title = http.StatusText(status)
-			ev.Message = "The request could not be handled."
+// problem is what an error tells the caller: its status and code, the
+// API's message and fields, and the console's page.
+type problem struct {
+	status int
+	code   string
+	msg    string
+	fields map[string]string
+	view   views.ErrorView
+}
+
+// problemOf reads an error: echo's own by their status, the lifecycle's by
+// their code (statusFor), the database refusing work as storage_unavailable,
+// anything else as a 500.
+func (h *Handler) problemOf(err error) problem {
+	p := problem{status: http.StatusInternalServerError, code: "internal"}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg, _ := he.Message.(string)
+		p.status, p.code, p.view = he.Code, codeFor(he.Code), errorView(he.Code, msg)
+	} else if e := oauthflow.ErrorOf(err); e.Code != "" {
+		p.status, p.code, p.msg, p.fields = statusFor(e.Code), e.Code, e.Message, e.Fields
+		shown := e.Message
+		if e.Code == oauthflow.CodeNotFound {
+			shown = "" // the console words a missing page its own way, whatever is missing
 		}
+		p.view = errorView(p.status, shown)
+		if p.msg == "" {
+			p.msg = p.view.Message
+		}
+		return p
+	} else if store.Unavailable(err) {
+		p.status = http.StatusServiceUnavailable
+	}
+	if store.Unavailable(err) {
+		h.store.NoteUnavailable(err)
+		p.view, p.code = storageErrorView(err), oauthflow.CodeStorageUnavailable
+	} else if p.view.Title == "" {
+		p.view = errorView(p.status, "")
+	}
+	p.msg = p.view.Message
+	return p
+}
+
+// codeStatuses is the one table of error codes, their HTTP statuses and,
+// for the first code of a status, the words its page says, for the console
+// and the API alike.
+var codeStatuses = []struct {
+	code   string
+	status int
+	title  string
+	words  string
+}{
+	{"bad_json", http.StatusBadRequest, "", ""},
+	{oauthflow.CodeBadRequest, http.StatusBadRequest, "", ""},
+	{"unauthorized", http.StatusUnauthorized, "Sign in required", "Sign in to continue."},
+	{oauthflow.CodeForbidden, http.StatusForbidden, "Not allowed", "Your role does not allow this. Ask an admin if you need it."},
+	{oauthflow.CodeNotFound, http.StatusNotFound, "Page not found", "There is nothing at this address. It may have been deleted, or the link is mistyped."},
+	{"method_not_allowed", http.StatusMethodNotAllowed, "Not possible here", "This address does not accept that kind of request."},
+	{oauthflow.CodeConflict, http.StatusConflict, "Conflict", "Someone else changed this at the same time. Reload and try again."},
+	{oauthflow.CodeNeedsReconnect, http.StatusConflict, "", ""},
+	{oauthflow.CodeGone, http.StatusGone, "", ""},
+	{"too_large", http.StatusRequestEntityTooLarge, "Too large", "The request was larger than Airlock accepts."},
+	{oauthflow.CodeInvalidFields, http.StatusUnprocessableEntity, "", ""},
+	{"rate_limited", http.StatusTooManyRequests, "Too many attempts", "Wait a moment and try again."},
+	{"internal", http.StatusInternalServerError, "", ""},
+	{oauthflow.CodeUpstreamUnreachable, http.StatusBadGateway, "", ""},
+	{oauthflow.CodeTokenUnavailable, http.StatusServiceUnavailable, "", ""},
+	{oauthflow.CodeStorageUnavailable, http.StatusServiceUnavailable, "", ""},
+	{oauthflow.CodeUpstreamTimeout, http.StatusGatewayTimeout, "", ""},
+}
+
+// statusFor is the status of an error code: the one place a code becomes a
+// status. An unknown code is a 500.
+func statusFor(code string) int {
+	for _, cs := range codeStatuses {
+		if cs.code == code {
+			return cs.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// codeFor is the code of one of echo's own errors (an unknown route, a body
+// too large …), which come with a status only: the table read backwards,
+// the first code of a status winning; any 5xx is internal.
+func codeFor(status int) string {
+	if status >= 500 {
+		return "internal"
+	}
+	for _, cs := range codeStatuses {
+		if cs.status == status {
+			return cs.code
+		}
+	}
+	return oauthflow.CodeBadRequest
+}
+
+// errorView turns a status into words a person can act on: the table's
+// for the status, or the message when one says more.
+func errorView(status int, msg string) views.ErrorView {
+	ev := views.ErrorView{Status: status, Back: "/", BackLabel: "Go to the dashboard", Title: http.StatusText(status),
+		Message: "The request could not be handled."}
+	for _, cs := range codeStatuses {
+		if cs.status == status && cs.title != "" {
+			ev.Title, ev.Message = cs.title, cs.words
+			break
+		}
+	}
+	if status >= 500 {
+		ev.Title = "Something went wrong"
+		ev.Message = "Airlock could not finish this request. Nothing was lost; try again, and if it keeps failing, the server log has the details."
+	}
+	if status == http.StatusUnauthorized {
+		ev.Back, ev.BackLabel = "/signin", "Sign in"
 	}
 	if msg != "" && status < 500 && msg != http.StatusText(status) {
 		ev.Message = msg
@@ -126,34 +179,6 @@ func storageErrorView(err error) views.ErrorView {
 	return views.ErrorView{Status: http.StatusServiceUnavailable, Title: "The database cannot take this now",
 		Message: "Airlock could not save this: " + reason + ". Nothing was changed. An admin should " + fix + "; then try again.",
 		Back:    "/", BackLabel: "Go to the dashboard"}
-}
-
-// apiCode is the JSON error code for a status.
-func apiCode(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "bad_json"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case http.StatusConflict:
-		return "conflict"
-	case http.StatusRequestEntityTooLarge:
-		return "too_large"
-	case http.StatusUnprocessableEntity:
-		return "invalid_fields"
-	case http.StatusTooManyRequests:
-		return "rate_limited"
-	}
-	if status >= 500 {
-		return "internal"
-	}
-	return "bad_request"
 }
 
 // apiError is the JSON error envelope of the whole API.
@@ -171,18 +196,7 @@ func writeAPIError(c echo.Context, status int, code, msg string, fields map[stri
 	return c.JSON(status, apiError{Error: apiErrorBody{Code: code, Message: msg, Fields: fields}})
 }
 
-// apiProblem is an API error with its status, code and field errors; handlers
-// return it and handleError writes it.
-type apiProblem struct {
-	status int
-	code   string
-	msg    string
-	fields map[string]string
-}
-
-func (p *apiProblem) Error() string { return fmt.Sprintf("api %d %s: %s", p.status, p.code, p.msg) }
-
-// apiErr builds an apiProblem.
-func apiErr(status int, code, msg string, fields map[string]string) error {
-	return &apiProblem{status: status, code: code, msg: msg, fields: fields}
+// apiErr is an API error with its code, message and the fields to blame.
+func apiErr(code, msg string, fields map[string]string) error {
+	return &oauthflow.Error{Code: code, Message: msg, Fields: fields}
 }

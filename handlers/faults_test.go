@@ -111,8 +111,8 @@ func TestTokenUnavailableIs503(t *testing.T) {
 	if st, code := ts.upstreamStatus(key, acct.ID, p.APIURL()+"me"); st != 200 || code != 200 {
 		t.Errorf("valid token during the outage: got %d (upstream %d), want the upstream's 200", st, code)
 	}
-	ts.h.mgr.Wait(context.Background()) // its background refresh fails before the clock moves on
-	ts.clock.Add(21 * time.Minute)      // expired
+	ts.mgr.Wait(context.Background()) // its background refresh fails before the clock moves on
+	ts.clock.Add(21 * time.Minute)    // expired
 	st, e := ts.requestError(key, acct.ID, p.APIURL()+"me")
 	if st != 503 || e.Code != "token_unavailable" || !strings.Contains(e.Message, "503") {
 		t.Errorf("expired token during the outage: got %d %+v, want 503 token_unavailable with the endpoint's answer", st, e)

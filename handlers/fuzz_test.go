@@ -57,10 +57,10 @@ func FuzzImportJSON(f *testing.F) {
 			return
 		}
 		shown := newIntegrationBase()
-		if p := decodeJSONFrom(strings.NewReader(withoutSecret(text)), &shown); p != nil || shown.OAuth2.ClientSecret != "" {
-			t.Fatalf("the import page would show %q: it reads as %v with secret %q", truncate(withoutSecret(text), 300), p, shown.OAuth2.ClientSecret)
+		if p := decodeJSONFrom(strings.NewReader(oauthflow.WithoutSecrets(text)), &shown); p != nil || shown.OAuth2.ClientSecret != "" {
+			t.Fatalf("the import page would show %q: it reads as %v with secret %q", truncate(oauthflow.WithoutSecrets(text), 300), p, shown.OAuth2.ClientSecret)
 		}
-		if fe := checkIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
+		if fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
 			for path, msg := range fe {
 				if path == "" || msg == "" {
 					t.Fatalf("field error %q: %q for %q", path, msg, text)
@@ -92,7 +92,7 @@ func FuzzImportJSON(f *testing.F) {
 		if p := decodeJSONFrom(bytes.NewReader(b), &again); p != nil {
 			t.Fatalf("the export %s does not import: %s", b, p.msg)
 		}
-		if fe := checkIntegration(&again, oauthflow.ValidateOptions{}, nil); fe != nil {
+		if fe := oauthflow.CheckIntegration(&again, oauthflow.ValidateOptions{}, nil); fe != nil {
 			t.Fatalf("the export %s is refused: %v", b, fe)
 		}
 		if g, w := comparable(again), comparable(got); !reflect.DeepEqual(g, w) {

@@ -1,6 +1,9 @@
 // Package handlers is Airlock's HTTP layer: the one route table, the middleware,
-// and one file per resource. Handlers turn store rows into view-models and
-// return errors to the one HTTPErrorHandler; they never build SQL.
+// and one file per resource. A handler parses the request, makes one call into
+// the accounts service (oauthflow.Accounts) or a plain read from the store,
+// and renders; errors go to the one HTTPErrorHandler, which maps their code to
+// a status. Handlers never build SQL, decide lifecycle steps or touch a cache
+// of accounts.
 package handlers
 
 import (
@@ -89,10 +92,8 @@ type Handler struct {
 	assets   string
 	cop      *http.CrossOriginProtection
 	keys     keyCache
-	reqs     requestCache
-	mgr      *oauthflow.Manager
-	tokens   *oauthflow.Client
-	runner   *oauthflow.Runner
+	// accounts owns the account lifecycle; every account action goes there.
+	accounts *oauthflow.Accounts
 	activity *store.ActivityLog
 	pwParams PasswordParams
 	// passwords bounds the argon2id checks in flight.
@@ -131,8 +132,6 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		cop:       http.NewCrossOriginProtection(),
 		pwParams:  d.PasswordParams,
 		passwords: newPasswordGate(d.PasswordSlots, d.PasswordWait),
-		mgr:       d.Manager,
-		tokens:    d.Tokens,
 		activity:  d.Activity,
 
 		metrics:        d.Metrics,
@@ -142,8 +141,11 @@ func New(d Deps) (*Handler, *echo.Echo) {
 
 		routePerms: map[string]perm{},
 	}
-	h.runner = oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
-		Record: h.recordRequest, Observe: h.metrics.observeRequest})
+	runner := oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
+		Record: d.Activity.Request, Observe: h.metrics.observeRequest})
+	h.accounts = oauthflow.NewAccounts(oauthflow.AccountsOptions{Store: d.Store, Manager: d.Manager, Client: d.Tokens, Runner: runner,
+		CallbackURL: h.CallbackURL(), PublicURL: d.Config.PublicURL.String(), Realm: d.Config.Realm, Now: now, Log: d.Logger,
+		Record: d.Activity.Event})
 	if h.webhookBackoff <= 0 {
 		h.webhookBackoff = time.Second
 	}

@@ -38,6 +38,9 @@ type testServer struct {
 	logs     *syncBuffer
 	captured captureLog // every response body the helpers read (secrets_test.go)
 	clock    *testClock
+	// mgr and tokens are the token manager and client the handler uses.
+	mgr    *oauthflow.Manager
+	tokens *oauthflow.Client
 }
 
 type testClock struct {
@@ -123,7 +126,7 @@ func newTestServerWith(t *testing.T, so store.Options, opts ...serverOption) *te
 		o(&d)
 	}
 	h, e := New(d)
-	ts.h = h
+	ts.h, ts.mgr, ts.tokens = h, d.Manager, d.Tokens
 	ts.srv.Config.Handler = e
 	ts.srv.Start()
 	t.Cleanup(ts.srv.Close)

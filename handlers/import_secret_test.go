@@ -97,8 +97,8 @@ func TestWithoutSecret(t *testing.T) {
 		{`{"a": "x"y", "b": 1}`, `{"a": "x"y", "b": 1}`},
 	}
 	for _, tt := range tests {
-		if got := withoutSecret(tt.in); got != tt.want {
-			t.Errorf("withoutSecret(%s): got %s, want %s", tt.in, got, tt.want)
+		if got := oauthflow.WithoutSecrets(tt.in); got != tt.want {
+			t.Errorf("oauthflow.WithoutSecrets(%s): got %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }

@@ -130,57 +130,41 @@ func (h *Handler) integrationUpdate(c echo.Context) error {
 	return h.saveIntegration(c, f, secret, &in)
 }
 
-// saveIntegration validates the form and creates (old nil) or updates the
-// integration, then goes to its page; problems re-render the form with each
-// message beside its field.
+// saveIntegration creates (old nil) or updates the integration from the
+// form, then goes to its page; problems re-render the form with each message
+// beside its field (403 for the changes only an admin may make).
 func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secret string, old *oauthflow.Integration) error {
-	oldKey := ""
-	if old != nil {
-		oldKey = old.Key
-	}
-	ctx := c.Request().Context()
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, secret)
-	fe := checkIntegration(&in, oauthflow.ValidateOptions{RequireSecret: oldKey == ""}, parsed)
+	ch := integrationChange(c, in, parsed, old == nil)
+	var saved oauthflow.Integration
+	var err error
+	if old == nil {
+		saved, err = h.accounts.CreateIntegration(c.Request().Context(), ch)
+	} else {
+		saved, err = h.accounts.UpdateIntegration(c.Request().Context(), old.Key, ch)
+	}
+	if err == nil {
+		if err := h.flash(c, "success", "Integration "+saved.Name+" is saved."); err != nil {
+			return err
+		}
+		return seeOther(c, "/integrations/"+saved.Key)
+	}
+	e := oauthflow.ErrorOf(err)
 	status := http.StatusUnprocessableEntity
-	if fe == nil {
-		me, _ := currentIdentity(c)
-		var err error
-		if fe, err = h.adminChanges(ctx, me, old, in); err != nil {
-			return err
-		}
-		if fe != nil {
-			status = http.StatusForbidden
-		}
-	}
-	if fe == nil && old != nil {
-		fe = secretReentry(*old, in)
-	}
-	if fe == nil {
-		var saved oauthflow.Integration
-		var err error
-		if oldKey == "" {
-			saved, err = h.store.CreateIntegration(ctx, in)
-		} else {
-			saved, err = h.store.UpdateIntegration(ctx, oldKey, in)
-		}
-		if err == nil {
-			h.reqs.forgetAll()
-			me, _ := currentIdentity(c)
-			h.log.Info("integration saved", "key", saved.Key, "created", oldKey == "", "by", me.Label())
-			if err := h.flash(c, "success", "Integration "+saved.Name+" is saved."); err != nil {
-				return err
-			}
-			return seeOther(c, "/integrations/"+saved.Key)
-		}
-		if fe, err = storeProblem(err, in.Key, f.Accounts); err != nil {
-			return err
-		}
+	switch e.Code {
+	case oauthflow.CodeForbidden:
+		status = http.StatusForbidden
+	case oauthflow.CodeConflict:
+		e.Fields = map[string]string{"key": e.Message + ": choose another key"}
+	case oauthflow.CodeInvalidFields:
+	default:
+		return err
 	}
 	if secret != "" && !isHTMX(c) {
 		f.SecretNote = "Airlock never sends a secret back to the browser: enter it again."
 	}
-	return h.renderIntegrationForm(c, status, f, fe)
+	return h.renderIntegrationForm(c, status, f, e.Fields)
 }
 
 // rowOpPage is a row button pressed without JavaScript: the whole page again,
@@ -221,7 +205,7 @@ func (h *Handler) renderIntegrationForm(c echo.Context, status int, f views.Inte
 		title = "Edit " + f.Name
 	}
 	f.Redirect = views.RedirectPanel{CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm}
-	f.Errors, f.ErrorList = formErrors(fe)
+	f.Errors, f.ErrorList = views.PlaceErrors(fe)
 	f.Preview = h.previewForm(f)
 	if isHTMX(c) && c.Request().Method == http.MethodPost {
 		f.CSRF = csrfToken(c)

@@ -1,16 +1,13 @@
 package handlers
 
 import (
-	"cmp"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
 	"airlock/store"
-	"airlock/views"
 )
 
 // integrationList is the API's list answer.
@@ -28,23 +25,12 @@ func newIntegrationBase() oauthflow.Integration {
 	return oauthflow.Integration{OAuth2: oauthflow.OAuth2{PKCE: true}}
 }
 
-// invalidFields is the API's 422 for validation problems.
-func invalidFields(fe oauthflow.FieldErrors) error {
-	msg := fmt.Sprintf("The integration has %s: see fields.", views.Plural(len(fe), "problem", "problems"))
-	return apiErr(http.StatusUnprocessableEntity, "invalid_fields", msg, fe)
-}
-
-func integrationNotFound(key string) error {
-	return apiErr(http.StatusNotFound, "not_found",
-		fmt.Sprintf("No integration has the key %q: check it, or list them with GET /api/v1/integrations.", truncate(key, 64)), nil)
-}
-
 // getIntegrationAPI reads the :key integration, as a 404 not_found when it
 // does not exist.
 func (h *Handler) getIntegrationAPI(c echo.Context) (oauthflow.Integration, error) {
 	in, err := h.store.GetIntegration(c.Request().Context(), c.Param("key"))
 	if errors.Is(err, store.ErrNotFound) {
-		return in, integrationNotFound(c.Param("key"))
+		return in, oauthflow.IntegrationNotFound(c.Param("key"))
 	}
 	return in, err
 }
@@ -85,23 +71,13 @@ func (h *Handler) apiIntegrationCreate(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if fe := checkIntegration(&in, oauthflow.ValidateOptions{RequireSecret: true}, nil); fe != nil {
-		return invalidFields(fe)
-	}
-	me, _ := currentIdentity(c)
-	if fe, err := h.adminChanges(c.Request().Context(), me, nil, in); err != nil || fe != nil {
-		return cmp.Or(err, forbiddenFields(fe))
-	}
-	saved, err := h.store.CreateIntegration(c.Request().Context(), in)
-	if errors.Is(err, store.ErrConflict) {
-		msg := fmt.Sprintf("An integration with the key %s already exists: choose another key, or PUT to replace it.", in.Key)
-		return apiErr(http.StatusConflict, "conflict", msg, map[string]string{"key": msg})
+	saved, err := h.accounts.CreateIntegration(c.Request().Context(), integrationChange(c, in, nil, true))
+	if oauthflow.CodeOf(err) == oauthflow.CodeConflict {
+		return keyConflict(err, ": choose another key, or PUT to replace it.")
 	}
 	if err != nil {
 		return err
 	}
-	id, _ := currentIdentity(c)
-	h.log.Info("integration saved", "key", saved.Key, "created", true, "by", id.Label())
 	return c.JSON(http.StatusCreated, publicIntegration(saved))
 }
 
@@ -109,68 +85,49 @@ func (h *Handler) apiIntegrationCreate(c echo.Context) error {
 // client_secret keeps the stored one; the key may change only while no
 // account uses the integration.
 func (h *Handler) apiIntegrationPut(c echo.Context) error {
-	ctx := c.Request().Context()
-	old, err := h.getIntegrationAPI(c)
-	if err != nil {
-		return err
-	}
 	in := newIntegrationBase()
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if fe := checkIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
-		return invalidFields(fe)
+	saved, err := h.accounts.UpdateIntegration(c.Request().Context(), c.Param("key"), integrationChange(c, in, nil, false))
+	if oauthflow.CodeOf(err) == oauthflow.CodeConflict {
+		return keyConflict(err, ": choose another key.")
 	}
-	accounts, err := h.store.CountAccounts(ctx, old.ID)
 	if err != nil {
 		return err
 	}
-	me, _ := currentIdentity(c)
-	if fe, err := h.adminChanges(ctx, me, &old, in); err != nil || fe != nil {
-		return cmp.Or(err, forbiddenFields(fe))
-	}
-	if fe := secretReentry(old, in); fe != nil {
-		return invalidFields(fe)
-	}
-	saved, err := h.store.UpdateIntegration(ctx, old.Key, in)
-	switch {
-	case errors.Is(err, store.ErrNotFound): // deleted meanwhile
-		return integrationNotFound(old.Key)
-	case errors.Is(err, store.ErrKeyInUse):
-		fe, _ := storeProblem(err, in.Key, accounts)
-		return invalidFields(fe)
-	case errors.Is(err, store.ErrConflict):
-		msg := fmt.Sprintf("An integration with the key %s already exists: choose another key.", in.Key)
-		return apiErr(http.StatusConflict, "conflict", msg, map[string]string{"key": msg})
-	case err != nil:
-		return err
-	}
-	h.reqs.forgetAll()
-	id, _ := currentIdentity(c)
-	h.log.Info("integration saved", "key", saved.Key, "created", false, "by", id.Label())
 	return c.JSON(http.StatusOK, publicIntegration(saved))
+}
+
+// keyConflict is the API's 409 for a key another integration has, with
+// what to do.
+func keyConflict(err error, fix string) error {
+	msg := oauthflow.ErrorOf(err).Message + fix
+	return apiErr(oauthflow.CodeConflict, msg, map[string]string{"key": msg})
 }
 
 // apiIntegrationDelete revokes the accounts' tokens, deletes the integration
 // and its accounts, and says how many accounts went.
 func (h *Handler) apiIntegrationDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := h.getIntegrationAPI(c)
+	_, n, err := h.accounts.DeleteIntegration(c.Request().Context(), c.Param("key"), actorLabel(c))
 	if err != nil {
 		return err
 	}
-	if err := h.disconnectAllAccounts(ctx, in); err != nil {
-		return err
-	}
-	n, err := h.store.DeleteIntegration(ctx, in.Key)
-	if errors.Is(err, store.ErrNotFound) {
-		return integrationNotFound(in.Key)
-	}
-	if err != nil {
-		return err
-	}
-	h.reqs.forgetAll()
-	id, _ := currentIdentity(c)
-	h.log.Info("integration deleted", "key", in.Key, "accounts", n, "by", id.Label())
 	return c.JSON(http.StatusOK, map[string]int{"deleted_accounts": n})
+}
+
+// integrationChange is an integration to save, on behalf of the request's
+// user or key.
+func integrationChange(c echo.Context, in oauthflow.Integration, parsed oauthflow.FieldErrors, requireSecret bool) oauthflow.IntegrationChange {
+	me, _ := currentIdentity(c)
+	return oauthflow.IntegrationChange{Integration: in, Parsed: parsed, RequireSecret: requireSecret,
+		Admin: me.Role == store.RoleAdmin, Actor: me.Label()}
+}
+
+// publicIntegration is what leaves Airlock: the integration without its
+// client secret, whatever the caller put in it.
+func publicIntegration(in oauthflow.Integration) oauthflow.Integration {
+	in.OAuth2.ClientSecret = ""
+	in.OAuth2.ClientSecretLast4 = ""
+	return in
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -46,6 +45,23 @@ func (h *Handler) integrationDetail(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.IntegrationDetailPage(h.userPage(c, in.Name, "integrations"), v))
 }
 
+// requestSections are the API base URLs and the health check.
+func requestSections(in oauthflow.Integration) (bases, health views.DetailSection) {
+	bases = views.DetailSection{ID: "section-base-urls", Title: "API base URLs",
+		Empty: "None: requests through an account are refused until the API's origin is added."}
+	for i, u := range in.APIBaseURLs {
+		if u == oauthflow.AnyOrigin {
+			u = "* (any origin)"
+		}
+		bases.Items = append(bases.Items, views.DetailItem{Label: "URL " + strconv.Itoa(i+1), Value: u, Mono: true})
+	}
+	health = views.DetailSection{ID: "section-health", Title: "Health check", Empty: "None."}
+	if hc := in.HealthCheck; hc != nil {
+		health.Items = []views.DetailItem{{Label: "Request", Value: hc.Method + " " + hc.URL, Mono: true}, {Label: "Expected status", Value: strconv.Itoa(hc.ExpectStatus)}}
+	}
+	return bases, health
+}
+
 // secretStatus is all anyone learns of a client secret: builders see its
 // last four characters (to tell which one is stored), viewers only whether
 // it is set.
@@ -84,18 +100,7 @@ func detailSections(in oauthflow.Integration, build bool) []views.DetailSection 
 	for _, r := range in.RequestParameters {
 		reqs.Rows = append(reqs.Rows, []string{r.Name, r.Value, r.In})
 	}
-	bases := views.DetailSection{ID: "section-base-urls", Title: "API base URLs",
-		Empty: "None: requests through an account are refused until the API's origin is added."}
-	for i, u := range in.APIBaseURLs {
-		if u == oauthflow.AnyOrigin {
-			u = "* (any origin)"
-		}
-		bases.Items = append(bases.Items, item("URL "+strconv.Itoa(i+1), u, true))
-	}
-	health := views.DetailSection{ID: "section-health", Title: "Health check", Empty: "None."}
-	if hc := in.HealthCheck; hc != nil {
-		health.Items = []views.DetailItem{item("Request", hc.Method+" "+hc.URL, true), item("Expected status", strconv.Itoa(hc.ExpectStatus), false)}
-	}
+	bases, health := requestSections(in)
 	return []views.DetailSection{
 		{ID: "section-properties", Title: "Properties", Items: []views.DetailItem{
 			item("Name", in.Name, false), item("Key", in.Key, true),
@@ -152,21 +157,10 @@ func (h *Handler) integrationDeletePage(c echo.Context) error {
 // integrationDelete revokes the accounts' tokens, then deletes the
 // integration and its accounts.
 func (h *Handler) integrationDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := h.store.GetIntegration(ctx, c.Param("key"))
+	in, n, err := h.accounts.DeleteIntegration(c.Request().Context(), c.Param("key"), actorLabel(c))
 	if err != nil {
 		return err
 	}
-	if err := h.disconnectAllAccounts(ctx, in); err != nil {
-		return err
-	}
-	n, err := h.store.DeleteIntegration(ctx, in.Key)
-	if err != nil {
-		return err
-	}
-	h.reqs.forgetAll()
-	me, _ := currentIdentity(c)
-	h.log.Info("integration deleted", "key", in.Key, "accounts", n, "by", me.Label())
 	msg := fmt.Sprintf("Integration %s is deleted; %s disconnected.", in.Name, views.Plural(n, "account", "accounts"))
 	if err := h.flash(c, "success", msg); err != nil {
 		return err
@@ -202,7 +196,7 @@ func (h *Handler) integrationImportPage(c echo.Context) error {
 // and cannot connect until it is set.
 func (h *Handler) integrationImport(c echo.Context) error {
 	text := c.FormValue("json")
-	v := views.ImportView{JSON: withoutSecret(text)}
+	v := views.ImportView{JSON: oauthflow.WithoutSecrets(text)}
 	in := newIntegrationBase()
 	var fe oauthflow.FieldErrors
 	status := http.StatusUnprocessableEntity
@@ -216,27 +210,23 @@ func (h *Handler) integrationImport(c echo.Context) error {
 			v.Error = p.msg
 			break
 		}
-		if fe = checkIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
-			break
-		}
-		me, _ := currentIdentity(c)
-		var err error
-		if fe, err = h.adminChanges(c.Request().Context(), me, nil, in); err != nil {
-			return err
-		} else if fe != nil {
-			status = http.StatusForbidden
-			break
-		}
-		saved, err := h.store.CreateIntegration(c.Request().Context(), in)
+		saved, err := h.accounts.CreateIntegration(c.Request().Context(), integrationChange(c, in, nil, false))
 		if err == nil {
 			return h.imported(c, saved)
 		}
-		if !errors.Is(err, store.ErrConflict) {
+		e := oauthflow.ErrorOf(err)
+		switch e.Code {
+		case oauthflow.CodeForbidden:
+			status = http.StatusForbidden
+		case oauthflow.CodeConflict:
+			e.Fields = oauthflow.FieldErrors{"key": e.Message + ": change \"key\" in the JSON"}
+		case oauthflow.CodeInvalidFields:
+		default:
 			return err
 		}
-		fe = oauthflow.FieldErrors{"key": fmt.Sprintf("An integration with the key %s already exists: change \"key\" in the JSON", in.Key)}
+		fe = e.Fields
 	}
-	for _, path := range sortedPaths(fe) {
+	for _, path := range views.SortedPaths(fe) {
 		v.Errors = append(v.Errors, views.FormError{Label: path, Message: fe[path]})
 	}
 	switch {

@@ -146,7 +146,7 @@ func TestIntegrationSecretErrorQuotesNothing(t *testing.T) {
 	for _, secret := range []string{"ab{cdefgh}ij", "ab{cd-ef}gh", "abc}defgh", "ab{{cd}ef"} {
 		in := fullIntegration("acme")
 		in.OAuth2.ClientSecret = secret
-		fe := checkIntegration(&in, oauthflow.ValidateOptions{RequireSecret: true}, nil)
+		fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{RequireSecret: true}, nil)
 		msg := fe["oauth2.client_secret"]
 		if msg == "" {
 			t.Errorf("secret %q: got no error, want one about braces", secret)

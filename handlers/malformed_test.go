@@ -104,11 +104,15 @@ func (ts *testServer) fixture(p *fakeprovider.Provider, n *int) fixture {
 		ts.t.Fatal(err)
 	}
 	u, _ := url.Parse(cb)
-	tok, err := ts.h.tokens.ExchangeCode(ctx, in, a.Parameters, u.Query().Get("code"), verifier, redirect)
+	ep, err := oauthflow.ResolveEndpoints(in, a.Parameters)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if _, err := ts.h.mgr.Connect(ctx, a.Account, in, tok, "test"); err != nil {
+	tok, err := ts.tokens.ExchangeCode(ctx, in, a.Parameters, ep, u.Query().Get("code"), verifier, redirect)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if _, err := ts.mgr.Connect(ctx, a.Account, in, tok, "test"); err != nil {
 		ts.t.Fatal(err)
 	}
 	fx.user = ts.addUser(fx.key+"@example.com", store.RoleViewer).ID

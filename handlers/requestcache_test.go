@@ -63,7 +63,7 @@ func TestRequestCacheSeesOtherWritersWithinItsTTL(t *testing.T) {
 	if st, _ := ts.requestStatus(key, acct.ID, p.APIURL()+"me"); st != 200 {
 		t.Errorf("within the TTL: got %d, want 200 (the cached account)", st)
 	}
-	ts.clock.Add(requestCacheTTL)
+	ts.clock.Add(oauthflow.AccountsCacheTTL)
 	if st, code := ts.requestStatus(key, acct.ID, p.APIURL()+"me"); st != 409 || code != "needs_reconnect" {
 		t.Errorf("after the TTL: got %d %s, want 409 needs_reconnect", st, code)
 	}
@@ -145,20 +145,28 @@ func TestRequestCacheAndTheTokenManagersVerdict(t *testing.T) {
 			}
 			p.RevokeAll()
 			if where == "keep-alive" {
-				// The verdict is reached outside the handlers: the cache
-				// does not hear of it, only the manager's dead-grant marker.
+				// The verdict is reached outside the handlers, by the token
+				// manager, which tells the accounts service: the very next
+				// request is refused before any network call.
 				full, err := ts.store.IntegrationWithSecret(context.Background(), in.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := ts.h.mgr.Refresh(context.Background(), acct.Account, full, oauthflow.ReasonKeepalive); err == nil {
+				if _, err := ts.mgr.Refresh(context.Background(), acct.Account, full, oauthflow.ReasonKeepalive); err == nil {
 					t.Fatal("keep-alive refresh of a revoked grant succeeded")
 				}
+				apiCalls, tokenCalls := p.APICalls(), p.TokenCalls()
+				if st, code := ts.requestStatus(key, acct.ID, p.APIURL()+"me"); st != 409 || code != "needs_reconnect" {
+					t.Errorf("request after keep-alive's verdict: got %d %s, want 409 needs_reconnect", st, code)
+				}
+				if p.APICalls() != apiCalls || p.TokenCalls() != tokenCalls {
+					t.Errorf("request after keep-alive's verdict reached the provider: %d API, %d token calls, want none", p.APICalls()-apiCalls, p.TokenCalls()-tokenCalls)
+				}
+				return
 			}
 			// The next request still goes out with the old token (the cached
 			// account says connected); the API answers 401 and the retry's
-			// refresh fails: after a request it spends the dead grant once,
-			// after keep-alive the dead-grant marker answers without a call.
+			// refresh fails, spending the dead grant once.
 			tokenCalls := p.TokenCalls()
 			if st, up := ts.upstreamStatus(key, acct.ID, p.APIURL()+"me"); st != 200 || up != 401 {
 				t.Fatalf("request with a dead grant: got %d carrying %d, want 200 carrying 401", st, up)
@@ -179,32 +187,6 @@ func TestRequestCacheAndTheTokenManagersVerdict(t *testing.T) {
 	}
 }
 
-func TestRequestCacheDropsLoadsThatRacedAWrite(t *testing.T) {
-	var rc requestCache
-	now := time.Now()
-	_, gen, ok := rc.get("a", now)
-	if ok {
-		t.Fatal("empty cache answered")
-	}
-	rc.forgetAccount("a") // a write lands while the load is under way
-	rc.put("a", requestEntry{fetched: now}, gen)
-	if _, _, ok := rc.get("a", now); ok {
-		t.Error("a load older than a write was cached")
-	}
-	_, gen, _ = rc.get("a", now)
-	rc.put("a", requestEntry{fetched: now}, gen)
-	if _, _, ok := rc.get("a", now.Add(requestCacheTTL-time.Millisecond)); !ok {
-		t.Error("entry gone before its TTL")
-	}
-	if _, _, ok := rc.get("a", now.Add(requestCacheTTL)); ok {
-		t.Error("entry still served at its TTL")
-	}
-	rc.forgetAll()
-	if _, _, ok := rc.get("a", now); ok {
-		t.Error("forgetAll kept an entry")
-	}
-}
-
 // BenchmarkRequestTarget is the request API's lookup of an account and its
 // integration with the secret: the store reads the cache replaces
 // (GetAccount, then IntegrationWithSecret; timed for ns/op, being the slow
@@ -214,7 +196,7 @@ func BenchmarkRequestTarget(b *testing.B) {
 	bs := newBenchServer(b)
 	id, _ := bs.benchConnected(b, api.URL)
 	ctx := context.Background()
-	if _, _, err := bs.h.requestTarget(ctx, id); err != nil {
+	if _, err := bs.h.accounts.Get(ctx, id); err != nil {
 		b.Fatal(err)
 	}
 	fromStore := func() error {
@@ -225,7 +207,7 @@ func BenchmarkRequestTarget(b *testing.B) {
 		_, err = bs.h.store.IntegrationWithSecret(ctx, r.IntegrationID)
 		return err
 	}
-	cached := func() error { _, _, err := bs.h.requestTarget(ctx, id); return err }
+	cached := func() error { _, err := bs.h.accounts.Get(ctx, id); return err }
 	runs := benchload.Compare(b, 1, []benchload.Variant{{Name: "cache", Call: cached}, {Name: "store", Call: fromStore}})
 	cache, reads := runs[0], runs[1]
 	b.ReportMetric(benchload.Micros(reads.Pct(50)), "store-p50-µs")

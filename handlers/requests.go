@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,80 +14,16 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
-	"airlock/store"
 	"airlock/views"
 )
 
 // maxRequestBody caps what a test request or the request API may send.
 const maxRequestBody = 1 << 20
 
-// usable refuses, before any network call, an account that has no token to use.
-func usable(a oauthflow.Account) error {
-	switch a.Status {
-	case oauthflow.StatusPending, oauthflow.StatusDisconnected:
-		return notUsable{fmt.Sprintf("The account is %s: connect it first.", a.Status)}
-	case oauthflow.StatusNeedsReconnect:
-		return notUsable{"The account needs to be reconnected: its authorization no longer matches or was revoked."}
-	}
-	return nil
-}
-
-// notUsable is an account without a usable token: it reads as a sentence
-// and, for the API's status mapping, is an ErrNeedsReconnect.
-type notUsable struct{ msg string }
-
-func (e notUsable) Error() string { return e.msg }
-func (e notUsable) Unwrap() error { return oauthflow.ErrNeedsReconnect }
-
-// run sends a request through the account and records a second rejection on it.
-func (h *Handler) run(ctx context.Context, a oauthflow.Account, in oauthflow.Integration, req oauthflow.Request) (*oauthflow.Response, error) {
-	if err := usable(a); err != nil {
-		return nil, err
-	}
-	resp, err := h.runner.Do(ctx, a, in, req)
-	if err == nil && resp.RejectedTwice {
-		msg := fmt.Sprintf("The API answered %d even with a freshly refreshed token: check the scopes granted and the integration's token settings.", resp.Status)
-		if serr := h.store.SetAccountError(ctx, a.ID, msg); serr != nil {
-			h.log.Warn("record rejection", "account_id", a.ID, "err", serr)
-		}
-	}
-	if accountChanged(resp, err) {
-		h.reqs.forgetAccount(a.ID)
-	}
-	return resp, err
-}
-
-// recordRequest is the runner's activity hook. Every request is counted in
-// its account's minute (one row per account and minute, written by the
-// batched log); failures — no answer, no token, a second rejection, a 5xx —
-// and console test requests also keep a row of their own.
-func (h *Handler) recordRequest(r oauthflow.RequestRecord) {
-	if h.activity == nil {
-		return
-	}
-	h.activity.AddRequest(store.RequestSample{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
-		Status: r.Status, Failed: r.Err != "", Duration: r.Duration})
-	outcome := "ok"
-	switch {
-	case r.Err != "":
-		outcome = "failed"
-	case r.RejectedTwice:
-		outcome = "rejected_twice"
-	case r.Status >= 400:
-		outcome = "error_status"
-	}
-	if !r.Console && r.Err == "" && !r.RejectedTwice && r.Status < 500 {
-		return
-	}
-	h.activity.Add(store.Activity{AccountID: r.Account.ID, AccountName: r.Account.Name, IntegrationKey: r.IntegrationKey,
-		Kind: "request", Outcome: outcome, Method: r.Method, URL: r.URL, Status: r.Status, Counted: true,
-		DurationMS: r.Duration.Milliseconds(), RefreshReason: r.RefreshReason, Detail: truncate(r.Err, 300)})
-}
-
 // accountRequest is the console's test request panel.
 func (h *Handler) accountRequest(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
+	ctx := c.Request().Context()
+	if _, err := h.accounts.Get(ctx, c.Param("id")); err != nil {
 		return err
 	}
 	form := views.RequestForm{Method: c.FormValue("method"), URL: strings.TrimSpace(c.FormValue("url")), Body: c.FormValue("body")}
@@ -108,11 +43,11 @@ func (h *Handler) accountRequest(c echo.Context) error {
 	if len(form.Body) > maxRequestBody {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The body is larger than 1 MiB.")
 	}
-	resp, err := h.run(c.Request().Context(), r.Account, in, oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr,
+	resp, err := h.accounts.Request(ctx, c.Param("id"), oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr,
 		Body: []byte(form.Body), Describe: true})
 	result := resultVM(resp, err)
 	if !isHTMX(c) {
-		v, verr := h.accountView(c, r.ID)
+		v, verr := h.accountView(c, c.Param("id"))
 		if verr != nil {
 			return verr
 		}
@@ -124,38 +59,10 @@ func (h *Handler) accountRequest(c echo.Context) error {
 
 // accountCheck runs the integration's health check and records the verdict.
 func (h *Handler) accountCheck(c echo.Context) error {
-	r, in, err := h.accountAndIntegration(c)
-	if err != nil {
+	if err := h.accounts.CheckHealth(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}
-	if in.HealthCheck == nil || in.HealthCheck.URL == "" {
-		return echo.NewHTTPError(http.StatusConflict, "This integration has no health check: add one on the integration.")
-	}
-	if err := usable(r.Account); err != nil {
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	}
-	health, detail := h.checkHealth(c.Request().Context(), r.Account, in)
-	if err := h.store.SetAccountHealth(c.Request().Context(), r.ID, health, detail); err != nil {
-		return err
-	}
-	return h.accountStatusPartial(c, r.ID, nil, "")
-}
-
-// checkHealth sends the health check and judges it.
-func (h *Handler) checkHealth(ctx context.Context, a oauthflow.Account, in oauthflow.Integration) (string, string) {
-	hc := in.HealthCheck
-	resp, err := h.run(ctx, a, in, oauthflow.Request{Method: hc.Method, URL: hc.URL})
-	if err != nil {
-		return "failing", err.Error()
-	}
-	want := hc.ExpectStatus
-	if want == 0 {
-		want = http.StatusOK
-	}
-	if resp.Status != want {
-		return "failing", fmt.Sprintf("%s %s answered %d, expected %d", hc.Method, hc.URL, resp.Status, want)
-	}
-	return "healthy", fmt.Sprintf("%s %s answered %d in %d ms", hc.Method, hc.URL, resp.Status, resp.Duration.Milliseconds())
+	return h.accountStatusPartial(c, c.Param("id"), nil, "")
 }
 
 // resultVM turns the runner's answer into the result panel.

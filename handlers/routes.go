@@ -55,6 +55,13 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permAdmin, "POST", "/settings/webhook/test", h.webhookTest)
 	con.add(permAdmin, "POST", "/settings/webhook/deliveries/:id/resend", h.webhookResend)
 
+	h.builderRoutes(con)
+	h.accountRoutes(con)
+	h.apiRoutes(e)
+}
+
+// builderRoutes are the console's integration pages.
+func (h *Handler) builderRoutes(con *consoleRoutes) {
 	// Integrations (the builder). Static paths (new, import, form, preview)
 	// win over :key; those words are reserved as keys.
 	con.add(permRead, "GET", "/integrations", h.integrationsPage)
@@ -71,7 +78,10 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permBuild, "POST", "/integrations/:key/delete", h.integrationDelete)
 	con.add(permRead, "GET", "/integrations/:key/export", h.integrationExport)
 
-	// Accounts.
+}
+
+// accountRoutes are the console's account pages and actions.
+func (h *Handler) accountRoutes(con *consoleRoutes) {
 	con.add(permRead, "GET", "/accounts", h.accountsPage)
 	con.add(permRead, "GET", "/accounts/:id", h.accountPage)
 	con.add(permRead, "GET", "/activity", h.activityPage)
@@ -88,7 +98,10 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permBuild, "POST", "/accounts/:id/request", h.accountRequest)
 	con.add(permBuild, "POST", "/accounts/:id/check", h.accountCheck)
 
-	// The JSON API: Bearer API keys only, never cookies, outside CSRF.
+}
+
+// apiRoutes are the JSON API: Bearer API keys only, never cookies, outside CSRF.
+func (h *Handler) apiRoutes(e *echo.Echo) {
 	api := &apiRoutes{h: h, g: e.Group("/api/v1")}
 	api.add(permRead, "GET", "/whoami", h.whoami)
 	api.add(permRead, "GET", "/integrations", h.apiIntegrationList)

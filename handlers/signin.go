@@ -67,11 +67,7 @@ func (h *Handler) signinSubmit(c echo.Context) error {
 		return err
 	}
 	if wait > 0 {
-		what := "this account"
-		if strings.HasPrefix(blocked, "ip:") {
-			what = "your address"
-		}
-		f.Error = fmt.Sprintf("Too many failed sign-ins for %s. Try again in %d s.", what, secondsUp(wait))
+		f.Error = tooManySignins(blocked, wait)
 		return h.render(c, http.StatusTooManyRequests, views.SignIn(h.page(c, "Sign in", ""), f))
 	}
 	hash := u.PasswordHash
@@ -109,6 +105,15 @@ func (h *Handler) signinSubmit(c echo.Context) error {
 		return err
 	}
 	return seeOther(c, f.Next)
+}
+
+// tooManySignins says which limit a refused sign-in hit and when to retry.
+func tooManySignins(blocked string, wait time.Duration) string {
+	what := "this account"
+	if strings.HasPrefix(blocked, "ip:") {
+		what = "your address"
+	}
+	return fmt.Sprintf("Too many failed sign-ins for %s. Try again in %d s.", what, secondsUp(wait))
 }
 
 // busyPage turns errPasswordsBusy into the 503 error page; other errors pass.
@@ -172,61 +177,6 @@ func (h *Handler) signout(c echo.Context) error {
 		return err
 	}
 	return seeOther(c, "/signin")
-}
-
-func (h *Handler) passwordPage(c echo.Context) error {
-	id, _ := currentIdentity(c)
-	if err := h.noPasswordHere(id); err != nil {
-		return err
-	}
-	return h.render(c, http.StatusOK, views.ChangePassword(h.userPage(c, "Change password", ""), views.PasswordForm{Forced: id.MustChangePassword}))
-}
-
-// passwordSubmit changes the signed-in user's password, ending their other sessions.
-func (h *Handler) passwordSubmit(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, _ := currentIdentity(c)
-	if err := h.noPasswordHere(id); err != nil {
-		return err
-	}
-	f := views.PasswordForm{Forced: id.MustChangePassword, Errors: map[string]string{}}
-	u, err := h.store.GetUser(ctx, id.UserID)
-	if err != nil {
-		return err
-	}
-	if ok, err := h.passwords.verify(ctx, c.FormValue("current"), u.PasswordHash); err != nil {
-		return h.busyPage(c, err)
-	} else if !ok {
-		f.Errors["current"] = "This is not your current password."
-	}
-	pw := c.FormValue("password")
-	if err := CheckPassword(pw); err != nil {
-		f.Errors["password"] = err.Error() + "."
-	} else if pw != c.FormValue("confirm") {
-		f.Errors["confirm"] = "The two new passwords differ. Type the same password twice."
-	} else if pw == c.FormValue("current") {
-		f.Errors["password"] = "Choose a password different from the current one."
-	}
-	if len(f.Errors) > 0 {
-		return h.render(c, http.StatusUnprocessableEntity, views.ChangePassword(h.userPage(c, "Change password", ""), f))
-	}
-	hash, err := h.passwords.hash(ctx, pw, h.pwParams)
-	if err != nil {
-		return h.busyPage(c, err)
-	}
-	if err := h.store.SetPassword(ctx, u.ID, hash, false); err != nil {
-		return err
-	}
-	if err := h.store.DeleteUserSessions(ctx, u.ID); err != nil {
-		return err
-	}
-	if err := h.signIn(c, u); err != nil {
-		return err
-	}
-	if err := h.flash(c, "success", "Your password is changed. Other sessions were signed out."); err != nil {
-		return err
-	}
-	return seeOther(c, "/")
 }
 
 // checkEmail returns what is wrong with an email address, or "".

@@ -3,6 +3,8 @@ package oauthflow
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxParamValue bounds one parameter value.
@@ -104,4 +106,45 @@ func headerTemplates(in Integration) map[string]string {
 		m[fmt.Sprintf("request_parameters[%d].value", i)] = rp.Value
 	}
 	return m
+}
+
+// ValidateAccount is the one validation of an account's name and values, for
+// the console form and the API alike: the parameters as
+// ValidateAccountParameters checks them, a name, and no control characters
+// or invalid UTF-8 in either. It returns nil when all is well.
+func ValidateAccount(in Integration, name string, values map[string]string) FieldErrors {
+	fe := ValidateAccountParameters(in, values)
+	if fe == nil {
+		fe = FieldErrors{}
+	}
+	switch {
+	case name == "":
+		fe["name"] = "Give the account a name, for example PROD."
+	case len(name) > 200:
+		fe["name"] = "The name is longer than 200 characters."
+	case !printableText(name):
+		fe["name"] = "The name may not contain control characters (such as line breaks) or invalid UTF-8."
+	}
+	for k, v := range values {
+		if _, bad := fe[paramPath(k)]; !bad && !printableText(v) {
+			fe[paramPath(k)] = "The value may not contain control characters (such as line breaks) or invalid UTF-8."
+		}
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+// printableText reports whether s is valid UTF-8 without control characters.
+func printableText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -87,13 +87,20 @@ func ResolveEndpoints(in Integration, values map[string]string) (Endpoints, erro
 		return ep, &TokenError{Kind: KindConfig, Err: fmt.Errorf("build the token URL: %w", err)}
 	}
 	ep.Token = u.String()
-	if in.OAuth2.RevokeURL != "" {
-		if u, err = ExpandURL(in.OAuth2.RevokeURL, values); err != nil {
-			return ep, &TokenError{Kind: KindConfig, Endpoint: "revocation endpoint", Err: fmt.Errorf("build the URL: %w", err)}
-		}
-		ep.Revoke = u.String()
+	ep.Revoke, err = revokeEndpoint(in, values)
+	return ep, err
+}
+
+// revokeEndpoint is the revocation URL filled in with values, "" for none.
+func revokeEndpoint(in Integration, values map[string]string) (string, error) {
+	if in.OAuth2.RevokeURL == "" {
+		return "", nil
 	}
-	return ep, nil
+	u, err := ExpandURL(in.OAuth2.RevokeURL, values)
+	if err != nil {
+		return "", &TokenError{Kind: KindConfig, Endpoint: "revocation endpoint", Err: fmt.Errorf("build the URL: %w", err)}
+	}
+	return u.String(), nil
 }
 
 // endpointsFor chooses where a refresh (or a new client-credentials token)

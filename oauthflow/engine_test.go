@@ -140,7 +140,11 @@ func (e *engine) connect() oauthflow.Token {
 		e.t.Fatal(err)
 	}
 	code := queryParam(e.t, cb, "code")
-	tok, err := e.client.ExchangeCode(context.Background(), e.in, nil, code, verifier, redirect)
+	ep, err := oauthflow.ResolveEndpoints(e.in, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := e.client.ExchangeCode(context.Background(), e.in, nil, ep, code, verifier, redirect)
 	if err != nil {
 		e.t.Fatalf("exchange: %v", err)
 	}

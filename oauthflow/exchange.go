@@ -69,27 +69,31 @@ func (c *Client) httpClient(method string) (*http.Client, error) {
 }
 
 // ExchangeCode trades an authorization code for a token (RFC 6749 §4.1.3)
-// at in's token URL (the callback sets it to the one recorded when the flow
-// started). The token comes back with its Endpoints: that token endpoint and
-// the revocation URL filled in with values. client_id is always in the body,
-// also with basic authentication: that is harmless and some providers require it.
-func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[string]string, code, verifier, redirectURI string) (Token, error) {
-	if in.OAuth2.GrantType != GrantAuthorizationCode {
-		return Token{}, configError("token endpoint", "the integration's grant type is not authorization_code")
-	}
-	if code == "" {
-		return Token{}, configError("token endpoint", "the callback brought no authorization code")
-	}
-	if in.OAuth2.PKCE && verifier == "" {
-		return Token{}, configError("token endpoint", "PKCE is on but the flow has no code verifier; start the connection again")
-	}
-	ep, err := ResolveEndpoints(in, values)
+// at ep.Token, the token endpoint resolved when the flow started; the token
+// comes back with ep as its Endpoints. client_id is always in the body, also
+// with basic authentication: that is harmless and some providers require it.
+func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[string]string, ep Endpoints, code, verifier, redirectURI string) (Token, error) {
+	form, err := codeForm(in, values, code, verifier, redirectURI)
 	if err != nil {
 		return Token{}, err
 	}
+	return c.token(ctx, in, values, ep, form, []string{code, verifier})
+}
+
+// codeForm is a code exchange's form.
+func codeForm(in Integration, values map[string]string, code, verifier, redirectURI string) (url.Values, error) {
+	if in.OAuth2.GrantType != GrantAuthorizationCode {
+		return nil, configError("token endpoint", "the integration's grant type is not authorization_code")
+	}
+	if code == "" {
+		return nil, configError("token endpoint", "the callback brought no authorization code")
+	}
+	if in.OAuth2.PKCE && verifier == "" {
+		return nil, configError("token endpoint", "PKCE is on but the flow has no code verifier; start the connection again")
+	}
 	clientID, err := Expand(in.OAuth2.ClientID, values)
 	if err != nil {
-		return Token{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("client id: %w", err)}
+		return nil, &TokenError{Kind: KindConfig, Err: fmt.Errorf("client id: %w", err)}
 	}
 	form := url.Values{
 		"grant_type":   {GrantAuthorizationCode},
@@ -100,21 +104,30 @@ func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[st
 	if in.OAuth2.PKCE {
 		form.Set("code_verifier", verifier)
 	}
-	return c.token(ctx, in, values, ep, form, []string{code, verifier})
+	return form, nil
 }
 
 // ClientCredentials obtains a token for the client itself (RFC 6749 §4.4) at
 // ep.Token; the token comes back with ep as its Endpoints.
 func (c *Client) ClientCredentials(ctx context.Context, in Integration, values map[string]string, ep Endpoints) (Token, error) {
+	form, err := clientCredentialsForm(in, values)
+	if err != nil {
+		return Token{}, err
+	}
+	return c.token(ctx, in, values, ep, form, nil)
+}
+
+// clientCredentialsForm is a client-credentials request's form.
+func clientCredentialsForm(in Integration, values map[string]string) (url.Values, error) {
 	form := url.Values{"grant_type": {GrantClientCredentials}}
 	scope, err := Expand(in.OAuth2.Scope, values)
 	if err != nil {
-		return Token{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("scope: %w", err)}
+		return nil, &TokenError{Kind: KindConfig, Err: fmt.Errorf("scope: %w", err)}
 	}
 	if scope != "" {
 		form.Set("scope", scope)
 	}
-	return c.token(ctx, in, values, ep, form, nil)
+	return form, nil
 }
 
 // Refresh uses a refresh token (RFC 6749 §6) at ep.Token, the token endpoint
@@ -144,21 +157,7 @@ func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]
 // token sends a token request to ep.Token and parses the answer.
 func (c *Client) token(ctx context.Context, in Integration, values map[string]string, ep Endpoints, form url.Values, sensitive []string) (Token, error) {
 	const endpoint = "token endpoint"
-	all := url.Values{}
-	for k, v := range in.OAuth2.TokenParams {
-		if isProtocolParam(k) { // Validate refuses these; never let one through
-			continue
-		}
-		ev, err := Expand(v, values)
-		if err != nil {
-			return Token{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("token parameter %s: %w", k, err)}
-		}
-		all.Set(k, ev)
-	}
-	for k, v := range form { // protocol parameters win
-		all[k] = v
-	}
-	req, secrets, err := c.newRequest(ctx, in, values, endpoint, ep.Token, in.OAuth2.TokenMethod, all)
+	req, secrets, err := tokenRequest(ctx, in, values, ep, form)
 	if err != nil {
 		return Token{}, err
 	}
@@ -178,12 +177,34 @@ func (c *Client) token(ctx context.Context, in Integration, values map[string]st
 	return t, nil
 }
 
+// tokenRequest is the request to ep.Token carrying form: the extra token
+// parameters, then the protocol ones (which win), the client authentication
+// as chosen, a POST form or a GET query. The exchanges send it; the
+// builder's preview shows it (SampleRequests).
+func tokenRequest(ctx context.Context, in Integration, values map[string]string, ep Endpoints, form url.Values) (*http.Request, Secrets, error) {
+	all := url.Values{}
+	for k, v := range in.OAuth2.TokenParams {
+		if isProtocolParam(k) { // Validate refuses these; never let one through
+			continue
+		}
+		ev, err := Expand(v, values)
+		if err != nil {
+			return nil, Secrets{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("token parameter %s: %w", k, err)}
+		}
+		all.Set(k, ev)
+	}
+	for k, v := range form { // protocol parameters win
+		all[k] = v
+	}
+	return newRequest(ctx, in, values, "token endpoint", ep.Token, in.OAuth2.TokenMethod, all)
+}
+
 // newRequest builds a request to a token or revocation endpoint: target is
 // the endpoint's absolute URL, already expanded; the client authentication is
 // applied, the parameters go in a form body (POST) or are merged into the
 // query (GET, non-standard). It returns the client credentials as Secrets so
 // the caller can keep them out of error messages.
-func (c *Client) newRequest(ctx context.Context, in Integration, values map[string]string, endpoint, target, method string, form url.Values) (*http.Request, Secrets, error) {
+func newRequest(ctx context.Context, in Integration, values map[string]string, endpoint, target, method string, form url.Values) (*http.Request, Secrets, error) {
 	u, err := endpointURL(target)
 	if err != nil {
 		return nil, Secrets{}, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: err}

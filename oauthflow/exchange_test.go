@@ -102,7 +102,7 @@ func basicCreds(t *testing.T, h string) (string, string) {
 func TestExchangeCodePostBasic(t *testing.T) {
 	fe, in, c := newTestProvider(t, jsonReply(200, `{"access_token":"at1","refresh_token":"rt1","token_type":"Bearer","expires_in":3600,"scope":"crm.read"}`))
 	in.OAuth2.TokenParams["client_secret"] = "leak" // refused by Validate; must not be sent either
-	tok, err := c.ExchangeCode(context.Background(), in, testValues, "the-code", "the-verifier", "https://airlock.example/callback")
+	tok, err := exchangeCode(c, in, testValues, "the-code", "the-verifier", "https://airlock.example/callback")
 	if err != nil {
 		t.Fatalf("got %v, want a token", err)
 	}
@@ -141,7 +141,7 @@ func TestExchangeGetAndBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fe, in, c := newTestProvider(t, jsonReply(200, `{"access_token":"at"}`))
 			in.OAuth2.TokenMethod, in.OAuth2.ClientAuth, in.OAuth2.PKCE = tt.method, tt.auth, false
-			if _, err := c.ExchangeCode(context.Background(), in, testValues, "code1", "", "https://cb.example/"); err != nil {
+			if _, err := exchangeCode(c, in, testValues, "code1", "", "https://cb.example/"); err != nil {
 				t.Fatalf("got %v, want a token", err)
 			}
 			r := fe.last(t)
@@ -256,7 +256,7 @@ func TestExchangeFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, in, c := newTestProvider(t, tt.reply)
-			_, err := c.ExchangeCode(context.Background(), in, testValues, code, "verifier-SENSITIVE", "https://cb.example/")
+			_, err := exchangeCode(c, in, testValues, code, "verifier-SENSITIVE", "https://cb.example/")
 			var te *TokenError
 			if !errors.As(err, &te) {
 				t.Fatalf("got %v, want a *TokenError", err)
@@ -290,7 +290,7 @@ func TestExchangeTransportErrors(t *testing.T) {
 	t.Run("connection refused is temporary and hides the query", func(t *testing.T) {
 		in.OAuth2.TokenURL = closedURL + "/token"
 		c := &Client{HTTP: NewHTTPClient(HTTPOptions{Guard: loopbackGuard(t, true)}, NoRedirects)}
-		_, err := c.ExchangeCode(context.Background(), in, testValues, "CODE-in-query", "", "https://cb.example/")
+		_, err := exchangeCode(c, in, testValues, "CODE-in-query", "", "https://cb.example/")
 		if Classify(err) != KindTemporary {
 			t.Errorf("got kind %v (%v), want temporary", Classify(err), err)
 		}
@@ -301,14 +301,14 @@ func TestExchangeTransportErrors(t *testing.T) {
 	t.Run("refused address is config", func(t *testing.T) {
 		in.OAuth2.TokenURL = "http://169.254.169.254/token"
 		c := &Client{HTTP: NewHTTPClient(HTTPOptions{Guard: loopbackGuard(t, true)}, NoRedirects)}
-		_, err := c.ExchangeCode(context.Background(), in, testValues, "c", "", "https://cb.example/")
+		_, err := exchangeCode(c, in, testValues, "c", "", "https://cb.example/")
 		if Classify(err) != KindConfig || !errors.Is(err, ErrRefusedAddress) {
 			t.Errorf("got kind %v (%v), want config wrapping ErrRefusedAddress", Classify(err), err)
 		}
 	})
 	t.Run("nil HTTP client", func(t *testing.T) {
 		in.OAuth2.TokenURL = "http://api.test/token"
-		_, err := (&Client{}).ExchangeCode(context.Background(), in, testValues, "c", "", "https://cb.example/")
+		_, err := exchangeCode(&Client{}, in, testValues, "c", "", "https://cb.example/")
 		if err == nil || !strings.Contains(err.Error(), "Client.HTTP is nil") {
 			t.Errorf("got %v, want the nil-client error", err)
 		}
@@ -316,16 +316,26 @@ func TestExchangeTransportErrors(t *testing.T) {
 	t.Run("hostile host value", func(t *testing.T) {
 		in.OAuth2.TokenURL = "https://{tenant}.auth.example/token"
 		c := &Client{HTTP: NewHTTPClient(HTTPOptions{Guard: loopbackGuard(t, true)}, NoRedirects)}
-		_, err := c.ExchangeCode(context.Background(), in, map[string]string{"tenant": "evil.test/x", "region": "eu"}, "c", "", "https://cb.example/")
+		_, err := exchangeCode(c, in, map[string]string{"tenant": "evil.test/x", "region": "eu"}, "c", "", "https://cb.example/")
 		if Classify(err) != KindConfig || err == nil || !strings.Contains(err.Error(), "cannot be used in the host") {
 			t.Errorf("got %v, want a config error about the host", err)
 		}
 	})
 	t.Run("PKCE without verifier", func(t *testing.T) {
 		in.OAuth2.PKCE = true
-		_, err := (&Client{}).ExchangeCode(context.Background(), in, testValues, "c", "", "https://cb.example/")
+		_, err := exchangeCode(&Client{}, in, testValues, "c", "", "https://cb.example/")
 		if Classify(err) != KindConfig {
 			t.Errorf("got %v, want a config error", err)
 		}
 	})
+}
+
+// exchangeCode resolves the token endpoint with the account's values, as a
+// flow does when it starts, and exchanges the code there.
+func exchangeCode(c *Client, in Integration, values map[string]string, code, verifier, redirectURI string) (Token, error) {
+	ep, err := ResolveEndpoints(in, values)
+	if err != nil {
+		return Token{}, err
+	}
+	return c.ExchangeCode(context.Background(), in, values, ep, code, verifier, redirectURI)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -136,6 +137,10 @@ type Manager struct {
 	backoff map[string]streak
 	// pending holds tokens the provider issued that are not saved yet.
 	pending map[string]*pendingSave
+
+	// onChange hears of every account whose token row this manager wrote
+	// (a save or a recorded failure): the accounts service's cache.
+	onChange atomic.Pointer[func(accountID string)]
 }
 
 type flight struct {
@@ -256,6 +261,30 @@ func (m *Manager) remember(accountID string, t Token) {
 		m.cache[accountID] = t
 	}
 	m.mu.Unlock()
+}
+
+// subscribe has fn told of every save and recorded failure, after the write.
+func (m *Manager) subscribe(fn func(accountID string)) { m.onChange.Store(&fn) }
+
+// saveToken is the store's SaveToken, then the subscriber told; it is told
+// of a failed save too, which may have committed.
+func (m *Manager) saveToken(ctx context.Context, accountID string, prev int64, t Token, ev RefreshEvent) (Token, error) {
+	saved, err := m.opts.Store.SaveToken(ctx, accountID, prev, t, ev)
+	m.changed(accountID)
+	return saved, err
+}
+
+// recordFailure is the store's RecordRefreshFailure, then the subscriber told.
+func (m *Manager) recordFailure(ctx context.Context, accountID string, ev RefreshEvent) error {
+	err := m.opts.Store.RecordRefreshFailure(ctx, accountID, ev)
+	m.changed(accountID)
+	return err
+}
+
+func (m *Manager) changed(accountID string) {
+	if fn := m.onChange.Load(); fn != nil {
+		(*fn)(accountID)
+	}
 }
 
 // Forget drops what the manager remembers of an account (after a disconnect,

@@ -29,7 +29,7 @@ const (
 // it, the token is kept and its save retried, since the code is spent.
 func (m *Manager) Connect(ctx context.Context, a Account, in Integration, tok Token, actor string) (Token, error) {
 	ev := RefreshEvent{Reason: ReasonConnect, Note: "connected", Warnings: Warnings(in, tok), Actor: actor, Status: StatusConnected}
-	saved, err := m.opts.Store.SaveToken(ctx, a.ID, -1, tok, ev)
+	saved, err := m.saveToken(ctx, a.ID, -1, tok, ev)
 	if errors.Is(err, ErrTokenConflict) {
 		return Token{}, fmt.Errorf("connect account %s: %w", a.ID, err)
 	}
@@ -103,7 +103,7 @@ func (m *Manager) trySave(accountID string, p *pendingSave) (done bool, err erro
 	if p.leased { // keep other processes off the spent refresh token
 		m.opts.Store.AcquireLease(ctx, accountID, m.holder, m.opts.LeaseTTL)
 	}
-	saved, err := m.opts.Store.SaveToken(ctx, accountID, p.prev, p.tok, p.ev)
+	saved, err := m.saveToken(ctx, accountID, p.prev, p.tok, p.ev)
 	if errors.Is(err, ErrTokenConflict) {
 		// An earlier attempt may have landed after all (its commit reported
 		// an error); otherwise the account changed and the stored state wins.

@@ -120,7 +120,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 		prev = -1 // no token was stored (client credentials connecting): nothing to race with under our lease
 	}
 	ev := RefreshEvent{Reason: reason, Note: note, Warnings: Warnings(in, tok), Duration: took, Status: StatusConnected}
-	saved, err := m.opts.Store.SaveToken(ctx, a.ID, prev, tok, ev)
+	saved, err := m.saveToken(ctx, a.ID, prev, tok, ev)
 	if errors.Is(err, ErrTokenConflict) {
 		// Only possible when our lease expired mid-call or the account was
 		// disconnected meanwhile: the stored state wins.
@@ -175,7 +175,7 @@ func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored 
 		ev.Backoff = m.failedAttempt(a.ID, err, parseRetryAfter(ci.retryAfterHeader(), m.opts.Now()), lost)
 	}
 	ev.Error = err.Error()
-	if rerr := m.opts.Store.RecordRefreshFailure(ctx, a.ID, ev); rerr != nil {
+	if rerr := m.recordFailure(ctx, a.ID, ev); rerr != nil {
 		m.log.Error("could not record a failed refresh", "account_id", a.ID, "refresh_error", ev.Error, "err", rerr)
 	}
 	if kind != KindInvalidGrant && reason == ReasonExpiring && stored.AccessToken != "" && stored.Expiry.After(m.opts.Now()) {
@@ -200,7 +200,7 @@ func (m *Manager) noRefreshToken(ctx context.Context, a Account, reason, note st
 	err := fmt.Errorf("%w: the provider issued no refresh token, so the token cannot be renewed: reconnect the account "+
 		"(and check the provider's offline access / consent settings, e.g. access_type=offline or prompt=consent)", ErrNeedsReconnect)
 	ev := RefreshEvent{Reason: reason, Note: note, Error: err.Error(), Kind: KindInvalidGrant, Status: StatusNeedsReconnect}
-	if rerr := m.opts.Store.RecordRefreshFailure(ctx, a.ID, ev); rerr != nil {
+	if rerr := m.recordFailure(ctx, a.ID, ev); rerr != nil {
 		return TokenResult{}, errors.Join(err, rerr)
 	}
 	m.mu.Lock()

@@ -25,7 +25,7 @@ func (c *Client) Revoke(ctx context.Context, in Integration, values map[string]s
 	if hint != "" {
 		form.Set("token_type_hint", hint)
 	}
-	req, secrets, err := c.newRequest(ctx, in, values, endpoint, target, "POST", form)
+	req, secrets, err := newRequest(ctx, in, values, endpoint, target, "POST", form)
 	if err != nil {
 		return err
 	}

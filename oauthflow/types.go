@@ -2,10 +2,12 @@
 // accounts and their tokens, {param} expansion, the authorization URL with
 // state and PKCE, the code / client-credentials / refresh exchanges (GET or
 // POST), token-response parsing, revocation, the per-account token manager,
-// the outbound request runner and the dial guard.
+// the outbound request runner and the dial guard — and Accounts, the one
+// owner of the account lifecycle and of the cache on the request path.
 //
 // It imports no web framework and no store: it declares the small interfaces
-// it needs (TokenStore) and the store satisfies them.
+// it needs (TokenStore, AccountsStore …) and the store satisfies them. Its
+// errors carry a code (ErrorOf).
 package oauthflow
 
 import "time"

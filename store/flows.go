@@ -6,33 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"airlock/oauthflow"
 )
 
 // ErrFlowUsed is returned when a pending flow's state was already used.
-var ErrFlowUsed = errors.New("this sign-in was already completed or abandoned")
+var ErrFlowUsed = oauthflow.ErrFlowUsed
 
 // ErrFlowOtherSession is returned when a callback arrives in a browser
 // session other than the one that started the flow.
-var ErrFlowOtherSession = errors.New("this sign-in was started in another browser session")
+var ErrFlowOtherSession = oauthflow.ErrFlowOtherSession
 
 // ErrFlowExpired is returned when a pending flow is older than its lifetime.
-var ErrFlowExpired = errors.New("this sign-in took too long and expired")
+var ErrFlowExpired = oauthflow.ErrFlowExpired
 
 // PendingFlow is an authorization-code flow between the redirect to the
-// provider and the callback. The state itself is never stored, only its hash.
-type PendingFlow struct {
-	StateHash     string
-	SessionHash   string // the browser session that started it (store.IDHash)
-	AccountID     string
-	IntegrationID int64
-	Verifier      string // PKCE verifier (sealed at rest)
-	RedirectURI   string
-	TokenURL      string // the token endpoint recorded at the start; the callback uses this one
-	Realm         string
-	ConnectLink   string // hash of the connect link that started it, if any
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
-}
+// provider and the callback (SessionHash is store.IDHash of its session).
+type PendingFlow = oauthflow.Flow
 
 func verifierAAD(stateHash string) string { return "oauth_flows.verifier:" + stateHash }
 

@@ -14,7 +14,7 @@ import (
 
 // ErrKeyInUse is returned when an integration's key would change while
 // accounts use it.
-var ErrKeyInUse = errors.New("the key cannot change while accounts use this integration")
+var ErrKeyInUse = oauthflow.ErrKeyInUse
 
 // IntegrationSummary is a row of the integrations list.
 type IntegrationSummary struct {

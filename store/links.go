@@ -6,20 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"airlock/oauthflow"
 )
 
 // ErrLinkSpent is returned for a connect link that already connected its account.
-var ErrLinkSpent = errors.New("this connect link was already used")
+var ErrLinkSpent = oauthflow.ErrLinkSpent
 
 // ConnectLink lets someone who is not a console user connect one account.
-type ConnectLink struct {
-	TokenHash string
-	AccountID string
-	CreatedBy string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	SpentAt   time.Time
-}
+type ConnectLink = oauthflow.ConnectLink
 
 // CreateConnectLink stores a link by the hash of its token.
 func (s *Store) CreateConnectLink(ctx context.Context, token, accountID, createdBy string, ttl time.Duration) (ConnectLink, error) {
@@ -58,7 +53,7 @@ func (s *Store) GetConnectLink(ctx context.Context, token string) (ConnectLink, 
 
 // ErrLinkInUse is returned for a connect link whose code exchange is under
 // way in another browser.
-var ErrLinkInUse = errors.New("this connect link is being used in another browser right now")
+var ErrLinkInUse = oauthflow.ErrLinkInUse
 
 // ClaimConnectLink reserves an unspent link for one code exchange, for at
 // most ttl, on behalf of holder (the pending flow; the link's own expiry is

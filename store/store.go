@@ -13,14 +13,17 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+
+	"airlock/oauthflow"
 )
 
-// ErrNotFound is returned when the row a method looks for does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned when the row a method looks for does not exist. It
+// is oauthflow's, so the accounts service recognises it without this package.
+var ErrNotFound = oauthflow.ErrNotFound
 
 // ErrConflict is returned when a write would break a uniqueness rule or a
 // compare-and-swap found a different value than the caller expected.
-var ErrConflict = errors.New("conflict")
+var ErrConflict = oauthflow.ErrConflict
 
 // Store is the database. Its methods are safe for concurrent use.
 //

@@ -1,63 +1,17 @@
-package handlers
+package views
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-
-	"airlock/oauthflow"
-	"airlock/store"
-	"airlock/views"
+	"unicode/utf8"
 )
 
-// reservedKeys are console paths under /integrations/; an integration with
-// one of these keys could not be shown, so no integration may have them.
-var reservedKeys = map[string]bool{"new": true, "import": true, "form": true, "preview": true}
-
-// checkIntegration is the one validation of the form and the API: it
-// normalizes in (in place) and returns every problem keyed by JSON path, or
-// nil. Problems found while parsing (parsed) come first for their path.
-func checkIntegration(in *oauthflow.Integration, opts oauthflow.ValidateOptions, parsed oauthflow.FieldErrors) oauthflow.FieldErrors {
-	oauthflow.Normalize(in)
-	fe := oauthflow.FieldErrors{}
-	for p, m := range oauthflow.Validate(*in, opts) {
-		fe[p] = m
-	}
-	for p, m := range parsed {
-		fe[p] = m
-	}
-	if _, ok := fe["key"]; !ok && reservedKeys[strings.ToLower(in.Key)] {
-		fe["key"] = fmt.Sprintf("%s is a word the console uses in its addresses: choose another key", in.Key)
-	}
-	if len(fe) == 0 {
-		return nil
-	}
-	return fe
-}
-
-// publicIntegration is what leaves Airlock: the integration without its
-// client secret, whatever the caller put in it.
-func publicIntegration(in oauthflow.Integration) oauthflow.Integration {
-	in.OAuth2.ClientSecret = ""
-	in.OAuth2.ClientSecretLast4 = ""
-	return in
-}
-
-// storeProblem turns a store error of a create or update into field errors,
-// or returns the error itself when it is not the user's to fix.
-func storeProblem(err error, key string, accounts int) (oauthflow.FieldErrors, error) {
-	switch {
-	case errors.Is(err, store.ErrKeyInUse):
-		return oauthflow.FieldErrors{"key": fmt.Sprintf("The key cannot change while %s use this integration: keep the key, or disconnect them first",
-			views.Plural(accounts, "account", "accounts"))}, nil
-	case errors.Is(err, store.ErrConflict):
-		return oauthflow.FieldErrors{"key": fmt.Sprintf("An integration with the key %s already exists: choose another key", key)}, nil
-	}
-	return nil, err
-}
+// How the integration form names and orders its fields, for the error
+// summary, the messages beside the controls and the preview's checks. Paths
+// are the JSON paths oauthflow.Validate blames.
 
 // fieldOrder ranks JSON paths in the order the form shows them, so a list
 // of problems reads top to bottom.
@@ -105,7 +59,7 @@ func fieldLabel(path string) string {
 	}
 	if ctl := formField(path); ctl != path {
 		if name := strings.TrimPrefix(path[len(ctl):], "."); name != "" && !strings.HasPrefix(name, "[") {
-			return fieldLabels[ctl] + " (" + truncate(name, 40) + ")"
+			return fieldLabels[ctl] + " (" + clip(name, 40) + ")"
 		}
 		return fieldLabels[ctl]
 	}
@@ -121,23 +75,24 @@ func fieldRank(path string) int {
 	return len(fieldOrder)
 }
 
-// formErrors places errors on the form: a map by control for the fields,
-// and the full list, in form order, for the summary and the preview.
-func formErrors(fe oauthflow.FieldErrors) (map[string]string, []views.FormError) {
+// PlaceErrors places errors on the integration form: a map by control for
+// the fields, and the full list, in form order, for the summary and the
+// preview.
+func PlaceErrors(fe map[string]string) (map[string]string, []FormError) {
 	byField := map[string]string{}
-	list := make([]views.FormError, 0, len(fe))
-	for _, p := range sortedPaths(fe) {
+	list := make([]FormError, 0, len(fe))
+	for _, p := range SortedPaths(fe) {
 		ctl := formField(p)
 		if _, ok := byField[ctl]; !ok {
 			byField[ctl] = fe[p]
 		}
-		list = append(list, views.FormError{ID: views.FieldID(ctl), Label: fieldLabel(p), Message: fe[p]})
+		list = append(list, FormError{ID: FieldID(ctl), Label: fieldLabel(p), Message: fe[p]})
 	}
 	return byField, list
 }
 
-// sortedPaths lists the paths of fe in form order.
-func sortedPaths(fe oauthflow.FieldErrors) []string {
+// SortedPaths lists the paths of fe in form order.
+func SortedPaths(fe map[string]string) []string {
 	paths := make([]string, 0, len(fe))
 	for p := range fe {
 		paths = append(paths, p)
@@ -165,19 +120,13 @@ func naturalLess(a, b string) bool {
 	return a < b
 }
 
-// secretReentry guards the client secret, which goes to the token and
-// revoke endpoints: moving either to another host needs the secret entered
-// again, by whoever makes the change (while accounts use the integration,
-// only an admin may: see adminChanges). Otherwise a builder could send the
-// stored secret to a host of their choosing.
-func secretReentry(old, in oauthflow.Integration) oauthflow.FieldErrors {
-	origin := oauthflow.TemplateOrigin
-	moved := origin(in.OAuth2.TokenURL) != origin(old.OAuth2.TokenURL)
-	if r := origin(in.OAuth2.RevokeURL); in.OAuth2.RevokeURL != "" && r != origin(old.OAuth2.RevokeURL) && r != origin(old.OAuth2.TokenURL) {
-		moved = true
+// clip shortens s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	if !moved || in.OAuth2.ClientSecret != "" || !old.OAuth2.ClientSecretSet {
-		return nil
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return oauthflow.FieldErrors{"oauth2.client_secret": "The token or revoke endpoint moves to another host: enter the client secret again to confirm it may be sent there."}
+	return s[:n] + "…"
 }

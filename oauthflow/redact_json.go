@@ -1,4 +1,4 @@
-package handlers
+package oauthflow
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// withoutSecret is pasted integration JSON as a refused import shows it
+// WithoutSecrets is pasted integration JSON as a refused import shows it
 // again: with the value of every member named client_secret blanked to "",
 // whatever its type, and of every other member with "secret" in its name
 // whose value is a string, object or array (client_secret_set stays a
@@ -23,7 +23,7 @@ import (
 // a name followed by a value without the colon counts too. Only in text that
 // is not JSON can stray quotes hide a name from the scan: there, a "secret"
 // left anywhere in what would be shown withholds the whole text ("").
-func withoutSecret(text string) string {
+func WithoutSecrets(text string) string {
 	shown, rest := blankSecrets(text)
 	if strings.Contains(foldCase(unescapeLenient(rest)), foldCase("secret")) && !json.Valid([]byte(text)) {
 		return ""
