@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/term"
 
-	"airlock/handlers"
 	"airlock/store"
 )
 
@@ -52,10 +51,10 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	if err := handlers.CheckPassword(pw); err != nil {
+	if err := store.CheckPassword(pw); err != nil {
 		return usageError{err.Error()}
 	}
-	hash, err := handlers.HashPassword(pw, handlers.DefaultPasswordParams)
+	hash, err := store.HashPassword(pw, store.DefaultPasswordParams)
 	if err != nil {
 		return err
 	}
@@ -150,7 +149,7 @@ func apikeyCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	defer st.Close()
-	key, hash, last4 := handlers.NewAPIKey()
+	key, hash, last4 := store.NewAPIKey()
 	k, err := st.CreateExpiringAPIKey(ctx, strings.TrimSpace(*name), *role, hash, last4, "command line", expires)
 	if err != nil {
 		return err

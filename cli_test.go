@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"airlock/handlers"
 	"airlock/store"
 )
 
@@ -31,7 +30,7 @@ func TestUserCreateReadsPasswordFromStdin(t *testing.T) {
 	if err != nil || u.Role != store.RoleBuilder {
 		t.Fatalf("user: got %+v (%v), want a builder", u, err)
 	}
-	if ok, _ := handlers.VerifyPassword("a long enough password", u.PasswordHash); !ok {
+	if ok, _ := store.VerifyPassword("a long enough password", u.PasswordHash); !ok {
 		t.Error("the stored hash does not verify the password from stdin")
 	}
 	// Too short, and a duplicate, are refused.
@@ -61,7 +60,7 @@ func TestAPIKeyCreatePrintsOnlyTheKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	k, err := st.APIKeyByHash(context.Background(), handlers.HashAPIKey(key))
+	k, err := st.APIKeyByHash(context.Background(), store.HashAPIKey(key))
 	if err != nil || k.Role != store.RoleAdmin || k.Name != "billing" {
 		t.Errorf("stored key: got %+v (%v), want admin 'billing'", k, err)
 	}
@@ -69,7 +68,7 @@ func TestAPIKeyCreatePrintsOnlyTheKey(t *testing.T) {
 	if err := run(t.Context(), []string{"apikey", "create", "--name", "ro", "--role", "viewer"}, env, nil, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := st.APIKeyByHash(context.Background(), handlers.HashAPIKey(strings.TrimSpace(stdout.String()))); k.Role != store.RoleViewer {
+	if k, _ := st.APIKeyByHash(context.Background(), store.HashAPIKey(strings.TrimSpace(stdout.String()))); k.Role != store.RoleViewer {
 		t.Errorf("--role viewer: got %q", k.Role)
 	}
 	if err := run(t.Context(), []string{"apikey", "create", "--name", "x", "--role", "root"}, env, nil, io.Discard, io.Discard); err == nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"airlock/handlers"
 	"airlock/store"
 )
 
@@ -67,7 +66,7 @@ func TestAPIKeyCreateExpiresIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	k, err := st.APIKeyByHash(context.Background(), handlers.HashAPIKey(strings.TrimSpace(stdout.String())))
+	k, err := st.APIKeyByHash(context.Background(), store.HashAPIKey(strings.TrimSpace(stdout.String())))
 	if err != nil || k.ExpiresAt.Before(before.Add(720*time.Hour-time.Second)) || k.ExpiresAt.After(time.Now().Add(720*time.Hour)) {
 		t.Errorf("expiry: got %v (%v), want 720h from now", k.ExpiresAt, err)
 	}

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -16,21 +14,6 @@ import (
 	"airlock/store"
 	"airlock/views"
 )
-
-// APIKeyPrefix starts every API key, so a leaked key is recognisable in a scan.
-const APIKeyPrefix = "alk_"
-
-// NewAPIKey returns a fresh key, its SHA-256 (the only form stored) and its last four characters.
-func NewAPIKey() (key, hash, last4 string) {
-	key = APIKeyPrefix + randomToken()
-	return key, HashAPIKey(key), key[len(key)-4:]
-}
-
-// HashAPIKey is the stored form of a key.
-func HashAPIKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
 
 // keyCache keeps API key lookups off the disk: entries (found or not) live
 // keyCacheTTL, and disabling a key drops its entry at once. The TTL bounds how
@@ -118,7 +101,7 @@ func (h *Handler) apiKey(c echo.Context) (store.APIKey, error) {
 		return store.APIKey{}, apiErr("unauthorized",
 			"Send an API key as \"Authorization: Bearer <key>\"; admins create keys in Settings.", nil)
 	}
-	hash := HashAPIKey(strings.TrimSpace(key))
+	hash := store.HashAPIKey(strings.TrimSpace(key))
 	now := h.now()
 	e, ok := h.keys.get(hash, now)
 	if !ok {
@@ -180,7 +163,7 @@ func (h *Handler) apiKeyCreate(c echo.Context) error {
 		expires = h.now().AddDate(0, 0, days)
 	}
 	me, _ := currentIdentity(c)
-	key, hash, last4 := NewAPIKey()
+	key, hash, last4 := store.NewAPIKey()
 	k, err := h.store.CreateExpiringAPIKey(c.Request().Context(), f.Name, f.Role, hash, last4, me.Label(), expires)
 	if err != nil {
 		return err

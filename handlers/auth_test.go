@@ -359,7 +359,7 @@ func TestSettingsCreatesKeyShownOnceAndStoresOnlyHash(t *testing.T) {
 	if strings.Contains(raw, key) {
 		t.Error("the SQLite files contain the API key itself")
 	}
-	if !strings.Contains(raw, HashAPIKey(key)) {
+	if !strings.Contains(raw, store.HashAPIKey(key)) {
 		t.Error("the SQLite files do not contain the key's hash")
 	}
 }

@@ -85,7 +85,7 @@ func newBenchServer(b *testing.B) *benchServer {
 
 // apiKey stores a key with the role and returns it.
 func (bs *benchServer) apiKey(b *testing.B, role string) string {
-	key, hash, last4 := NewAPIKey()
+	key, hash, last4 := store.NewAPIKey()
 	if _, err := bs.st.CreateAPIKey(context.Background(), "bench", role, hash, last4, "bench"); err != nil {
 		b.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func (bs *benchServer) apiKey(b *testing.B, role string) string {
 // signedIn returns a cookie-jar client signed in as a new user of the role.
 func (bs *benchServer) signedIn(b *testing.B, role string) *http.Client {
 	b.Helper()
-	hash, err := HashPassword(testPassword, cheapPasswords)
+	hash, err := store.HashPassword(testPassword, cheapPasswords)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -72,9 +72,9 @@ type Deps struct {
 	WebhookBackoff time.Duration
 	// WebhookPoll is how often due deliveries are looked for (0: 1 s).
 	WebhookPoll time.Duration
-	// PasswordParams sets argon2id's cost; zero means DefaultPasswordParams
+	// PasswordParams sets argon2id's cost; zero means store.DefaultPasswordParams
 	// (tests pass a cheap setting).
-	PasswordParams PasswordParams
+	PasswordParams store.PasswordParams
 	// PasswordSlots is how many password checks run at once (0: one per
 	// CPU); PasswordWait how long a check waits for a slot before the
 	// request is answered 503 (0: 3 s).
@@ -95,7 +95,7 @@ type Handler struct {
 	// accounts owns the account lifecycle; every account action goes there.
 	accounts *oauthflow.Accounts
 	activity *store.ActivityLog
-	pwParams PasswordParams
+	pwParams store.PasswordParams
 	// passwords bounds the argon2id checks in flight.
 	passwords *passwordGate
 	// codeChecks counts setup codes compared (the rate-limit tests count them).
@@ -152,10 +152,10 @@ func New(d Deps) (*Handler, *echo.Echo) {
 	if h.webhookPoll <= 0 {
 		h.webhookPoll = time.Second
 	}
-	if h.pwParams == (PasswordParams{}) {
-		h.pwParams = DefaultPasswordParams
+	if h.pwParams == (store.PasswordParams{}) {
+		h.pwParams = store.DefaultPasswordParams
 	}
-	h.dummyHash = dummyPasswordHash(h.pwParams)
+	h.dummyHash = store.DummyPasswordHash(h.pwParams)
 	if h.cfg.OIDC.Enabled() {
 		hc := d.OIDCClient
 		if hc == nil {

@@ -24,7 +24,7 @@ import (
 )
 
 // cheapPasswords keeps argon2id fast under the race detector.
-var cheapPasswords = PasswordParams{Memory: 64, Time: 1, Threads: 1}
+var cheapPasswords = store.PasswordParams{Memory: 64, Time: 1, Threads: 1}
 
 // testServer is the real router on a real loopback HTTP server, over a real
 // SQLite file.
@@ -206,7 +206,7 @@ const testPassword = "correct horse battery"
 // addUser creates a user directly in the store.
 func (ts *testServer) addUser(email, role string) store.User {
 	ts.t.Helper()
-	hash, err := HashPassword(testPassword, cheapPasswords)
+	hash, err := store.HashPassword(testPassword, cheapPasswords)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func (ts *testServer) signedIn(role string) *client {
 // apiKey creates an API key with the role and returns it.
 func (ts *testServer) apiKey(role string) string {
 	ts.t.Helper()
-	key, hash, last4 := NewAPIKey()
+	key, hash, last4 := store.NewAPIKey()
 	if _, err := ts.store.CreateAPIKey(context.Background(), "test "+role, role, hash, last4, "test"); err != nil {
 		ts.t.Fatal(err)
 	}

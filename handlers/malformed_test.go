@@ -116,7 +116,7 @@ func (ts *testServer) fixture(p *fakeprovider.Provider, n *int) fixture {
 		ts.t.Fatal(err)
 	}
 	fx.user = ts.addUser(fx.key+"@example.com", store.RoleViewer).ID
-	_, hash, last4 := NewAPIKey()
+	_, hash, last4 := store.NewAPIKey()
 	k, err := ts.store.CreateAPIKey(ctx, fx.key, store.RoleViewer, hash, last4, "test")
 	if err != nil {
 		ts.t.Fatal(err)

@@ -133,7 +133,7 @@ func TestUsersPageShowsLastSignInAndHowEachSignsIn(t *testing.T) {
 // the 30-second key cache.
 func TestAPIKeyExpiryHoldsExactlyThroughTheCache(t *testing.T) {
 	ts := newTestServer(t)
-	key, hash, last4 := NewAPIKey()
+	key, hash, last4 := store.NewAPIKey()
 	if _, err := ts.store.CreateExpiringAPIKey(context.Background(), "soon", store.RoleViewer, hash, last4, "test", ts.clock.Now().Add(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}

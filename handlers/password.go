@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"airlock/store"
 	"airlock/views"
 )
 
@@ -35,7 +36,7 @@ func (h *Handler) passwordSubmit(c echo.Context) error {
 		f.Errors["current"] = "This is not your current password."
 	}
 	pw := c.FormValue("password")
-	if err := CheckPassword(pw); err != nil {
+	if err := store.CheckPassword(pw); err != nil {
 		f.Errors["password"] = err.Error() + "."
 	} else if pw != c.FormValue("confirm") {
 		f.Errors["confirm"] = "The two new passwords differ. Type the same password twice."

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"airlock/store"
 	"context"
 	"errors"
 	"runtime"
@@ -90,17 +91,17 @@ func (g *passwordGate) run(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// verify is VerifyPassword in a slot.
+// verify is store.VerifyPassword in a slot.
 func (g *passwordGate) verify(ctx context.Context, pw, hash string) (ok bool, err error) {
-	if gerr := g.run(ctx, func() { ok, err = VerifyPassword(pw, hash) }); gerr != nil {
+	if gerr := g.run(ctx, func() { ok, err = store.VerifyPassword(pw, hash) }); gerr != nil {
 		return false, gerr
 	}
 	return ok, err
 }
 
-// hash is HashPassword in a slot.
-func (g *passwordGate) hash(ctx context.Context, pw string, p PasswordParams) (h string, err error) {
-	if gerr := g.run(ctx, func() { h, err = HashPassword(pw, p) }); gerr != nil {
+// hash is store.HashPassword in a slot.
+func (g *passwordGate) hash(ctx context.Context, pw string, p store.PasswordParams) (h string, err error) {
+	if gerr := g.run(ctx, func() { h, err = store.HashPassword(pw, p) }); gerr != nil {
 		return "", gerr
 	}
 	return h, err

@@ -117,7 +117,7 @@ func (h *Handler) setupSubmit(c echo.Context) error {
 		f.Errors["email"] = msg
 	}
 	pw := c.FormValue("password")
-	if err := CheckPassword(pw); err != nil {
+	if err := store.CheckPassword(pw); err != nil {
 		f.Errors["password"] = err.Error() + "."
 	}
 	if len(f.Errors) > 0 {

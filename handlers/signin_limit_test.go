@@ -18,7 +18,7 @@ import (
 // attempts overlap while their passwords are checked, as they do at the
 // production cost: with cheapPasswords a check is over before the next
 // request arrives, and a race could hide.
-var racePasswords = PasswordParams{Memory: 2 * 1024, Time: 1, Threads: 1}
+var racePasswords = store.PasswordParams{Memory: 2 * 1024, Time: 1, Threads: 1}
 
 // parallel runs n attempts at once, each in a fresh browser that first loads
 // the form, and returns how many got each status. All of them load their form
@@ -72,7 +72,7 @@ func TestParallelWrongSignInsCheckAtMostTheLimit(t *testing.T) {
 				d.Config.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 				d.PasswordParams = racePasswords
 			})
-			hash, err := HashPassword(testPassword, racePasswords)
+			hash, err := store.HashPassword(testPassword, racePasswords)
 			if err != nil {
 				t.Fatal(err)
 			}

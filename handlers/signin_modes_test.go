@@ -37,7 +37,7 @@ func TestPasswordSignInOff(t *testing.T) {
 	if who := c.signedInAs(t); who != "" {
 		t.Errorf("signed in as %q with a password while password sign-in is off", who)
 	}
-	hash, _ := HashPassword(testPassword, cheapPasswords)
+	hash, _ := store.HashPassword(testPassword, cheapPasswords)
 	glass, err := ts.store.CreateLocalUser(ctx, "glass@example.com", hash, store.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -129,4 +133,26 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
 		return fmt.Errorf("store: touch api key %d: %w", id, err)
 	}
 	return nil
+}
+
+// APIKeyPrefix starts every API key, so a leaked key is recognisable in a scan.
+const APIKeyPrefix = "alk_"
+
+// NewAPIKey returns a fresh key, its SHA-256 (the only form stored) and its last four characters.
+func NewAPIKey() (key, hash, last4 string) {
+	key = APIKeyPrefix + randomKeyBody()
+	return key, HashAPIKey(key), key[len(key)-4:]
+}
+
+// HashAPIKey is the stored form of a key.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// randomKeyBody is 256 random bits, base64url without padding.
+func randomKeyBody() string {
+	b := make([]byte, 32)
+	rand.Read(b) // crypto/rand.Read never fails (it crashes the program instead)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

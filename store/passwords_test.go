@@ -1,4 +1,4 @@
-package handlers
+package store
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 
 func TestDummyPasswordHashCostsAVerifyAndMatchesNothing(t *testing.T) {
 	p := PasswordParams{Memory: 64, Time: 3, Threads: 1}
-	dummy := dummyPasswordHash(p)
+	dummy := DummyPasswordHash(p)
 	real, err := HashPassword("correct horse battery", p)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func TestDummyPasswordHashCostsAVerifyAndMatchesNothing(t *testing.T) {
 			t.Errorf("verify %q against the dummy: got %v, %v; want false, nil", pw, ok, err)
 		}
 	}
-	if dummyPasswordHash(p) == dummy {
+	if DummyPasswordHash(p) == dummy {
 		t.Error("two dummy hashes are equal: the salt and key must be random")
 	}
 }
