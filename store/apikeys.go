@@ -52,12 +52,12 @@ func (s *Store) CreateExpiringAPIKey(ctx context.Context, name, role, hash, last
 		return APIKey{}, fmt.Errorf("store: create api key: unknown role %q", role)
 	}
 	now := millis(s.now())
-	res, err := s.write.ExecContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, name, role, hash, last4, createdBy, now, millis(expires))
+	var id int64
+	err := s.write.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, name, role, hash, last4, createdBy, now, millis(expires)).Scan(&id)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: create api key %q: %w", name, err)
 	}
-	id, _ := res.LastInsertId()
 	return APIKey{ID: id, Name: name, Role: role, Hash: hash, Last4: last4, CreatedBy: createdBy, CreatedAt: fromMillis(now),
 		ExpiresAt: fromMillis(millis(expires))}, nil
 }

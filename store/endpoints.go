@@ -93,7 +93,7 @@ func (s *Store) ReplaceAccountParameters(ctx context.Context, id, name string, p
 		return AccountRow{}, fmt.Errorf("store: update account %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	cur, err := scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?", id))
+	cur, err := scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?"+s.forUpdate("a"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cur, fmt.Errorf("store: update account %s: %w", id, ErrNotFound)
 	}
