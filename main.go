@@ -124,14 +124,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	// On SQLite the data dir holds the database, and one server at a time;
+	// on PostgreSQL it holds nothing that matters, and replicas share the
+	// database: no lock (the database's own maintenance lock instead, below).
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+		}
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
-	lock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
 	keys, err := cfg.loadKeys(log)
 	if err != nil {
 		return err
@@ -145,6 +150,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	defer st.Close()
+	release, err := st.HoldReplica(ctx)
+	if errors.Is(err, store.ErrMaintenanceRunning) {
+		return fmt.Errorf("cannot start: %w (it re-seals every secret); let it finish, then start the replicas with the settings it printed", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Tokens saved before their endpoints were recorded get them now, once:
 	// refreshes and revocations go only to recorded endpoints.
 	if rec, skipped, err := oauthflow.RecordLegacyEndpoints(ctx, st); err != nil {
