@@ -332,11 +332,12 @@ func tokenHTTPOptions(cfg Config, guard *oauthflow.DialGuard) oauthflow.HTTPOpti
 }
 
 // managerOptions configure the token manager: a refresh (lease, token call,
-// save) may take the token call's time plus 15 s, and its lease outlives
-// that by 15 s more, so a live refresh never loses its lease.
+// save) may take the token call's time plus 15 s. Its lease is the default
+// 30 s, renewed while the refresh runs: a replica killed mid-refresh holds
+// its account up for at most 30 s.
 func managerOptions(cfg Config, st *store.Store, tokens *oauthflow.Client, metrics *handlers.Metrics, log *slog.Logger, fault func(string)) oauthflow.ManagerOptions {
 	return oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: cfg.TokenTimeout + 15*time.Second,
-		LeaseTTL: cfg.TokenTimeout + 30*time.Second, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log}
+		LeaseTTL: oauthflow.DefaultLeaseTTL, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log}
 }
 
 // housekeeping deletes expired sessions, old pending flows and activity past
