@@ -223,6 +223,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	go listenToReplicas(bg, st, h, mgr, log)
 	go housekeeping(bg, st, sessions, cfg, log)
 	go h.RunWebhooks(bg)
 	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, OnError: func(id string, err error) {

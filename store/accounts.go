@@ -199,6 +199,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[s
 			return cur, err
 		}
 	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return cur, err
+	}
 	if err := commit(tx, "update account"); err != nil {
 		return cur, err
 	}
@@ -230,12 +233,15 @@ func (s *Store) SetAccountStatus(ctx context.Context, id, status, lastError stri
 	if err != nil {
 		return err
 	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return err
+	}
 	return commit(tx, "set account status")
 }
 
 // DeleteAccount removes an account, its tokens, flows and links.
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", id)
+	res, err := s.execNotify(ctx, Change{AccountID: id}, "DELETE FROM accounts WHERE id = ?", id)
 	if err != nil {
 		return fmt.Errorf("store: delete account %s: %w", id, err)
 	}

@@ -226,6 +226,9 @@ func (s *Store) UpdateIntegration(ctx context.Context, oldKey string, in oauthfl
 			return in, err
 		}
 	}
+	if err := s.notify(ctx, tx, Change{Integrations: true}); err != nil {
+		return in, err
+	}
 	if err := commit(tx, "update integration"); err != nil {
 		return in, err
 	}
@@ -255,6 +258,9 @@ func (s *Store) DeleteIntegration(ctx context.Context, key string) (int, error) 
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM integrations WHERE id = ?", id); err != nil {
 		return 0, fmt.Errorf("store: delete integration %q: %w", key, err)
+	}
+	if err := s.notify(ctx, tx, Change{Integrations: true}); err != nil {
+		return 0, err
 	}
 	return n, commit(tx, "delete integration")
 }

@@ -143,6 +143,9 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
 		return t, err
 	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
+		return t, err
+	}
 	return t, commit(tx, "save token")
 }
 
@@ -189,6 +192,9 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 		}
 	}
 	if err := s.afterFailure(ctx, tx, accountID, ev); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
 		return err
 	}
 	return commit(tx, "record refresh failure")
@@ -270,6 +276,9 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 		return err
 	}
 	if err := endStreak(ctx, tx, accountID); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
 		return err
 	}
 	return commit(tx, "disconnect account")
