@@ -145,7 +145,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	st, err := openStore(ctx, cfg, store.Options{Sealer: sealer, RefreshFailureAlert: cfg.RefreshFailureAlert}, log)
+	test := testHooks(getenv)
+	st, err := openStore(ctx, cfg, store.Options{Sealer: sealer, RefreshFailureAlert: cfg.RefreshFailureAlert, Now: test.now}, log)
 	if err != nil {
 		return err
 	}
@@ -170,9 +171,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	guard := &oauthflow.DialGuard{AllowPrivate: cfg.AllowPrivateNetworks}
 	httpOpts := oauthflow.HTTPOptions{Guard: guard, ConnectTimeout: cfg.OutboundConnectTimeout,
 		HeaderTimeout: cfg.OutboundHeaderTimeout, Timeout: cfg.OutboundTimeout}
-	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(tokenHTTPOptions(cfg, guard), oauthflow.NoRedirects)}
+	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(tokenHTTPOptions(cfg, guard), oauthflow.NoRedirects), Now: test.now}
 	metrics := handlers.NewMetrics(st)
-	mgr := oauthflow.NewManager(managerOptions(cfg, st, tokens, metrics, log, faultHook(getenv, stderr)))
+	mo := managerOptions(cfg, st, tokens, metrics, log, faultHook(getenv, stderr))
+	mo.Now = test.now
+	if test.leaseTTL > 0 {
+		mo.LeaseTTL = test.leaseTTL
+	}
+	mgr := oauthflow.NewManager(mo)
 	webhookOpts := httpOpts
 	webhookOpts.Timeout = 10 * time.Second
 	activity := st.NewActivityLog(time.Second, func(err error) { log.Warn("write activity: rows dropped", "err", err) })
@@ -196,6 +202,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			NoAccessLog:      !cfg.AccessLog,
 		},
 		Store:         st,
+		Now:           test.now,
 		Sessions:      sessions,
 		Logger:        log,
 		Manager:       mgr,
@@ -216,7 +223,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		lns.close()
 		return err
 	}
-	srv := newHTTPServer(e, log)
+	srv := newHTTPServer(test.handler(e, mgr.Wait), log)
 	var pubSrv *http.Server
 	if lns.public != nil {
 		pubSrv = newHTTPServer(h.PublicHandler(e), log)
@@ -226,7 +233,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	go listenToReplicas(bg, st, h, mgr, log)
 	go housekeeping(bg, st, sessions, cfg, log)
 	go h.RunWebhooks(bg)
-	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, OnError: func(id string, err error) {
+	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, Now: test.now, OnError: func(id string, err error) {
 		log.Info("keep-alive refresh failed", "account_id", id, "err", err)
 		h.AccountChanged(id) // its status may have changed: requests must see it at once
 	}}

@@ -23,6 +23,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.Stop()
+	if replicaBinDir != "" {
+		os.RemoveAll(replicaBinDir)
+	}
 	os.Exit(code)
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"airlock/handlers"
 	"airlock/oauthflow"
@@ -33,4 +35,21 @@ func listenToReplicas(ctx context.Context, st *store.Store, h *handlers.Handler,
 		},
 		Warn: func(msg string, err error) { log.Warn(msg, "err", err) },
 	})
+}
+
+// hooks are what a test build (-tags faultinject) may change in a server:
+// its clock (nil: time.Now), its refresh lease (0: the default) and a
+// handler in front of its routes (nil: none), which may wait for the token
+// manager's refreshes (settle). Normal builds have none.
+type hooks struct {
+	now      func() time.Time
+	leaseTTL time.Duration
+	wrap     func(next http.Handler, settle func(context.Context) error) http.Handler
+}
+
+func (h hooks) handler(next http.Handler, settle func(context.Context) error) http.Handler {
+	if h.wrap == nil {
+		return next
+	}
+	return h.wrap(next, settle)
 }
