@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -394,4 +396,80 @@ func TestReplicasShareSessionsAndFlows(t *testing.T) {
 	if a := rs.accountOn(1, linked); a.Status != oauthflow.StatusConnected {
 		t.Errorf("account connected from a link on replica 2 through replica 0's callback: got %s", a.Status)
 	}
+}
+
+// TestReplicasDeliverEachWebhookOnce: deliveries queued in the outbox are
+// claimed item by item (SKIP LOCKED): with three replicas polling it, each
+// is sent once. (Three pollers seldom collide in time; the store's
+// TestClaimDeliveriesNeverHandsOneOutTwice makes them collide.)
+func TestReplicasDeliverEachWebhookOnce(t *testing.T) {
+	var mu sync.Mutex
+	received := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev store.WebhookEvent
+		json.NewDecoder(r.Body).Decode(&ev)
+		mu.Lock()
+		received[ev.Reason]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	rs := newReplicaSet(t, 3, fakeprovider.Options{})
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(rs.setting("AIRLOCK_ENCRYPTION_KEY"), "AIRLOCK_ENCRYPTION_KEY="))
+	sealer, _ := store.NewSealer(key)
+	st, err := store.OpenPostgres(context.Background(), rs.dbURL, store.Options{Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.SetWebhookURL(context.Background(), hook.URL+"/hook"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 15
+	for i := range n {
+		if _, err := st.QueueTestEvent(context.Background(), fmt.Sprint("event ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds, err := st.ListDeliveries(context.Background(), 2*n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered := 0
+		for _, d := range ds {
+			if d.Status == store.DeliveryDelivered {
+				delivered++
+			}
+		}
+		if delivered == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d of %d within 30 s", delivered, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // a second send would come within a poll
+	mu.Lock()
+	defer mu.Unlock()
+	if len(received) != n {
+		t.Errorf("events received: got %d distinct, want %d", len(received), n)
+	}
+	for reason, c := range received {
+		if c != 1 {
+			t.Errorf("%s: received %d times, want once", reason, c)
+		}
+	}
+}
+
+// setting is the set's "AIRLOCK_X=v" entry for name.
+func (rs *replicaSet) setting(name string) string {
+	for _, kv := range rs.env {
+		if strings.HasPrefix(kv, name+"=") {
+			return kv
+		}
+	}
+	return ""
 }
