@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 	case err == nil:
 		fmt.Println("store: the same tests on PostgreSQL")
 		backend = "postgres"
+		// Benchmarks ran in the first run (those of PostgreSQL open their
+		// own database): the second runs the tests only.
+		flag.Set("test.bench", "")
 		// Each test's database is a copy of one migrated here, once.
 		if err := pgtest.SetTemplate(func(url string) error {
 			s, err := OpenPostgres(context.Background(), url, Options{})
