@@ -17,10 +17,14 @@ import (
 	"airlock/store"
 )
 
-// openStoreForCLI opens the data dir's database without the server lock:
-// SQLite lets these small writes run beside a live server. Commands that
-// touch no secret need no encryption key.
+// openStoreForCLI opens the database without the server lock: SQLite lets
+// these small writes run beside a live server, and PostgreSQL beside live
+// replicas (migrating it first if need be). Commands that touch no secret
+// need no encryption key.
 func openStoreForCLI(ctx context.Context, cfg Config) (*store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{ReadConns: 1})
+	}
 	path := filepath.Join(cfg.DataDir, "airlock.db")
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)

@@ -20,8 +20,10 @@ func (m *Manager) refreshLeased(ctx context.Context, a Account, in Integration, 
 	if res, done, err := m.acquire(ctx, a.ID, basis, reason, note); done || err != nil {
 		return res, err
 	}
+	stopRenewing := m.renewLease(a.ID)
 	handedOver := false // a token waiting to be saved keeps the lease until it lands
 	defer func() {
+		stopRenewing() // before the release: a renewal after it would take the lease back
 		if !handedOver {
 			m.releaseLease(a.ID)
 		}
@@ -51,6 +53,38 @@ func (m *Manager) refreshLeased(ctx context.Context, a Account, in Integration, 
 	}
 	res, handedOver, err := m.call(ctx, a, in, stored, reason, note)
 	return res, err
+}
+
+// renewLease keeps the account's lease this process holds from expiring,
+// renewing it every third of LeaseTTL, until the returned stop is called
+// (stop returns once no renewal is under way). So the lease can be short —
+// a process that dies mid-refresh holds its accounts up for at most
+// LeaseTTL — while a live refresh, however slow its token endpoint, keeps it.
+func (m *Manager) renewLease(accountID string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(m.opts.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), m.opts.LeaseTTL/3)
+			ok, err := m.opts.Store.AcquireLease(ctx, accountID, m.holder, m.opts.LeaseTTL)
+			cancel()
+			if err == nil && !ok {
+				m.log.Warn("the refresh lease expired during a refresh and another process took it; the stored token wins if both save",
+					"account_id", accountID)
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 func (m *Manager) releaseLease(accountID string) {

@@ -175,7 +175,7 @@ func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[s
 	defer tx.Rollback()
 	// Read inside the transaction: the status decision rests on the row as
 	// it is when written, not as another request may have left it.
-	cur, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?", id))
+	cur, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?"+s.forUpdate("a"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cur, fmt.Errorf("store: update account %s: %w", id, ErrNotFound)
 	}
@@ -198,6 +198,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[s
 		if err := s.openAlert(ctx, tx, id, AlertNeedsReconnect, lastError); err != nil {
 			return cur, err
 		}
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return cur, err
 	}
 	if err := commit(tx, "update account"); err != nil {
 		return cur, err
@@ -230,12 +233,15 @@ func (s *Store) SetAccountStatus(ctx context.Context, id, status, lastError stri
 	if err != nil {
 		return err
 	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return err
+	}
 	return commit(tx, "set account status")
 }
 
 // DeleteAccount removes an account, its tokens, flows and links.
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", id)
+	res, err := s.execNotify(ctx, Change{AccountID: id}, "DELETE FROM accounts WHERE id = ?", id)
 	if err != nil {
 		return fmt.Errorf("store: delete account %s: %w", id, err)
 	}
@@ -320,10 +326,16 @@ func (s *Store) KeepaliveDue(ctx context.Context, before, retryBefore time.Time,
 	return out, rows.Err()
 }
 
-// MarkKeepaliveAttempt records that keep-alive is about to try an account.
-func (s *Store) MarkKeepaliveAttempt(ctx context.Context, id string) error {
-	if _, err := s.write.ExecContext(ctx, "UPDATE accounts SET keepalive_attempt_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
-		return fmt.Errorf("store: keep-alive attempt of account %s: %w", id, err)
+// ClaimKeepalive records that keep-alive is about to try an account, unless
+// an attempt was recorded since retryBefore (by another replica, a moment
+// ago), and reports whether it did. One conditional UPDATE, so of replicas
+// that listed the same account one claims it.
+func (s *Store) ClaimKeepalive(ctx context.Context, id string, retryBefore time.Time) (bool, error) {
+	res, err := s.write.ExecContext(ctx, "UPDATE accounts SET keepalive_attempt_at = ? WHERE id = ? AND keepalive_attempt_at < ?",
+		millis(s.now()), id, millis(retryBefore))
+	if err != nil {
+		return false, fmt.Errorf("store: keep-alive attempt of account %s: %w", id, err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

@@ -96,7 +96,7 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	}
 	defer tx.Rollback()
 	var cur int64
-	err = tx.QueryRowContext(ctx, "SELECT token_version FROM accounts WHERE id = ?", accountID).Scan(&cur)
+	err = tx.QueryRowContext(ctx, "SELECT token_version FROM accounts WHERE id = ?"+s.forUpdate(), accountID).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("store: save token: account %s: %w", accountID, oauthflow.ErrTokenConflict)
 	}
@@ -141,6 +141,9 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 		return t, err
 	}
 	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
+		return t, err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
 		return t, err
 	}
 	return t, commit(tx, "save token")
@@ -189,6 +192,9 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 		}
 	}
 	if err := s.afterFailure(ctx, tx, accountID, ev); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
 		return err
 	}
 	return commit(tx, "record refresh failure")
@@ -247,9 +253,7 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	}
 	defer tx.Rollback()
 	now := s.now()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE account_id = ?", accountID); err != nil {
-		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
-	}
+	// The account's row first, then its token: the order SaveToken locks them in.
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = '[]', temporary_failures = 0,
 		token_version = token_version + 1, health = '', updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
 	if err != nil {
@@ -257,6 +261,9 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE account_id = ?", accountID); err != nil {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}
 	outcome := "not_revoked"
 	if revoked {
@@ -271,10 +278,14 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	if err := endStreak(ctx, tx, accountID); err != nil {
 		return err
 	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
+		return err
+	}
 	return commit(tx, "disconnect account")
 }
 
 func truncate(s string, n int) string {
+	s = cleanText(s)
 	if len(s) <= n {
 		return s
 	}
@@ -282,4 +293,15 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// cleanText makes text from outside (a provider's error, a URL's path)
+// storable in both databases: PostgreSQL refuses a NUL byte and invalid
+// UTF-8 in a TEXT column, so they are dropped and replaced, on SQLite too,
+// for the same rows on both.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }

@@ -111,6 +111,9 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string
 		return User{}, fmt.Errorf("store: create first admin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.lockNames(ctx, tx, "users:first"); err != nil {
+		return User{}, err
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
 		return User{}, fmt.Errorf("store: create first admin: %w", err)
@@ -134,6 +137,9 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash,
 	}
 	now := s.now()
 	email = NormalizeEmail(email)
+	if err := s.lockNames(ctx, tx, "users:email:"+email); err != nil {
+		return User{}, err
+	}
 	var exists int // among password users: a single sign-on user may share the email
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE email = ? AND oidc_subject = ''", email).Scan(&exists); err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)
@@ -141,15 +147,15 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash,
 	if exists > 0 {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, ErrConflict)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (email, password_hash, role, must_change_password, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, email, passwordHash, role, boolInt(mustChange), millis(now), millis(now))
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, role, must_change_password, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, email, passwordHash, role, boolInt(mustChange), millis(now), millis(now)).Scan(&id)
 	if isUniqueViolation(err) {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, ErrConflict)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, err)
 	}
-	id, _ := res.LastInsertId()
 	return User{ID: id, Email: email, PasswordHash: passwordHash, Role: role, MustChangePassword: mustChange,
 		CreatedAt: fromMillis(millis(now)), UpdatedAt: fromMillis(millis(now))}, nil
 }
@@ -239,6 +245,9 @@ func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bo
 		return fmt.Errorf("store: update user %d: %w", id, err)
 	}
 	defer tx.Rollback()
+	if err := s.lockNames(ctx, tx, "users:admins"); err != nil {
+		return err
+	}
 	var role string
 	var disabled int64
 	err = tx.QueryRowContext(ctx, "SELECT role, disabled_at FROM users WHERE id = ?", id).Scan(&role, &disabled)
@@ -313,6 +322,9 @@ func (s *Store) DeleteUser(ctx context.Context, id, by int64) (User, error) {
 		return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
 	}
 	defer tx.Rollback()
+	if err := s.lockNames(ctx, tx, "users:admins"); err != nil {
+		return User{}, err
+	}
 	u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: delete user %d: %w", id, ErrNotFound)

@@ -177,8 +177,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		return nil, fmt.Errorf("store: claim deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-		millis(now), limit)
+	// SKIP LOCKED on PostgreSQL: deliveries another replica is claiming
+	// right now are left to it, so none is sent twice.
+	rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?"+
+		s.skipLocked(), millis(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim deliveries: %w", err)
 	}
