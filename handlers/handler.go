@@ -101,7 +101,7 @@ type Handler struct {
 	// codeChecks counts setup codes compared (the rate-limit tests count them).
 	codeChecks atomic.Int64
 	// oidc is single sign-on's client (nil when it is off).
-	oidc *oidcClient
+	oidc *oauthflow.OIDCSignIn
 	// public is the routes the public listener serves (PublicHandler).
 	public map[string]bool
 
@@ -161,7 +161,7 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		if hc == nil {
 			hc = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		}
-		h.oidc = &oidcClient{cfg: h.cfg.OIDC, http: hc, redirect: h.cfg.PublicURL.String() + OIDCCallbackPath, now: now}
+		h.oidc = oauthflow.NewOIDCSignIn(h.cfg.OIDC, hc, h.cfg.PublicURL.String()+OIDCCallbackPath, now)
 	}
 	e := echo.New()
 	e.HideBanner = true

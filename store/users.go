@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"airlock/oauthflow"
 )
 
-// Roles, from least to most allowed.
+// Roles, from least to most allowed. They are oauthflow's, which maps an
+// identity provider's groups onto them.
 const (
-	RoleViewer  = "viewer"
-	RoleBuilder = "builder"
-	RoleAdmin   = "admin"
+	RoleViewer  = oauthflow.RoleViewer
+	RoleBuilder = oauthflow.RoleBuilder
+	RoleAdmin   = oauthflow.RoleAdmin
 )
 
 // ValidRole reports whether r is one of the three roles.
