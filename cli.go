@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"airlock/oauthflow"
 	"airlock/store"
 )
 
@@ -26,6 +27,12 @@ func openStoreForCLI(ctx context.Context, cfg Config) (*store.Store, error) {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
 	return store.Open(ctx, path, store.Options{ReadConns: 1})
+}
+
+// cliActor is who the audit log names for a change made by a subcommand:
+// somebody with a shell on the server, from no network address.
+func cliActor(ctx context.Context, cmd string) context.Context {
+	return oauthflow.WithActor(ctx, oauthflow.Actor{Kind: oauthflow.ActorCLI, Name: "airlock " + cmd})
 }
 
 // userCommand: airlock user create --email E --role R [--local].
@@ -58,6 +65,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	ctx = cliActor(ctx, "user create")
 	st, err := openStoreForCLI(ctx, cfg)
 	if err != nil {
 		return err
@@ -144,6 +152,7 @@ func apikeyCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 		expires = time.Now().Add(d)
 	}
+	ctx = cliActor(ctx, "apikey create")
 	st, err := openStoreForCLI(ctx, cfg)
 	if err != nil {
 		return err

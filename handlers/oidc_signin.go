@@ -60,6 +60,7 @@ func (h *Handler) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return h.ssoProblem(c, flowProblem(err))
 	}
+	c.Set(ctxSSOAttempt, true)
 	if e := q.Get("error"); e != "" {
 		msg := "It answered " + truncateText(e, 100)
 		if d := q.Get("error_description"); d != "" {
@@ -72,6 +73,7 @@ func (h *Handler) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return h.ssoProblem(c, err)
 	}
+	h.setActorName(c, login.Email)
 	role := h.cfg.OIDC.RoleFor(login.Groups)
 	if role == "" {
 		return h.ssoProblem(c, h.noGroupProblem(login))
@@ -147,6 +149,11 @@ func (h *Handler) ssoProblem(c echo.Context, err error) error {
 		return err
 	}
 	h.log.Warn("single sign-on refused", "status", se.status, "reason", se.Error())
+	if c.Get(ctxSSOAttempt) != nil { // a sign-in this browser started: not a stranger's stray callback
+		if err := h.auditFailedSignIn(c.Request().Context(), "oidc", "", truncateText(se.Error(), 300)); err != nil {
+			return err
+		}
+	}
 	p := h.page(c, se.title, "")
 	return h.render(c, se.status, views.SSOProblem(p, views.SSOProblemView{Title: se.title, Message: se.msg}))
 }

@@ -143,6 +143,11 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
 		return t, err
 	}
+	if ev.Reason == oauthflow.ReasonConnect { // a refresh is upkeep, not anybody's change
+		if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountConnect, map[string]any{"scopes": t.Scopes}); err != nil {
+			return t, err
+		}
+	}
 	return t, commit(tx, "save token")
 }
 
@@ -269,6 +274,9 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 		return err
 	}
 	if err := endStreak(ctx, tx, accountID); err != nil {
+		return err
+	}
+	if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountDisconnect, map[string]any{"revoked": revoked}); err != nil {
 		return err
 	}
 	return commit(tx, "disconnect account")
