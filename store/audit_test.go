@@ -189,7 +189,10 @@ func TestAuditFailedChangeWritesNoRow(t *testing.T) {
 			_, err := s.UpdateIntegration(ctx, "acme", in)
 			return err
 		}},
-		{"account of no integration", func() error { _, err := s.CreateAccount(ctx, oauthflow.Account{IntegrationID: 999, Name: "x"}); return err }},
+		{"account of no integration", func() error {
+			_, err := s.CreateAccount(ctx, oauthflow.Account{IntegrationID: 999, Name: "x"})
+			return err
+		}},
 		{"unknown account", func() error { return s.DeleteAccount(ctx, "acc_missing") }},
 		{"unknown api key", func() error { _, err := s.DeleteAPIKey(ctx, 999); return err }},
 		{"stale token version", func() error {
