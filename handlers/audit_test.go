@@ -243,3 +243,47 @@ func TestAuditSSOSignIns(t *testing.T) {
 		t.Error("the audit log holds the client secret")
 	}
 }
+
+// TestAuditAccountsThroughTheService: the accounts service carries the
+// key's identity from the API to the store, so each account change is
+// recorded as the key's, from its address.
+func TestAuditAccountsThroughTheService(t *testing.T) {
+	ts := newTestServer(t)
+	if _, err := ts.store.CreateIntegration(context.Background(), fullIntegration("crm")); err != nil {
+		t.Fatal(err)
+	}
+	key, admin := ts.apiKey(store.RoleBuilder), ts.apiKey(store.RoleAdmin)
+	r := ts.api("POST", "/api/v1/integrations/crm/accounts", key, `{"name":"Acme","parameters":{"serverName":"acme","region":"eu"}}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: got %d\n%s", r.status, r.body)
+	}
+	var acct struct{ ID string }
+	if err := json.Unmarshal([]byte(r.body), &acct); err != nil || acct.ID == "" {
+		t.Fatalf("create: %v %s", err, r.body)
+	}
+	steps := []struct{ method, path, body string }{
+		{"PATCH", "/api/v1/accounts/" + acct.ID, `{"parameters":{"serverName":"acme2","region":"eu"}}`},
+		{"POST", "/api/v1/accounts/" + acct.ID + "/disconnect", ""},
+		{"DELETE", "/api/v1/accounts/" + acct.ID, ""},
+	}
+	for _, s := range steps {
+		if r := ts.api(s.method, s.path, key, s.body); r.status >= 300 {
+			t.Fatalf("%s %s: got %d\n%s", s.method, s.path, r.status, r.body)
+		}
+	}
+	b := ts.auditAPI(t, admin, "object_type=account&object_id="+acct.ID)
+	var got []string
+	for _, e := range b.Items {
+		if e.Actor.Kind != "api_key" || e.Actor.Name != "test builder" || e.Address != "127.0.0.1" {
+			t.Errorf("%s: got actor %+v from %q, want the builder key from 127.0.0.1", e.Action, e.Actor, e.Address)
+		}
+		got = append(got, e.Action)
+	}
+	want := "account.delete,account.disconnect,account.update,account.connect_link,account.create"
+	if strings.Join(got, ",") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+	if len(b.Items) == 5 && !strings.Contains(string(b.Items[2].Details), `"parameters.serverName":{"from":"acme","to":"acme2"}`) {
+		t.Errorf("update details: got %s", b.Items[2].Details)
+	}
+}

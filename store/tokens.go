@@ -252,6 +252,10 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	}
 	defer tx.Rollback()
 	now := s.now()
+	var was string
+	if err := tx.QueryRowContext(ctx, "SELECT status FROM accounts WHERE id = ?", accountID).Scan(&was); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE account_id = ?", accountID); err != nil {
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}
@@ -276,8 +280,10 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	if err := endStreak(ctx, tx, accountID); err != nil {
 		return err
 	}
-	if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountDisconnect, map[string]any{"revoked": revoked}); err != nil {
-		return err
+	if was != oauthflow.StatusDisconnected { // a delete disconnects first: a disconnected account changes in nothing
+		if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountDisconnect, map[string]any{"revoked": revoked}); err != nil {
+			return err
+		}
 	}
 	return commit(tx, "disconnect account")
 }
