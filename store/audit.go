@@ -22,15 +22,18 @@ const (
 
 // Audit actions. Each names the object type and what happened to it.
 const (
-	ActionIntegrationCreate    = "integration.create"
-	ActionIntegrationUpdate    = "integration.update"
-	ActionIntegrationDelete    = "integration.delete"
-	ActionAccountCreate        = "account.create"
-	ActionAccountUpdate        = "account.update"
-	ActionAccountConnect       = "account.connect"
-	ActionAccountConnectLink   = "account.connect_link"
-	ActionAccountDisconnect    = "account.disconnect"
-	ActionAccountDelete        = "account.delete"
+	ActionIntegrationCreate  = "integration.create"
+	ActionIntegrationUpdate  = "integration.update"
+	ActionIntegrationDelete  = "integration.delete"
+	ActionAccountCreate      = "account.create"
+	ActionAccountUpdate      = "account.update"
+	ActionAccountConnect     = "account.connect"
+	ActionAccountConnectLink = "account.connect_link"
+	ActionAccountDisconnect  = "account.disconnect"
+	ActionAccountDelete      = "account.delete"
+	// ActionAccountResetIdentity is for the account identity reset: its store
+	// method calls s.audit(ctx, tx, AuditAccount, id, ActionAccountResetIdentity,
+	// details) inside its own transaction, like the other account writes.
 	ActionAccountResetIdentity = "account.reset_identity"
 	ActionUserCreate           = "user.create"
 	ActionUserRole             = "user.role"
