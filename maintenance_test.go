@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -77,5 +78,31 @@ func TestPruneAuditDropsRowsPastRetention(t *testing.T) {
 	}
 	if len(rows) != 1 || !strings.Contains(string(rows[0].Details), "new@example.com") {
 		t.Errorf("got %d rows (%v), want only new@example.com's", len(rows), rows)
+	}
+}
+
+// TestCLIChangesAreAudited: a key made with airlock apikey create is in the
+// audit log as the command's, without the key.
+func TestCLIChangesAreAudited(t *testing.T) {
+	dir := t.TempDir()
+	var stdout bytes.Buffer
+	if err := run(t.Context(), []string{"apikey", "create", "--name", "ci"}, envMap(map[string]string{"AIRLOCK_DATA_DIR": dir}), nil, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "airlock.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, _, err := st.ListAudit(context.Background(), store.AuditFilter{ObjectType: store.AuditAPIKey}, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Action != store.ActionAPIKeyCreate || rows[0].Actor.Kind != oauthflow.ActorCLI || rows[0].Actor.Name != "airlock apikey create" {
+		t.Fatalf("got %+v, want one api_key.create by the CLI", rows)
+	}
+	key := strings.TrimSpace(stdout.String())
+	if strings.Contains(string(rows[0].Details), key) || strings.Contains(string(rows[0].Details), store.HashAPIKey(key)) {
+		t.Errorf("details hold the key: %s", rows[0].Details)
 	}
 }
