@@ -65,7 +65,6 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	ctx = cliActor(ctx, "user create")
 	st, err := openStoreForCLI(ctx, cfg)
 	if err != nil {
 		return err
@@ -73,9 +72,9 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	defer st.Close()
 	var u store.User
 	if *local {
-		u, err = st.CreateLocalUser(ctx, *email, hash, *role)
+		u, err = st.CreateLocalUser(cliActor(ctx, "user create"), *email, hash, *role)
 	} else {
-		u, err = st.CreateUser(ctx, *email, hash, *role, false)
+		u, err = st.CreateUser(cliActor(ctx, "user create"), *email, hash, *role, false)
 	}
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("a user with the email %s already exists", store.NormalizeEmail(*email))

@@ -211,3 +211,12 @@ func (s *Store) execAudited(ctx context.Context, what string, row auditRow, quer
 	}
 	return n, commit(tx, what)
 }
+
+// auditConnect records a connection (a new grant); a refresh is upkeep,
+// nobody's change, and writes nothing.
+func (s *Store) auditConnect(ctx context.Context, ex execer, accountID, reason string, scopes []string) error {
+	if reason != oauthflow.ReasonConnect {
+		return nil
+	}
+	return s.audit(ctx, ex, AuditAccount, accountID, ActionAccountConnect, map[string]any{"scopes": scopes})
+}

@@ -143,10 +143,8 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
 		return t, err
 	}
-	if ev.Reason == oauthflow.ReasonConnect { // a refresh is upkeep, not anybody's change
-		if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountConnect, map[string]any{"scopes": t.Scopes}); err != nil {
-			return t, err
-		}
+	if err := s.auditConnect(ctx, tx, accountID, ev.Reason, t.Scopes); err != nil {
+		return t, err
 	}
 	return t, commit(tx, "save token")
 }
