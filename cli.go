@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"airlock/oauthflow"
 	"airlock/store"
 )
 
@@ -30,6 +31,12 @@ func openStoreForCLI(ctx context.Context, cfg Config) (*store.Store, error) {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
 	return store.Open(ctx, path, store.Options{ReadConns: 1})
+}
+
+// cliActor is who the audit log names for a change made by a subcommand:
+// somebody with a shell on the server, from no network address.
+func cliActor(ctx context.Context, cmd string) context.Context {
+	return oauthflow.WithActor(ctx, oauthflow.Actor{Kind: oauthflow.ActorCLI, Name: "airlock " + cmd})
 }
 
 // userCommand: airlock user create --email E --role R [--local].
@@ -69,9 +76,9 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	defer st.Close()
 	var u store.User
 	if *local {
-		u, err = st.CreateLocalUser(ctx, *email, hash, *role)
+		u, err = st.CreateLocalUser(cliActor(ctx, "user create"), *email, hash, *role)
 	} else {
-		u, err = st.CreateUser(ctx, *email, hash, *role, false)
+		u, err = st.CreateUser(cliActor(ctx, "user create"), *email, hash, *role, false)
 	}
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("a user with the email %s already exists", store.NormalizeEmail(*email))
@@ -148,6 +155,7 @@ func apikeyCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 		expires = time.Now().Add(d)
 	}
+	ctx = cliActor(ctx, "apikey create")
 	st, err := openStoreForCLI(ctx, cfg)
 	if err != nil {
 		return err

@@ -363,6 +363,7 @@ func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, 
 		}
 		if minute%5 == 0 {
 			sweep(ctx, st, ss, cfg.ActivityRetention, log)
+			pruneAudit(ctx, st, cfg.AuditRetention, log)
 		}
 		select {
 		case <-ctx.Done():

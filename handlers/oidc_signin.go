@@ -61,6 +61,7 @@ func (h *Handler) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return h.ssoProblem(c, flowProblem(err))
 	}
+	c.Set(ctxSSOAttempt, true)
 	if e := q.Get("error"); e != "" {
 		msg := "It answered " + truncateText(e, 100)
 		if d := q.Get("error_description"); d != "" {
@@ -73,6 +74,7 @@ func (h *Handler) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return h.ssoProblem(c, err)
 	}
+	h.setActorName(c, login.Email)
 	role := h.cfg.OIDC.RoleFor(login.Groups)
 	if role == "" {
 		return h.ssoProblem(c, h.noGroupProblem(login))
@@ -149,6 +151,11 @@ func (h *Handler) ssoProblem(c echo.Context, err error) error {
 		reason += ": " + se.Err.Error()
 	}
 	h.log.Warn("single sign-on refused", "status", status, "reason", reason)
+	if c.Get(ctxSSOAttempt) != nil { // a sign-in this browser started: not a stranger's stray callback
+		if err := h.auditFailedSignIn(c.Request().Context(), "oidc", "", truncateText(reason, 300)); err != nil {
+			return err
+		}
+	}
 	p := h.page(c, se.Title, "")
 	return h.render(c, status, views.SSOProblem(p, views.SSOProblemView{Title: se.Title, Message: se.Message}))
 }

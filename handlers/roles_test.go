@@ -42,6 +42,7 @@ var wantRoutePerms = map[string]perm{
 	"POST /settings/webhook":                       permAdmin,
 	"POST /settings/webhook/secret":                permAdmin,
 	"POST /settings/webhook/deliveries/:id/resend": permAdmin,
+	"GET /audit":                                   permAdmin,
 	"GET /api/v1/whoami":                           permRead,
 	"GET /integrations":                            permRead,
 	"GET /integrations/new":                        permBuild,
@@ -91,6 +92,7 @@ var wantRoutePerms = map[string]perm{
 	"DELETE /api/v1/accounts/:id":             permBuild,
 	"POST /api/v1/accounts/:id/request":       permBuild,
 	"GET /api/v1/accounts/:id/token":          permAdmin,
+	"GET /api/v1/audit":                       permAdmin,
 }
 
 func TestEveryRouteIsClassified(t *testing.T) {

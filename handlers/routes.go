@@ -54,6 +54,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permAdmin, "POST", "/settings/webhook/secret", h.webhookSecret)
 	con.add(permAdmin, "POST", "/settings/webhook/test", h.webhookTest)
 	con.add(permAdmin, "POST", "/settings/webhook/deliveries/:id/resend", h.webhookResend)
+	con.add(permAdmin, "GET", "/audit", h.auditPage)
 
 	h.builderRoutes(con)
 	h.accountRoutes(con)
@@ -121,6 +122,7 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.action(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
+	api.add(permAdmin, "GET", "/audit", h.apiAuditList)
 
 	// What the public listener (AIRLOCK_PUBLIC_ADDR) serves: what browsers
 	// outside the organisation and providers must reach, nothing else.

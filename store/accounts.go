@@ -76,12 +76,25 @@ func (s *Store) CreateAccount(ctx context.Context, a oauthflow.Account) (Account
 		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
 	}
 	now := millis(s.now())
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO accounts (id, integration_id, name, parameters, status, created_at, updated_at)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, integration_id, name, parameters, status, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.IntegrationID, a.Name, string(params), a.Status, now, now); err != nil {
 		if isForeignKeyViolation(err) {
 			return AccountRow{}, fmt.Errorf("store: create account: integration %d: %w", a.IntegrationID, ErrNotFound)
 		}
 		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
+	}
+	details := accountChanges(AccountRow{}, a.Name, a.Parameters)
+	details["integration_id"] = a.IntegrationID
+	if err := s.audit(ctx, tx, AuditAccount, a.ID, ActionAccountCreate, details); err != nil {
+		return AccountRow{}, err
+	}
+	if err := commit(tx, "create account"); err != nil {
+		return AccountRow{}, err
 	}
 	return s.GetAccount(ctx, a.ID)
 }
@@ -202,6 +215,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[s
 	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
 		return cur, err
 	}
+	if err := s.audit(ctx, tx, AuditAccount, id, ActionAccountUpdate, accountChanges(cur, name, params)); err != nil {
+		return cur, err
+	}
 	if err := commit(tx, "update account"); err != nil {
 		return cur, err
 	}
@@ -241,14 +257,27 @@ func (s *Store) SetAccountStatus(ctx context.Context, id, status, lastError stri
 
 // DeleteAccount removes an account, its tokens, flows and links.
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	res, err := s.execNotify(ctx, Change{AccountID: id}, "DELETE FROM accounts WHERE id = ?", id)
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: delete account %s: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	defer tx.Rollback()
+	var name string
+	var integrationID int64
+	err = tx.QueryRowContext(ctx, "DELETE FROM accounts WHERE id = ? RETURNING name, integration_id", id).Scan(&name, &integrationID)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: delete account %s: %w", id, ErrNotFound)
 	}
-	return nil
+	if err != nil {
+		return fmt.Errorf("store: delete account %s: %w", id, err)
+	}
+	if err := s.audit(ctx, tx, AuditAccount, id, ActionAccountDelete, map[string]any{"name": name, "integration_id": integrationID}); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return err
+	}
+	return commit(tx, "delete account")
 }
 
 // CountAccountsByStatus returns the number of accounts in each status.

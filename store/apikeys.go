@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -56,11 +57,26 @@ func (s *Store) CreateExpiringAPIKey(ctx context.Context, name, role, hash, last
 		return APIKey{}, fmt.Errorf("store: create api key: unknown role %q", role)
 	}
 	now := millis(s.now())
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: create api key %q: %w", name, err)
+	}
+	defer tx.Rollback()
 	var id int64
-	err := s.write.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at, expires_at)
+	err = tx.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, name, role, hash, last4, createdBy, now, millis(expires)).Scan(&id)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: create api key %q: %w", name, err)
+	}
+	details := map[string]any{"name": name, "role": role}
+	if !expires.IsZero() {
+		details["expires_at"] = expires.UTC().Format(time.RFC3339)
+	}
+	if err := s.audit(ctx, tx, AuditAPIKey, strconv.FormatInt(id, 10), ActionAPIKeyCreate, details); err != nil {
+		return APIKey{}, err
+	}
+	if err := commit(tx, "create api key"); err != nil {
+		return APIKey{}, err
 	}
 	return APIKey{ID: id, Name: name, Role: role, Hash: hash, Last4: last4, CreatedBy: createdBy, CreatedAt: fromMillis(now),
 		ExpiresAt: fromMillis(millis(expires))}, nil
@@ -104,8 +120,14 @@ func (s *Store) DisableAPIKey(ctx context.Context, id int64) (APIKey, error) {
 		return APIKey{}, fmt.Errorf("store: disable api key %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "UPDATE api_keys SET disabled_at = ? WHERE id = ? AND disabled_at = 0", millis(s.now()), id); err != nil {
+	res, err := tx.ExecContext(ctx, "UPDATE api_keys SET disabled_at = ? WHERE id = ? AND disabled_at = 0", millis(s.now()), id)
+	if err != nil {
 		return APIKey{}, fmt.Errorf("store: disable api key %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if err := s.audit(ctx, tx, AuditAPIKey, strconv.FormatInt(id, 10), ActionAPIKeyDisable, nil); err != nil {
+			return APIKey{}, err
+		}
 	}
 	k, err := scanAPIKey(tx.QueryRowContext(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -137,6 +159,9 @@ func (s *Store) DeleteAPIKey(ctx context.Context, id int64) (APIKey, error) {
 		return APIKey{}, fmt.Errorf("store: delete api key %d: %w", id, err)
 	}
 	if err := s.notify(ctx, tx, Change{APIKeyHash: k.Hash}); err != nil {
+		return APIKey{}, err
+	}
+	if err := s.audit(ctx, tx, AuditAPIKey, strconv.FormatInt(id, 10), ActionAPIKeyDelete, map[string]any{"name": k.Name, "role": k.Role}); err != nil {
 		return APIKey{}, err
 	}
 	return k, commit(tx, "delete api key")

@@ -133,6 +133,11 @@ func (s *Store) ReplaceAccountParameters(ctx context.Context, id, name string, p
 	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
 		return cur, err
 	}
+	details := accountChanges(cur, name, params)
+	details["tokens_deleted"] = hadTokens > 0
+	if err := s.audit(ctx, tx, AuditAccount, id, ActionAccountUpdate, details); err != nil {
+		return cur, err
+	}
 	if err := commit(tx, "update account"); err != nil {
 		return cur, err
 	}

@@ -96,6 +96,9 @@ func (s *Store) CreateIntegration(ctx context.Context, in oauthflow.Integration)
 			return in, err
 		}
 	}
+	if err := s.audit(ctx, tx, AuditIntegration, in.Key, ActionIntegrationCreate, integrationChanges("", config, in.OAuth2.ClientSecret != "")); err != nil {
+		return in, err
+	}
 	if err := commit(tx, "create integration"); err != nil {
 		return in, err
 	}
@@ -192,7 +195,8 @@ func (s *Store) UpdateIntegration(ctx context.Context, oldKey string, in oauthfl
 	}
 	defer tx.Rollback()
 	var id int64
-	err = tx.QueryRowContext(ctx, "SELECT id FROM integrations WHERE key = ?", oldKey).Scan(&id)
+	var oldConfig string
+	err = tx.QueryRowContext(ctx, "SELECT id, config FROM integrations WHERE key = ?", oldKey).Scan(&id, &oldConfig)
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, fmt.Errorf("store: update integration %q: %w", oldKey, ErrNotFound)
 	}
@@ -229,6 +233,9 @@ func (s *Store) UpdateIntegration(ctx context.Context, oldKey string, in oauthfl
 	if err := s.notify(ctx, tx, Change{Integrations: true}); err != nil {
 		return in, err
 	}
+	if err := s.audit(ctx, tx, AuditIntegration, in.Key, ActionIntegrationUpdate, integrationChanges(oldConfig, config, in.OAuth2.ClientSecret != "")); err != nil {
+		return in, err
+	}
 	if err := commit(tx, "update integration"); err != nil {
 		return in, err
 	}
@@ -260,6 +267,9 @@ func (s *Store) DeleteIntegration(ctx context.Context, key string) (int, error) 
 		return 0, fmt.Errorf("store: delete integration %q: %w", key, err)
 	}
 	if err := s.notify(ctx, tx, Change{Integrations: true}); err != nil {
+		return 0, err
+	}
+	if err := s.audit(ctx, tx, AuditIntegration, key, ActionIntegrationDelete, map[string]any{"accounts_deleted": n}); err != nil {
 		return 0, err
 	}
 	return n, commit(tx, "delete integration")

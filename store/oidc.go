@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -146,6 +147,10 @@ func (s *Store) SignInOIDCUser(ctx context.Context, id OIDCIdentity) (u User, cr
 		}
 		u = User{ID: uid, Email: email, Role: id.Role, CreatedAt: fromMillis(now), UpdatedAt: fromMillis(now),
 			OIDCIssuer: id.Issuer, OIDCSubject: id.Subject, LastSignInAt: fromMillis(now)}
+		if err := s.audit(signingIn(ctx, u), tx, AuditUser, strconv.FormatInt(uid, 10), ActionUserCreate,
+			map[string]any{"email": email, "role": id.Role, "single_sign_on": true}); err != nil {
+			return User{}, false, err
+		}
 		return u, true, commit(tx, "create single sign-on user")
 	case err != nil:
 		return User{}, false, fmt.Errorf("store: single sign-on user: %w", err)
@@ -155,6 +160,14 @@ func (s *Store) SignInOIDCUser(ctx context.Context, id OIDCIdentity) (u User, cr
 	if _, err := tx.ExecContext(ctx, "UPDATE users SET email = ?, role = ?, last_signin_at = ?, updated_at = ? WHERE id = ?",
 		email, id.Role, now, now, u.ID); err != nil {
 		return User{}, false, fmt.Errorf("store: single sign-on user %d: %w", u.ID, err)
+	}
+	if changed := fieldDiff(map[string]any{"email": u.Email, "role": u.Role}, map[string]any{"email": email, "role": id.Role}, nil); len(changed) > 0 {
+		// The provider's groups moved the user: whose change it was is the
+		// provider's, but the audit log still shows it happened, at this sign-in.
+		if err := s.audit(signingIn(ctx, u), tx, AuditUser, strconv.FormatInt(u.ID, 10), ActionUserUpdate,
+			map[string]any{"changed": changed, "single_sign_on": true}); err != nil {
+			return User{}, false, err
+		}
 	}
 	u.Email, u.Role, u.LastSignInAt, u.UpdatedAt = email, id.Role, fromMillis(now), fromMillis(now)
 	return u, false, commit(tx, "single sign-on user")

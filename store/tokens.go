@@ -146,6 +146,9 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
 		return t, err
 	}
+	if err := s.auditConnect(ctx, tx, accountID, ev.Reason, t.Scopes); err != nil {
+		return t, err
+	}
 	return t, commit(tx, "save token")
 }
 
@@ -253,6 +256,10 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	}
 	defer tx.Rollback()
 	now := s.now()
+	var was string
+	if err := tx.QueryRowContext(ctx, "SELECT status FROM accounts WHERE id = ?", accountID).Scan(&was); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
+	}
 	// The account's row first, then its token: the order SaveToken locks them in.
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = '[]', temporary_failures = 0,
 		token_version = token_version + 1, health = '', updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
@@ -280,6 +287,11 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	}
 	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
 		return err
+	}
+	if was != oauthflow.StatusDisconnected { // a delete disconnects first: a disconnected account changes in nothing
+		if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountDisconnect, map[string]any{"revoked": revoked}); err != nil {
+			return err
+		}
 	}
 	return commit(tx, "disconnect account")
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -159,6 +160,10 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash,
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, err)
 	}
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), ActionUserCreate,
+		map[string]any{"email": email, "role": role, "temporary_password": mustChange}); err != nil {
+		return User{}, err
+	}
 	return User{ID: id, Email: email, PasswordHash: passwordHash, Role: role, MustChangePassword: mustChange,
 		CreatedAt: fromMillis(millis(now)), UpdatedAt: fromMillis(millis(now))}, nil
 }
@@ -221,7 +226,10 @@ func (s *Store) SetUserRole(ctx context.Context, id int64, role string) error {
 	if !ValidRole(role) {
 		return fmt.Errorf("store: set role: unknown role %q", role)
 	}
-	return s.updateUserGuarded(ctx, id, role != RoleAdmin, "UPDATE users SET role = ?, updated_at = ? WHERE id = ?", role, millis(s.now()), id)
+	details := func(old string) (string, map[string]any) {
+		return ActionUserRole, map[string]any{"changed": map[string]any{"role": map[string]any{"from": old, "to": role}}}
+	}
+	return s.updateUserGuarded(ctx, id, role != RoleAdmin, details, "UPDATE users SET role = ?, updated_at = ? WHERE id = ?", role, millis(s.now()), id)
 }
 
 // SetUserDisabled disables (ending their sessions) or re-enables a user;
@@ -231,7 +239,12 @@ func (s *Store) SetUserDisabled(ctx context.Context, id int64, disabled bool) er
 	if disabled {
 		at = millis(s.now())
 	}
-	if err := s.updateUserGuarded(ctx, id, disabled, "UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ?", at, millis(s.now()), id); err != nil {
+	action := ActionUserEnable
+	if disabled {
+		action = ActionUserDisable
+	}
+	details := func(string) (string, map[string]any) { return action, nil }
+	if err := s.updateUserGuarded(ctx, id, disabled, details, "UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ?", at, millis(s.now()), id); err != nil {
 		return err
 	}
 	if disabled {
@@ -241,8 +254,9 @@ func (s *Store) SetUserDisabled(ctx context.Context, id int64, disabled bool) er
 }
 
 // updateUserGuarded runs an update on one user; when removesAdmin, it first
-// checks in the same transaction that another enabled admin remains.
-func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bool, query string, args ...any) error {
+// checks in the same transaction that another enabled admin remains. audit
+// names the action and its details, given the user's role before.
+func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bool, audit func(role string) (string, map[string]any), query string, args ...any) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: update user %d: %w", id, err)
@@ -272,18 +286,23 @@ func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bo
 	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("store: update user %d: %w", id, err)
 	}
+	action, details := audit(role)
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), action, details); err != nil {
+		return err
+	}
 	return commit(tx, "update user")
 }
 
 // SetPassword replaces a password user's hash; a single sign-on user has no
 // password to replace (ErrNotFound).
 func (s *Store) SetPassword(ctx context.Context, id int64, passwordHash string, mustChange bool) error {
-	res, err := s.write.ExecContext(ctx, "UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ? AND oidc_subject = ''",
+	n, err := s.execAudited(ctx, "set password", auditRow{AuditUser, strconv.FormatInt(id, 10), ActionUserChangePassword, nil},
+		"UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ? AND oidc_subject = ''",
 		passwordHash, boolInt(mustChange), millis(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("store: set password of user %d: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("store: set password of user %d: %w", id, ErrNotFound)
 	}
 	return nil
@@ -309,6 +328,9 @@ func (s *Store) ResetPassword(ctx context.Context, id int64, tempHash string) er
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", id); err != nil {
 		return fmt.Errorf("store: reset password of user %d: %w", id, err)
+	}
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), ActionUserResetPassword, nil); err != nil {
+		return err
 	}
 	return commit(tx, "reset password")
 }
@@ -349,15 +371,40 @@ func (s *Store) DeleteUser(ctx context.Context, id, by int64) (User, error) {
 			return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
 		}
 	}
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), ActionUserDelete, map[string]any{"email": u.Email, "role": u.Role}); err != nil {
+		return User{}, err
+	}
 	return u, commit(tx, "delete user")
 }
 
-// RecordSignIn notes when a user last signed in (the users page shows it).
+// RecordSignIn notes when a user last signed in (the users page shows it)
+// and, when ctx carries an actor, writes the sign-in to the audit log as
+// that user's, from the actor's address.
 func (s *Store) RecordSignIn(ctx context.Context, id int64) error {
-	if _, err := s.write.ExecContext(ctx, "UPDATE users SET last_signin_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
+	u, err := s.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	method := "password"
+	if u.SSO() {
+		method = "oidc"
+	}
+	ctx = signingIn(ctx, u)
+	if _, err := s.execAudited(ctx, "record sign-in", auditRow{AuditUser, strconv.FormatInt(id, 10), ActionSignIn, map[string]any{"method": method}},
+		"UPDATE users SET last_signin_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
 		return fmt.Errorf("store: record sign-in of user %d: %w", id, err)
 	}
 	return nil
+}
+
+// signingIn makes the user signing in the actor of ctx, keeping the address.
+func signingIn(ctx context.Context, u User) context.Context {
+	a, ok := oauthflow.ActorFrom(ctx)
+	if !ok {
+		return ctx
+	}
+	a.Kind, a.ID, a.Name = oauthflow.ActorUser, strconv.FormatInt(u.ID, 10), u.Email
+	return oauthflow.WithActor(ctx, a)
 }
 
 func boolInt(b bool) int {
