@@ -1,9 +1,14 @@
 package handlers
 
 import (
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 
 	"github.com/labstack/echo/v4"
+
+	"airlock/views"
 )
 
 // apiResetIdentity: POST /api/v1/accounts/{id}/reset-identity → the
@@ -22,5 +27,17 @@ func (h *Handler) accountResetIdentity(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.accountStatusPartial(c, a.ID, nil, "Identity reset: the next connect records whoever signs in at the provider.")
+	if err := h.flash(c, "success", "Identity reset: the next connect records whoever signs in at the provider."); err != nil {
+		return err
+	}
+	return seeOther(c, "/accounts/"+url.PathEscape(a.ID))
+}
+
+// capturedKVs are captured values in name order, for the account page.
+func capturedKVs(m map[string]string) []views.KV {
+	var out []views.KV
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, views.KV{Name: k, Value: m[k]})
+	}
+	return out
 }

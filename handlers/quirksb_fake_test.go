@@ -41,6 +41,9 @@ type quirkFake struct {
 	userinfoCalls  int
 	counter        int
 	requestedScope string
+	// check, when set, decides which access tokens the API accepts (an
+	// instance server trusting its login server's tokens).
+	check func(string) bool
 }
 
 // newQuirkFake starts a fake on addr (127.0.0.1:0 unless given).
@@ -184,11 +187,19 @@ func (f *quirkFake) api(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.apiCalls++
 	f.apiPaths = append(f.apiPaths, r.URL.Path)
-	if !f.access[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
+	at := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if f.check != nil && !f.check(at) || f.check == nil && !f.access[at] {
 		writeJSONStatus(w, 401, map[string]any{"error": "invalid_token"})
 		return
 	}
-	writeJSONStatus(w, 200, map[string]any{"ok": true, "path": r.URL.Path})
+	writeJSONStatus(w, 200, map[string]any{"ok": true, "path": r.URL.Path, "user": userOf(at)})
+}
+
+// valid reports whether the fake issued at and it is still live.
+func (f *quirkFake) valid(at string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.access[at]
 }
 
 // expireAll makes every access token issued so far invalid (the provider
@@ -209,4 +220,10 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// userOf is who an access token of the fake was issued to.
+func userOf(at string) string {
+	_, user, _ := strings.Cut(strings.TrimPrefix(at, "at-"), "-")
+	return user
 }

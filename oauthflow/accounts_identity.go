@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -106,7 +107,12 @@ func (a *Accounts) facts(ctx context.Context, acct Account, in Integration, q ur
 	if _, ok := err.(*Error); ok {
 		return f, err
 	}
-	return f, refused("A captured value was refused", capitalize(msg)+".", err)
+	title := "The connection could not be completed"
+	var ce *captureError
+	if errors.As(err, &ce) {
+		title = "A captured value was refused"
+	}
+	return f, refused(title, capitalize(msg)+". Nothing was stored; check the integration, then connect again.", err)
 }
 
 func (a *Accounts) readFacts(ctx context.Context, acct Account, in Integration, ans *answers, tok Token) (AccountFacts, error) {
