@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 )
@@ -133,7 +132,11 @@ func TestQuickBooksLike(t *testing.T) {
 			t.Errorf("got API path %s, want /v3/company/9130/companyinfo/9130", p)
 		}
 	}
-	if out := ts.api("POST", "/api/v1/accounts/"+id+"/request", key, `{"method":"GET","url":"`+f.URL()+`/v3/company/1111/x"}`); !strings.Contains(out.body, "API base URL") && out.status == 200 {
-		t.Errorf("a request for another realm was sent: got %d %s", out.status, out.body)
+	n := len(f.apiPaths)
+	f.mu.Unlock()
+	out := ts.api("POST", "/api/v1/accounts/"+id+"/request", key, `{"method":"GET","url":"`+f.URL()+`/v3/company/1111/x"}`)
+	f.mu.Lock()
+	if out.status != http.StatusUnprocessableEntity || len(f.apiPaths) != n {
+		t.Errorf("a request for another realm: got %d %s (%d calls sent), want 422 and nothing sent", out.status, out.body, len(f.apiPaths)-n)
 	}
 }

@@ -246,3 +246,20 @@ func withCaptureTrials(in Integration, values map[string]string) map[string]stri
 	}
 	return m
 }
+
+// captureStandIns gives every capture a stand-in in the builder's preview:
+// an origin one where the capture stands for the origin.
+func captureStandIns(in Integration, s *standIns, next func() string) {
+	origins := originNames(in)
+	for _, c := range in.OAuth2.Capture {
+		if _, taken := s.values[c.Name]; taken || !isParamName(c.Name) {
+			continue
+		}
+		v := next()
+		if origins[c.Name] {
+			v = "https://" + v
+		}
+		s.values[c.Name] = v
+		s.pairs = append(s.pairs, v, "{"+c.Name+"}")
+	}
+}

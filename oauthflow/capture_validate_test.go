@@ -109,3 +109,16 @@ func TestExpandOriginCapture(t *testing.T) {
 		})
 	}
 }
+
+func TestPreviewWithCaptures(t *testing.T) {
+	in := salesforceLike()
+	in.OAuth2.Capture = append(in.OAuth2.Capture, Capture{Name: "accounts_server", From: FromCallback, Path: "accounts-server", AllowedHosts: []string{"*.zoho.eu"}})
+	in.OAuth2.TokenURL = "{accounts_server}/oauth/v2/token"
+	s := SampleRequests(in, "https://airlock.example/cb")
+	if s.TokenErr != nil || s.Token == nil {
+		t.Fatalf("got token error %v, want a sample token request", s.TokenErr)
+	}
+	if got := s.show.Replace(s.Token.URL.String()); got != "{accounts_server}/oauth/v2/token" {
+		t.Errorf("got %s, want {accounts_server}/oauth/v2/token", got)
+	}
+}
