@@ -60,6 +60,34 @@ func TestSalesforceLike(t *testing.T) {
 	if !containsAll(page.body, "instance_url", instance.URL()) {
 		t.Errorf("the account page does not show the captured instance_url")
 	}
+	salesforceRefreshCaptures(t, ts, login, instance, id, key)
+}
+
+// salesforceRefreshCaptures: a refresh answer's instance_url outside the
+// allowed hosts is not stored (the token is); one inside replaces it.
+func salesforceRefreshCaptures(t *testing.T, ts *testServer, login, instance *quirkFake, id, key string) {
+	moved := newQuirkFake(t, ts.clock.Now, "")
+	moved.check = login.valid
+	login.tokenExtra = func() map[string]any { return map[string]any{"instance_url": "https://evil.test"} }
+	login.expireAll()
+	if out := ts.send(t, id, key, "{instance_url}/services/data/v59.0/limits"); out.Status != 200 || !out.Refreshed {
+		t.Fatalf("refresh with a refused instance_url: got %d refreshed=%v, want 200 after a refresh", out.Status, out.Refreshed)
+	}
+	if got := ts.accountOf(t, id, key).Captured["instance_url"]; got != instance.URL() {
+		t.Errorf("got instance_url %s after a refused value, want %s kept", got, instance.URL())
+	}
+	login.tokenExtra = func() map[string]any { return map[string]any{"instance_url": moved.URL()} }
+	login.expireAll()
+	ts.send(t, id, key, "{instance_url}/services/data/v59.0/limits") // refreshed at the old instance, which now has moved
+	if got := ts.accountOf(t, id, key).Captured["instance_url"]; got != moved.URL() {
+		t.Fatalf("got instance_url %s, want the refresh answer's %s", got, moved.URL())
+	}
+	if out := ts.send(t, id, key, "{instance_url}/services/data/v59.0/limits"); out.Status != 200 {
+		t.Errorf("request at the new instance: got %d, want 200", out.Status)
+	}
+	if _, _, calls, _ := moved.counts(); calls != 1 {
+		t.Errorf("got %d calls at the new instance, want 1", calls)
+	}
 }
 
 // TestZohoLike: the region's accounts-server arrives on the callback, and

@@ -286,6 +286,10 @@ func baseKey(in Integration, values map[string]string) string {
 		b.WriteString(values[p.Name])
 		b.WriteByte(0)
 	}
+	for _, c := range in.OAuth2.Capture { // captured values fill base URLs too
+		b.WriteString(values[c.Name])
+		b.WriteByte(0)
+	}
 	return b.String()
 }
 
