@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -205,5 +206,30 @@ func TestCaptureRulesThroughAPI(t *testing.T) {
 	got := ts.api("GET", "/api/v1/integrations/a1", admin, "")
 	if !containsAll(got.body, `"capture":[`, `"allowed_hosts":["evil.test"]`) {
 		t.Errorf("export: got %s, want the capture carried", got.body)
+	}
+}
+
+// TestCallbackCaptureRefused: a callback's accounts-server outside the
+// allowed hosts refuses the callback before the code exchange: the evil
+// server never sees the code or the client secret.
+func TestCallbackCaptureRefused(t *testing.T) {
+	ts := newTestServer(t)
+	good := newQuirkFake(t, ts.clock.Now, "")
+	evil := newQuirkFake(t, ts.clock.Now, "127.0.0.2:0")
+	good.callbackExtra = func() url.Values { return url.Values{"accounts-server": {evil.URL()}} }
+	def := quirkDef("zoho", good, map[string]any{
+		"token_url": "{accounts_server}/token", "revoke_url": "{accounts_server}/revoke",
+		"capture": []map[string]any{{"name": "accounts_server", "from": "callback", "path": "accounts-server", "allowed_hosts": []string{"127.0.0.1"}}},
+	}, nil)
+	id, key := ts.quirkAccount(t, def)
+	r := quirkConnect(t, ts.signedIn("builder"), id)
+	if r.status != http.StatusBadRequest || !containsAll(r.body, "accounts_server", "127.0.0.2") {
+		t.Fatalf("callback: got %d, want 400 naming accounts_server and 127.0.0.2\n%s", r.status, r.body)
+	}
+	if tok, _, api, ui := evil.counts(); tok+api+ui != 0 || len(evil.revoked) != 0 {
+		t.Errorf("the evil server received %d token, %d API, %d userinfo calls and %d revocations, want none", tok, api, ui, len(evil.revoked))
+	}
+	if a := ts.accountOf(t, id, key); a.Status == "connected" || len(a.Captured) != 0 {
+		t.Errorf("got status %s captured %v, want not connected, nothing captured", a.Status, a.Captured)
 	}
 }
