@@ -72,6 +72,7 @@ func (h *Handler) accountVM(r store.AccountRow, integrationName string) views.Ac
 		v.Warnings = append(v.Warnings, views.WarningVM{Code: w.Code, Message: w.Message})
 	}
 	v.ExpiresIn, v.ExpiresAt = h.expiresIn(a)
+	v.Captured, v.Identity = capturedKVs(a.Captured), a.Identity
 	return v
 }
 
@@ -122,6 +123,7 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 		Request: views.RequestForm{Method: http.MethodGet, Headers: []views.KV{{Name: "Accept", Value: "application/json"}, {}, {}}},
 	}
 	v.Account.GrantType = in.OAuth2.GrantType
+	v.Account.HasIdentity = in.OAuth2.Identity != nil
 	if in.HealthCheck != nil && in.HealthCheck.URL != "" {
 		v.Request.URL = in.HealthCheck.URL
 	} else if len(in.APIBaseURLs) > 0 && in.APIBaseURLs[0] != oauthflow.AnyOrigin {

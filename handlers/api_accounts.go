@@ -26,6 +26,8 @@ type accountJSON struct {
 	Warnings        []oauthflow.Warning `json:"warnings"`
 	LastRefreshedAt *string             `json:"last_refreshed_at"`
 	LastError       *string             `json:"last_error"`
+	Captured        map[string]string   `json:"captured"` // issue 14 part B
+	Identity        *string             `json:"identity"`
 }
 
 func rfc3339OrNil(t time.Time) *string {
@@ -56,6 +58,13 @@ func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 	}
 	if a.LastError != "" {
 		j.LastError = &a.LastError
+	}
+	j.Captured = a.Captured
+	if j.Captured == nil {
+		j.Captured = map[string]string{}
+	}
+	if a.Identity != "" {
+		j.Identity = &a.Identity
 	}
 	return j
 }

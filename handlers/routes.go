@@ -98,6 +98,7 @@ func (h *Handler) accountRoutes(con *consoleRoutes) {
 	con.add(permBuild, "POST", "/accounts/:id/delete", h.accountDelete)
 	con.add(permBuild, "POST", "/accounts/:id/request", h.accountRequest)
 	con.add(permBuild, "POST", "/accounts/:id/check", h.accountCheck)
+	con.add(permBuild, "POST", "/accounts/:id/reset-identity", h.accountResetIdentity)
 
 }
 
@@ -119,6 +120,7 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.action(permBuild, "POST", "/accounts/:id/connect-link", h.apiConnectLink)
 	api.action(permBuild, "POST", "/accounts/:id/refresh", h.apiAccountRefresh)
 	api.action(permBuild, "POST", "/accounts/:id/disconnect", h.apiAccountDisconnect)
+	api.action(permBuild, "POST", "/accounts/:id/reset-identity", h.apiResetIdentity)
 	api.action(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)

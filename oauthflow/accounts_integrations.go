@@ -222,6 +222,7 @@ func (a *Accounts) adminChanges(ctx context.Context, admin bool, old *Integratio
 			fe[fmt.Sprintf("parameters[%d].allowed_values", i)] = adminAllowed
 		}
 	}
+	capturedHostsChanges(prev, in, fe)
 	if old != nil {
 		sets, err := a.st.AccountParameterSets(ctx, old.ID)
 		if err != nil {

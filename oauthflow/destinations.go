@@ -32,6 +32,7 @@ func CredentialURLs(in Integration) map[string]string {
 	if in.HealthCheck != nil {
 		add("health_check.url", in.HealthCheck.URL)
 	}
+	add("oauth2.userinfo_url", in.OAuth2.UserinfoURL) // it receives the access token
 	return m
 }
 
@@ -113,7 +114,7 @@ func endpointsFor(in Integration, a Account, stored Token) (Endpoints, error) {
 	if stored.Endpoints.Token != "" || in.OAuth2.GrantType != GrantClientCredentials {
 		return stored.Endpoints, nil
 	}
-	return ResolveEndpoints(in, a.Parameters)
+	return ResolveEndpoints(in, a.Values())
 }
 
 // hostParams reads a URL template's host: the parameters in it and, when the
@@ -158,6 +159,11 @@ func allowedValues(in Integration) map[string][]string {
 	for _, p := range in.Parameters {
 		if len(p.AllowedValues) > 0 {
 			m[p.Name] = p.AllowedValues
+		}
+	}
+	for _, c := range in.OAuth2.Capture { // checkCaptured holds a stored value to them
+		if len(c.AllowedHosts) > 0 {
+			m[c.Name] = c.AllowedHosts
 		}
 	}
 	return m
@@ -214,6 +220,9 @@ func MovedDestinations(old, in Integration, values map[string]string) []string {
 		}
 		if hc := in.HealthCheck; hc != nil && originMoved(accessOld, hc.URL, values) {
 			moved = append(moved, "health_check.url")
+		}
+		if originMoved(append(accessOld, old.OAuth2.UserinfoURL), in.OAuth2.UserinfoURL, values) {
+			moved = append(moved, "oauth2.userinfo_url")
 		}
 	}
 	if old.Token.In != in.Token.In {

@@ -174,6 +174,7 @@ func (c *Client) token(ctx context.Context, in Integration, values map[string]st
 		return Token{}, scrubError(err, forms())
 	}
 	t.Endpoints = ep
+	t.Answer = decodeAnswer(ct, body)
 	return t, nil
 }
 

@@ -46,6 +46,10 @@ type RefreshEvent struct {
 	// Backoff, for failures, is the account's failure streak after this
 	// one (zero for a failure outside any streak, such as a callback's).
 	Backoff Backoff
+	// Captured, for saves, are captured values the answer carried: merged
+	// into the account's. Identity is recorded if the account has none.
+	Captured map[string]string
+	Identity string
 }
 
 // TokenStore is what the Manager needs from persistence. The store package
@@ -343,6 +347,7 @@ func Warnings(in Integration, t Token) []Warning {
 	if in.OAuth2.GrantType == GrantAuthorizationCode && t.RefreshToken == "" {
 		ws = append(ws, Warning{Code: WarnNoRefreshToken, Message: "No refresh token was issued: a refresh token is expected — check the provider's offline access / consent settings (for example access_type=offline or prompt=consent)."})
 	}
+	ws = append(ws, scopeWarnings(in, t)...)
 	if t.Expiry.IsZero() {
 		ws = append(ws, Warning{Code: WarnUnknownExpiry, Message: "The provider did not say when the token expires (no expires_in): Airlock refreshes it only when the API rejects it."})
 	}

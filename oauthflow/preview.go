@@ -69,6 +69,7 @@ func newStandIns(in Integration) *standIns {
 		s.values[p.Name] = next()
 		s.pairs = append(s.pairs, s.values[p.Name], "{"+p.Name+"}")
 	}
+	captureStandIns(in, s, next)
 	return s
 }
 

@@ -132,9 +132,9 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	switch {
 	case err != nil:
 	case in.OAuth2.GrantType == GrantClientCredentials:
-		tok, err = m.opts.Client.ClientCredentials(cctx, in, a.Parameters, ep)
+		tok, err = m.opts.Client.ClientCredentials(cctx, in, a.Values(), ep)
 	default:
-		tok, err = m.opts.Client.Refresh(cctx, in, a.Parameters, ep, stored.RefreshToken)
+		tok, err = m.opts.Client.Refresh(cctx, in, a.Values(), ep, stored.RefreshToken)
 	}
 	took := m.opts.Now().Sub(start)
 	if err != nil {
@@ -154,6 +154,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 		prev = -1 // no token was stored (client credentials connecting): nothing to race with under our lease
 	}
 	ev := RefreshEvent{Reason: reason, Note: note, Warnings: Warnings(in, tok), Duration: took, Status: StatusConnected}
+	ev.Captured = m.refreshCaptures(a, in, &tok)
 	saved, err := m.saveToken(ctx, a.ID, prev, tok, ev)
 	if errors.Is(err, ErrTokenConflict) {
 		// Only possible when our lease expired mid-call or the account was

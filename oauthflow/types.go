@@ -85,6 +85,13 @@ type OAuth2 struct {
 	Issuer               string            `json:"issuer"`
 	RefreshWindowSeconds int               `json:"refresh_window_seconds"`
 	RejectedStatuses     []int             `json:"rejected_statuses"`
+
+	// issue 14 part B: captured values, the userinfo endpoint, identity and
+	// required scopes (see capture.go).
+	Capture        []Capture `json:"capture,omitempty"`
+	UserinfoURL    string    `json:"userinfo_url,omitempty"`
+	Identity       *Identity `json:"identity,omitempty"`
+	RequiredScopes []string  `json:"required_scopes,omitempty"`
 }
 
 // TokenPlacement says how a token is sent: a parameter name, a value template
@@ -157,6 +164,9 @@ const (
 	WarnShortTTL       = "short_ttl"
 	WarnNoRefreshToken = "no_refresh_token"
 	WarnUnknownExpiry  = "unknown_expiry"
+	// WarnInsufficientScopes: the provider granted fewer scopes than
+	// oauth2.required_scopes lists.
+	WarnInsufficientScopes = "insufficient_scopes"
 )
 
 // Account is one connected account: parameter values for an integration, plus
@@ -176,6 +186,12 @@ type Account struct {
 	LastError       string
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	// Captured are the values oauth2.capture kept from the provider's
+	// answers; they fill {name} placeholders like parameters (Values).
+	Captured map[string]string
+	// Identity is who the account is at the provider, recorded at the first
+	// connect ("" until then, or after a reset).
+	Identity string
 }
 
 // Endpoints are the expanded, absolute token and revocation endpoint URLs a
@@ -204,6 +220,9 @@ type Token struct {
 	Version      int64
 	// Endpoints are where the set was obtained, for its refresh and revocation.
 	Endpoints Endpoints
+	// Answer is the decoded token answer, read for captures and identity;
+	// never stored.
+	Answer map[string]any
 }
 
 // Lifetime is how long the token was valid when obtained (0 when unknown).

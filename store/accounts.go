@@ -25,7 +25,8 @@ func NewAccountID() string {
 
 const accountColumns = `a.id, a.integration_id, i.key, a.name, a.parameters, a.status, a.last_error, a.warnings,
 	a.last_refreshed_at, a.created_at, a.updated_at, a.health, a.health_detail, a.health_checked_at, a.temporary_failures,
-	COALESCE(t.expires_at, 0), COALESCE(t.scopes, ''), t.refresh_token IS NOT NULL AND t.account_id IS NOT NULL`
+	COALESCE(t.expires_at, 0), COALESCE(t.scopes, ''), t.refresh_token IS NOT NULL AND t.account_id IS NOT NULL,
+	a.captured, a.identity`
 
 const accountFrom = ` FROM accounts a JOIN integrations i ON i.id = a.integration_id LEFT JOIN tokens t ON t.account_id = a.id `
 
@@ -42,11 +43,15 @@ type AccountRow struct {
 func scanAccount(row interface{ Scan(...any) error }) (AccountRow, error) {
 	var r AccountRow
 	a := &r.Account
-	var params, warnings, scopes string
+	var params, warnings, scopes, captured string
 	var refreshed, created, updated, expires int64
 	if err := row.Scan(&a.ID, &a.IntegrationID, &a.IntegrationKey, &a.Name, &params, &a.Status, &a.LastError, &warnings,
 		&refreshed, &created, &updated, &r.Health, &r.HealthDetail, &r.HealthCheckedAt, &r.TemporaryFailures,
-		&expires, &scopes, &a.HasRefreshToken); err != nil {
+		&expires, &scopes, &a.HasRefreshToken, &captured, &a.Identity); err != nil {
+		return r, err
+	}
+	var err error
+	if a.Captured, err = decodeCaptured(a.ID, captured); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(params), &a.Parameters); err != nil {

@@ -140,6 +140,9 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	if err := endStreak(ctx, tx, accountID); err != nil {
 		return t, err
 	}
+	if err := saveFacts(ctx, tx, accountID, ev.Captured, ev.Identity); err != nil {
+		return t, err
+	}
 	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
 		return t, err
 	}

@@ -19,7 +19,7 @@ var fieldOrder = []string{
 	"name", "key", "parameters", "oauth2.grant_type", "oauth2.authorization_url", "oauth2.token_url", "oauth2.token_method",
 	"oauth2.revoke_url", "oauth2.scope", "oauth2.client_id", "oauth2.client_secret", "oauth2.client_auth", "oauth2.pkce",
 	"oauth2.authorization_params", "oauth2.token_params", "oauth2.issuer", "oauth2.refresh_window_seconds",
-	"oauth2.rejected_statuses", "token.name", "token.template", "token.in", "request_parameters", "api_base_urls", "health_check",
+	"oauth2.rejected_statuses", "oauth2.capture", "oauth2.userinfo_url", "oauth2.identity", "oauth2.required_scopes", "token.name", "token.template", "token.in", "request_parameters", "api_base_urls", "health_check",
 }
 
 var fieldLabels = map[string]string{
@@ -28,6 +28,8 @@ var fieldLabels = map[string]string{
 	"oauth2.token_method": "Access token verb", "oauth2.revoke_url": "Revoke token endpoint", "oauth2.scope": "Scope",
 	"oauth2.client_id": "Client ID", "oauth2.client_secret": "Client secret", "oauth2.client_auth": "Client authentication",
 	"oauth2.pkce": "PKCE", "oauth2.authorization_params": "Extra authorization parameters", "oauth2.token_params": "Extra token parameters",
+	"oauth2.capture": "Captured values", "oauth2.userinfo_url": "Userinfo URL", "oauth2.identity.from": "Identity source",
+	"oauth2.identity.path": "Identity path", "oauth2.required_scopes": "Required scopes",
 	"oauth2.issuer": "Expected issuer", "oauth2.refresh_window_seconds": "Refresh window", "oauth2.rejected_statuses": "Token rejected statuses",
 	"token.name": "Token parameter name", "token.template": "Token value template", "token.in": "Token parameter type",
 	"request_parameters": "Request parameters", "api_base_urls": "API base URLs",
@@ -39,7 +41,7 @@ var indexedPathRE = regexp.MustCompile(`^(parameters|request_parameters|api_base
 // formField is the form control that shows a path's error: extra
 // parameters and rejected statuses are one control each in the form.
 func formField(path string) string {
-	for _, agg := range []string{"oauth2.authorization_params", "oauth2.token_params", "oauth2.rejected_statuses"} {
+	for _, agg := range []string{"oauth2.authorization_params", "oauth2.token_params", "oauth2.rejected_statuses", "oauth2.capture", "oauth2.required_scopes"} {
 		if strings.HasPrefix(path, agg) {
 			return agg
 		}
