@@ -145,12 +145,12 @@ func addErrorCodes(doc docObject) error {
 	ec["enum"], ec["x-airlock-statuses"] = enum, statuses
 	responses := objectAt(objectAt(doc, "components"), "responses")
 	for _, status := range order {
-		var lines []string
+		var codes []string
 		for _, c := range byStatus[status] {
-			lines = append(lines, "`"+str(c)+"`: "+str(words[str(c)]))
+			codes = append(codes, "`"+str(c)+"`")
 		}
 		responses["Error"+strconv.Itoa(status)] = docObject{
-			"description": http.StatusText(status) + ". " + strings.Join(lines, " "),
+			"description": http.StatusText(status) + ": " + strings.Join(codes, ", ") + " (see ErrorCode).",
 			"content": docObject{"application/json": docObject{"schema": docObject{"allOf": []any{
 				docObject{"$ref": "#/components/schemas/Error"},
 				docObject{"properties": docObject{"error": docObject{"properties": docObject{"code": docObject{"enum": byStatus[status]}}}}},

@@ -115,6 +115,9 @@ func apiOpView(doc docObject, p, m string, item, op docObject) views.APIOp {
 				for _, c := range asList(code["enum"]) {
 					rv.Codes = append(rv.Codes, str(c))
 				}
+				if len(rv.Codes) > 0 { // the codes are listed beside; their words are in the error table
+					rv.Description, _, _ = strings.Cut(rv.Description, ":")
+				}
 			}
 		}
 		o.Responses = append(o.Responses, rv)

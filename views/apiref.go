@@ -1,5 +1,7 @@
 package views
 
+import "strings"
+
 // APIRefView is the API page: the OpenAPI document, grouped by tag.
 type APIRefView struct {
 	Title       string
@@ -82,3 +84,7 @@ func MethodClass(m string) string {
 	}
 	return "warn"
 }
+
+// CodeSpans splits the document's text on backticks: the odd parts are
+// code, as in Markdown, so `x-airlock-role` reads as code and not as quotes.
+func CodeSpans(s string) []string { return strings.Split(s, "`") }
