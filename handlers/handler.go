@@ -19,6 +19,7 @@ import (
 	"airlock/oauthflow"
 	"airlock/static"
 	"airlock/store"
+	"airlock/views"
 )
 
 // Config is the part of the server configuration the HTTP layer needs.
@@ -114,6 +115,10 @@ type Handler struct {
 	dummyHash string
 	// routePerms records the permission of every route (for tests and docs).
 	routePerms map[string]perm
+	// openapi is the API reference document, served as is; apiRef is the
+	// console's view of it.
+	openapi []byte
+	apiRef  views.APIRefView
 }
 
 // New builds the handler and its router.
@@ -163,6 +168,7 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		}
 		h.oidc = oauthflow.NewOIDCSignIn(h.cfg.OIDC, hc, h.cfg.PublicURL.String()+OIDCCallbackPath, now)
 	}
+	h.loadOpenAPI()
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

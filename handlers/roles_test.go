@@ -95,6 +95,8 @@ var wantRoutePerms = map[string]perm{
 	"POST /api/v1/accounts/:id/request":        permBuild,
 	"GET /api/v1/accounts/:id/token":           permAdmin,
 	"GET /api/v1/audit":                        permAdmin,
+	"GET /api/v1/openapi.json":                 permNone,
+	"GET /api":                                 permRead,
 }
 
 func TestEveryRouteIsClassified(t *testing.T) {

@@ -86,6 +86,7 @@ func (h *Handler) accountRoutes(con *consoleRoutes) {
 	con.add(permRead, "GET", "/accounts", h.accountsPage)
 	con.add(permRead, "GET", "/accounts/:id", h.accountPage)
 	con.add(permRead, "GET", "/activity", h.activityPage)
+	con.add(permRead, "GET", "/api", h.apiReferencePage)
 	con.add(permBuild, "POST", "/alerts/:id/ack", h.alertAck)
 	con.add(permBuild, "GET", "/integrations/:key/accounts/new", h.accountNewPage)
 	con.add(permBuild, "POST", "/integrations/:key/accounts", h.accountCreate)
@@ -105,6 +106,7 @@ func (h *Handler) accountRoutes(con *consoleRoutes) {
 // apiRoutes are the JSON API: Bearer API keys only, never cookies, outside CSRF.
 func (h *Handler) apiRoutes(e *echo.Echo) {
 	api := &apiRoutes{h: h, g: e.Group("/api/v1")}
+	h.add(api.g, permNone, "GET", "/openapi.json", h.openapiJSON) // public: the API's shape, no data (openapi.go)
 	api.add(permRead, "GET", "/whoami", h.whoami)
 	api.add(permRead, "GET", "/integrations", h.apiIntegrationList)
 	api.add(permBuild, "POST", "/integrations", h.apiIntegrationCreate)
