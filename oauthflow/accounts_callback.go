@@ -150,14 +150,18 @@ func (a *Accounts) claimLink(ctx context.Context, flow Flow) (release func(), er
 
 // exchange trades the code at the token endpoint recorded with the flow,
 // never one built from the request or from values changed since; the
-// revocation endpoint is the integration's, filled in with the account's
-// values.
+// revocation and refresh endpoints are the integration's, filled in with the
+// account's values (changing those values revokes and deletes the tokens).
 func (a *Accounts) exchange(ctx context.Context, acct Account, in Integration, flow Flow, code string) (Token, error) {
 	revoke, err := revokeEndpoint(in, acct.Parameters)
 	if err != nil {
 		return Token{}, err
 	}
-	ep := Endpoints{Token: flow.TokenURL, Revoke: revoke}
+	refresh, err := refreshEndpoint(in, acct.Parameters)
+	if err != nil {
+		return Token{}, err
+	}
+	ep := Endpoints{Token: flow.TokenURL, Revoke: revoke, Refresh: refresh}
 	return a.o.Client.ExchangeCode(ctx, in, acct.Parameters, ep, code, flow.Verifier, flow.RedirectURI)
 }
 
