@@ -72,7 +72,21 @@ func (h *Handler) accountVM(r store.AccountRow, integrationName string) views.Ac
 		v.Warnings = append(v.Warnings, views.WarningVM{Code: w.Code, Message: w.Message})
 	}
 	v.ExpiresIn, v.ExpiresAt = h.expiresIn(a)
+	v.RefreshDiesIn, v.RefreshDiesAt = h.refreshDiesIn(a)
 	return v
+}
+
+// refreshDiesIn words when the account's refresh token dies ("" when unknown).
+func (h *Handler) refreshDiesIn(a oauthflow.Account) (string, string) {
+	if a.RefreshTokenExpiresAt.IsZero() || a.Status == oauthflow.StatusPending || a.Status == oauthflow.StatusDisconnected {
+		return "", ""
+	}
+	left := a.RefreshTokenExpiresAt.Sub(h.now())
+	exact := a.RefreshTokenExpiresAt.UTC().Format(time.RFC3339)
+	if left <= 0 {
+		return "expired " + views.Duration(left) + " ago", exact
+	}
+	return "in " + views.Duration(left) + " (" + exact + ")", exact
 }
 
 // expiresIn words when the account's token expires.

@@ -26,6 +26,8 @@ type accountJSON struct {
 	Warnings        []oauthflow.Warning `json:"warnings"`
 	LastRefreshedAt *string             `json:"last_refreshed_at"`
 	LastError       *string             `json:"last_error"`
+	// RefreshTokenExpiresAt is when the refresh token dies (issue 14), null when unknown.
+	RefreshTokenExpiresAt *string `json:"refresh_token_expires_at"`
 }
 
 func rfc3339OrNil(t time.Time) *string {
@@ -41,6 +43,7 @@ func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 		ID: a.ID, Integration: a.IntegrationKey, Name: a.Name, Parameters: a.Parameters, Status: a.Status,
 		ExpiresAt: rfc3339OrNil(a.ExpiresAt), Scopes: a.Scopes, HasRefreshToken: a.HasRefreshToken,
 		Warnings: a.Warnings, LastRefreshedAt: rfc3339OrNil(a.LastRefreshedAt),
+		RefreshTokenExpiresAt: rfc3339OrNil(a.RefreshTokenExpiresAt),
 	}
 	if j.Scopes == nil {
 		j.Scopes = []string{}
@@ -49,7 +52,7 @@ func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 		j.Warnings = []oauthflow.Warning{}
 	}
 	if a.Status == oauthflow.StatusPending || a.Status == oauthflow.StatusDisconnected {
-		j.ExpiresAt = nil
+		j.ExpiresAt, j.RefreshTokenExpiresAt = nil, nil
 	}
 	if connectURL != "" {
 		j.ConnectURL = &connectURL

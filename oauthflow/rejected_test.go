@@ -77,13 +77,21 @@ func TestValidateQuirks(t *testing.T) {
 			in.OAuth2.TokenResponse = TokenResponsePaths{ExpiresAt: "exp", ExpiresAtFormat: "iso"}
 		}, "oauth2.token_response.expires_at_format", "rfc3339"},
 		{"format without path", func(in *Integration) { in.OAuth2.TokenResponse.ExpiresAtFormat = "unix" }, "oauth2.token_response.expires_at_format", "expires_at"},
-		{"rule bad regexp", func(in *Integration) { in.RejectedResponses = []RejectedRule{{BodyPath: "ok", Equals: "false"}, {BodyPath: "ok", Matches: "(["}} }, "rejected_responses[1].matches", "regular expression"},
+		{"rule bad regexp", func(in *Integration) {
+			in.RejectedResponses = []RejectedRule{{BodyPath: "ok", Equals: "false"}, {BodyPath: "ok", Matches: "(["}}
+		}, "rejected_responses[1].matches", "regular expression"},
 		{"rule body path without comparison", func(in *Integration) { in.RejectedResponses = []RejectedRule{{BodyPath: "ok"}} }, "rejected_responses[0].equals", "equals"},
-		{"rule both equals and matches", func(in *Integration) { in.RejectedResponses = []RejectedRule{{BodyPath: "ok", Equals: "false", Matches: "f"}} }, "rejected_responses[0].equals", "exactly one"},
+		{"rule both equals and matches", func(in *Integration) {
+			in.RejectedResponses = []RejectedRule{{BodyPath: "ok", Equals: "false", Matches: "f"}}
+		}, "rejected_responses[0].equals", "exactly one"},
 		{"rule bad body path", func(in *Integration) { in.RejectedResponses = []RejectedRule{{BodyPath: "errors[x]", Equals: "1"}} }, "rejected_responses[0].body_path", "JSON path"},
 		{"rule header without comparison", func(in *Integration) { in.RejectedResponses = []RejectedRule{{Header: "WWW-Authenticate"}} }, "rejected_responses[0].contains", ""},
-		{"rule bad header name", func(in *Integration) { in.RejectedResponses = []RejectedRule{{Header: "WWW Authenticate", Contains: "x"}} }, "rejected_responses[0].header", "header name"},
-		{"rule header and body", func(in *Integration) { in.RejectedResponses = []RejectedRule{{Header: "X", BodyPath: "ok", Equals: "1"}} }, "rejected_responses[0].header", "not both"},
+		{"rule bad header name", func(in *Integration) {
+			in.RejectedResponses = []RejectedRule{{Header: "WWW Authenticate", Contains: "x"}}
+		}, "rejected_responses[0].header", "header name"},
+		{"rule header and body", func(in *Integration) {
+			in.RejectedResponses = []RejectedRule{{Header: "X", BodyPath: "ok", Equals: "1"}}
+		}, "rejected_responses[0].header", "not both"},
 		{"rule comparison without subject", func(in *Integration) { in.RejectedResponses = []RejectedRule{{Equals: "false"}} }, "rejected_responses[0].body_path", ""},
 		{"empty rule", func(in *Integration) { in.RejectedResponses = []RejectedRule{{}} }, "rejected_responses[0].statuses", "every answer"},
 		{"rule bad status", func(in *Integration) { in.RejectedResponses = []RejectedRule{{Statuses: []int{99}}} }, "rejected_responses[0].statuses[0]", ""},
