@@ -373,9 +373,14 @@ func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, 
 	}
 }
 
-// sweep deletes expired sessions, old pending flows and activity past its
-// retention.
+// sweep opens the alerts of refresh tokens that die soon and deletes expired
+// sessions, old pending flows and activity past its retention.
 func sweep(ctx context.Context, st *store.Store, ss *store.SessionStore, retention time.Duration, log *slog.Logger) {
+	if n, err := st.OpenRefreshTokenExpiryAlerts(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("refresh token expiry alerts", "err", err)
+	} else if n > 0 {
+		log.Info("refresh tokens expire soon: alerts opened", "count", n)
+	}
 	if n, err := st.SweepSessions(ctx, ss.Lifetimes.Idle); err != nil && ctx.Err() == nil {
 		log.Warn("sweep sessions", "err", err)
 	} else if n > 0 {

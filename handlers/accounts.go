@@ -73,7 +73,21 @@ func (h *Handler) accountVM(r store.AccountRow, integrationName string) views.Ac
 	}
 	v.ExpiresIn, v.ExpiresAt = h.expiresIn(a)
 	v.Captured, v.Identity = capturedKVs(a.Captured), a.Identity
+	v.RefreshDiesIn, v.RefreshDiesAt = h.refreshDiesIn(a)
 	return v
+}
+
+// refreshDiesIn words when the account's refresh token dies ("" when unknown).
+func (h *Handler) refreshDiesIn(a oauthflow.Account) (string, string) {
+	if a.RefreshTokenExpiresAt.IsZero() || a.Status == oauthflow.StatusPending || a.Status == oauthflow.StatusDisconnected {
+		return "", ""
+	}
+	left := a.RefreshTokenExpiresAt.Sub(h.now())
+	exact := a.RefreshTokenExpiresAt.UTC().Format(time.RFC3339)
+	if left <= 0 {
+		return "expired " + views.Duration(left) + " ago", exact
+	}
+	return "in " + views.Duration(left) + " (" + exact + ")", exact
 }
 
 // expiresIn words when the account's token expires.

@@ -44,6 +44,7 @@ func readIntegrationForm(form url.Values) (f views.IntegrationForm, secret strin
 	} else {
 		f.PKCE = true
 	}
+	f.Quirks = readQuirksForm(get)
 	readRows(form, &f)
 	return f, form.Get("oauth2.client_secret")
 }
@@ -135,6 +136,7 @@ func integrationFromForm(f views.IntegrationForm, secret string) (oauthflow.Inte
 		"Refresh window must be a whole number of seconds, e.g. 1800")
 	in.OAuth2.RejectedStatuses = parseStatuses(fe, f.RejectedStatuses)
 	quirksBFromForm(fe, f, &in.OAuth2)
+	applyQuirks(fe, &in, f.Quirks)
 	if strings.TrimSpace(f.HealthURL) != "" {
 		in.HealthCheck = &oauthflow.HealthCheck{Method: f.HealthMethod, URL: f.HealthURL,
 			ExpectStatus: parseInt(fe, "health_check.expect_status", f.HealthStatus, "Expected status must be a number, e.g. 200")}
@@ -210,6 +212,7 @@ func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 		TokenName: in.Token.Name, TokenTemplate: in.Token.Template, TokenIn: in.Token.In,
 		BaseURLs:     slices.Clone(in.APIBaseURLs),
 		HealthMethod: "GET",
+		Quirks:       quirksForm(in),
 	}
 	if o.RefreshWindowSeconds != 0 {
 		f.RefreshWindow = strconv.Itoa(o.RefreshWindowSeconds)

@@ -23,11 +23,11 @@ func TestCapturedHostRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ts := newTestServer(t)
-			login := newQuirkFake(t, ts.clock.Now, "")
+			login := newQuirkFakeB(t, ts.clock.Now, "")
 			target := "https://evil.test"
-			var evil *quirkFake
+			var evil *quirkFakeB
 			if c.evilAddr != "" {
-				evil = newQuirkFake(t, ts.clock.Now, c.evilAddr)
+				evil = newQuirkFakeB(t, ts.clock.Now, c.evilAddr)
 				target = evil.URL()
 			}
 			login.tokenExtra = func() map[string]any { return map[string]any{"instance_url": target} }
@@ -78,7 +78,7 @@ func TestIdentityMismatch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ts := newTestServer(t)
-			f := newQuirkFake(t, ts.clock.Now, "")
+			f := newQuirkFakeB(t, ts.clock.Now, "")
 			o := map[string]any{"identity": c.identity}
 			if c.userinfo {
 				o["userinfo_url"] = f.URL() + "/userinfo"
@@ -125,7 +125,7 @@ func TestIdentityMismatch(t *testing.T) {
 // TestResetIdentityConsole: the account page's button, with its CSRF token.
 func TestResetIdentityConsole(t *testing.T) {
 	ts := newTestServer(t)
-	f := newQuirkFake(t, ts.clock.Now, "")
+	f := newQuirkFakeB(t, ts.clock.Now, "")
 	id, key := ts.quirkAccount(t, quirkDef("idp", f, map[string]any{"identity": map[string]any{"from": "id_token", "path": "sub"}}, nil))
 	browser := ts.signedIn("builder")
 	quirkConnect(t, browser, id)
@@ -159,7 +159,7 @@ func TestRequiredScopes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ts := newTestServer(t)
-			f := newQuirkFake(t, ts.clock.Now, "")
+			f := newQuirkFakeB(t, ts.clock.Now, "")
 			f.scope = c.granted
 			id, key := ts.quirkAccount(t, quirkDef("sc", f, map[string]any{"scope": "read write admin", "required_scopes": []string{"read", "write", "admin"}}, nil))
 			browser := ts.signedIn("builder")
@@ -188,7 +188,7 @@ func TestRequiredScopes(t *testing.T) {
 // builder may not set allowed hosts.
 func TestCaptureRulesThroughAPI(t *testing.T) {
 	ts := newTestServer(t)
-	f := newQuirkFake(t, ts.clock.Now, "")
+	f := newQuirkFakeB(t, ts.clock.Now, "")
 	admin, builder := ts.apiKey("admin"), ts.apiKey("builder")
 	noHosts := quirkDef("a1", f, map[string]any{"capture": []map[string]any{{"name": "instance_url", "from": "token_response", "path": "instance_url"}}},
 		map[string]any{"api_base_urls": []string{"{instance_url}/services/"}})
@@ -214,8 +214,8 @@ func TestCaptureRulesThroughAPI(t *testing.T) {
 // server never sees the code or the client secret.
 func TestCallbackCaptureRefused(t *testing.T) {
 	ts := newTestServer(t)
-	good := newQuirkFake(t, ts.clock.Now, "")
-	evil := newQuirkFake(t, ts.clock.Now, "127.0.0.2:0")
+	good := newQuirkFakeB(t, ts.clock.Now, "")
+	evil := newQuirkFakeB(t, ts.clock.Now, "127.0.0.2:0")
 	good.callbackExtra = func() url.Values { return url.Values{"accounts-server": {evil.URL()}} }
 	def := quirkDef("zoho", good, map[string]any{
 		"token_url": "{accounts_server}/token", "revoke_url": "{accounts_server}/revoke",

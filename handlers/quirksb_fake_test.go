@@ -14,13 +14,13 @@ import (
 	"time"
 )
 
-// quirkFake is a provider that behaves like the real ones issue 14 part B
+// quirkFakeB is a provider that behaves like the real ones issue 14 part B
 // is about, by configuration: extra values on the callback (Zoho's
 // accounts-server, QuickBooks' realmId), extra fields in the token answer
 // (Salesforce's instance_url, an id_token), no expires_in, rotating refresh
 // tokens, a userinfo endpoint, and an API that checks the bearer token and
 // the path. Everything it receives is counted.
-type quirkFake struct {
+type quirkFakeB struct {
 	srv            *httptest.Server
 	now            func() time.Time
 	mu             sync.Mutex
@@ -46,10 +46,10 @@ type quirkFake struct {
 	check func(string) bool
 }
 
-// newQuirkFake starts a fake on addr (127.0.0.1:0 unless given).
-func newQuirkFake(t *testing.T, now func() time.Time, addr string) *quirkFake {
+// newQuirkFakeB starts a fake on addr (127.0.0.1:0 unless given).
+func newQuirkFakeB(t *testing.T, now func() time.Time, addr string) *quirkFakeB {
 	t.Helper()
-	f := &quirkFake{now: now, user: "user-1", access: map[string]bool{}, refresh: map[string]string{}, codes: map[string]string{}}
+	f := &quirkFakeB{now: now, user: "user-1", access: map[string]bool{}, refresh: map[string]string{}, codes: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/authorize", f.authorize)
 	mux.HandleFunc("/token", f.token)
@@ -70,9 +70,9 @@ func newQuirkFake(t *testing.T, now func() time.Time, addr string) *quirkFake {
 	return f
 }
 
-func (f *quirkFake) URL() string { return f.srv.URL }
+func (f *quirkFakeB) URL() string { return f.srv.URL }
 
-func (f *quirkFake) authorize(w http.ResponseWriter, r *http.Request) {
+func (f *quirkFakeB) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	f.counter++
@@ -89,7 +89,7 @@ func (f *quirkFake) authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, q.Get("redirect_uri")+"?"+back.Encode(), http.StatusFound)
 }
 
-func (f *quirkFake) token(w http.ResponseWriter, r *http.Request) {
+func (f *quirkFakeB) token(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -123,7 +123,7 @@ func (f *quirkFake) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // issue makes a token answer for user; f.mu is held.
-func (f *quirkFake) issue(user string, newRefresh bool) map[string]any {
+func (f *quirkFakeB) issue(user string, newRefresh bool) map[string]any {
 	f.counter++
 	at := fmt.Sprintf("at-%d-%s", f.counter, user)
 	f.access[at] = true
@@ -145,7 +145,7 @@ func (f *quirkFake) issue(user string, newRefresh bool) map[string]any {
 	return ans
 }
 
-func (f *quirkFake) grantedScope() string {
+func (f *quirkFakeB) grantedScope() string {
 	if f.scope != "" {
 		return f.scope
 	}
@@ -158,7 +158,7 @@ func fakeIDToken(sub string) string {
 	return enc([]byte(`{"alg":"none"}`)) + "." + enc(claims) + ".c2ln"
 }
 
-func (f *quirkFake) revokeHandler(w http.ResponseWriter, r *http.Request) {
+func (f *quirkFakeB) revokeHandler(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -169,7 +169,7 @@ func (f *quirkFake) revokeHandler(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(200)
 }
 
-func (f *quirkFake) userinfo(w http.ResponseWriter, r *http.Request) {
+func (f *quirkFakeB) userinfo(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.userinfoCalls++
@@ -182,7 +182,7 @@ func (f *quirkFake) userinfo(w http.ResponseWriter, r *http.Request) {
 	writeJSONStatus(w, 200, map[string]any{"user": map[string]any{"id": user}, "org": "org-9"})
 }
 
-func (f *quirkFake) api(w http.ResponseWriter, r *http.Request) {
+func (f *quirkFakeB) api(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.apiCalls++
@@ -196,7 +196,7 @@ func (f *quirkFake) api(w http.ResponseWriter, r *http.Request) {
 }
 
 // valid reports whether the fake issued at and it is still live.
-func (f *quirkFake) valid(at string) bool {
+func (f *quirkFakeB) valid(at string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.access[at]
@@ -204,13 +204,13 @@ func (f *quirkFake) valid(at string) bool {
 
 // expireAll makes every access token issued so far invalid (the provider
 // expired them early, as Salesforce does with its session timeout).
-func (f *quirkFake) expireAll() {
+func (f *quirkFakeB) expireAll() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.access = map[string]bool{}
 }
 
-func (f *quirkFake) counts() (token, refresh, api, userinfo int) {
+func (f *quirkFakeB) counts() (token, refresh, api, userinfo int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.tokenCalls, f.refreshCalls, f.apiCalls, f.userinfoCalls

@@ -11,7 +11,7 @@ import (
 
 // quirkDef is an integration JSON document for the fakes, with oauth2
 // fields given by the caller merged in.
-func quirkDef(key string, f *quirkFake, oauth2 map[string]any, top map[string]any) string {
+func quirkDef(key string, f *quirkFakeB, oauth2 map[string]any, top map[string]any) string {
 	o := map[string]any{"grant_type": "authorization_code", "authorization_url": f.URL() + "/authorize",
 		"token_url": f.URL() + "/token", "revoke_url": f.URL() + "/revoke", "scope": "read write",
 		"client_id": fakeprovider.DefaultClientID, "client_secret": fakeprovider.DefaultClientSecret, "client_auth": "body", "pkce": true}

@@ -13,8 +13,8 @@ import (
 // refresh answer's instance_url updates the captured value.
 func TestSalesforceLike(t *testing.T) {
 	ts := newTestServer(t)
-	login := newQuirkFake(t, ts.clock.Now, "")
-	instance := newQuirkFake(t, ts.clock.Now, "")
+	login := newQuirkFakeB(t, ts.clock.Now, "")
+	instance := newQuirkFakeB(t, ts.clock.Now, "")
 	instance.access = nil
 	login.noExpiresIn = true
 	login.tokenExtra = func() map[string]any {
@@ -65,8 +65,8 @@ func TestSalesforceLike(t *testing.T) {
 
 // salesforceRefreshCaptures: a refresh answer's instance_url outside the
 // allowed hosts is not stored (the token is); one inside replaces it.
-func salesforceRefreshCaptures(t *testing.T, ts *testServer, login, instance *quirkFake, id, key string) {
-	moved := newQuirkFake(t, ts.clock.Now, "")
+func salesforceRefreshCaptures(t *testing.T, ts *testServer, login, instance *quirkFakeB, id, key string) {
+	moved := newQuirkFakeB(t, ts.clock.Now, "")
 	moved.check = login.valid
 	login.tokenExtra = func() map[string]any { return map[string]any{"instance_url": "https://evil.test"} }
 	login.expireAll()
@@ -95,7 +95,7 @@ func salesforceRefreshCaptures(t *testing.T, ts *testServer, login, instance *qu
 // refreshed at the recorded endpoint.
 func TestZohoLike(t *testing.T) {
 	ts := newTestServer(t)
-	region := newQuirkFake(t, ts.clock.Now, "")
+	region := newQuirkFakeB(t, ts.clock.Now, "")
 	region.callbackExtra = func() url.Values { return url.Values{"accounts-server": {region.URL()}, "location": {"eu"}} }
 	def := quirkDef("zoho", region, map[string]any{
 		"authorization_url": region.URL() + "/authorize",
@@ -132,7 +132,7 @@ func TestZohoLike(t *testing.T) {
 // API path; refresh tokens rotate, and each rotated one is used next.
 func TestQuickBooksLike(t *testing.T) {
 	ts := newTestServer(t)
-	f := newQuirkFake(t, ts.clock.Now, "")
+	f := newQuirkFakeB(t, ts.clock.Now, "")
 	f.rotate = true
 	f.callbackExtra = func() url.Values { return url.Values{"realmId": {"9130"}} }
 	def := quirkDef("qbo", f, map[string]any{

@@ -159,14 +159,18 @@ func (a *Accounts) claimLink(ctx context.Context, flow Flow) (release func(), er
 
 // exchange trades the code at the token endpoint recorded with the flow,
 // never one built from the request or from values changed since; the
-// revocation endpoint is the integration's, filled in with the account's
-// values.
+// revocation and refresh endpoints are the integration's, filled in with the
+// account's values (changing those values revokes and deletes the tokens).
 func (a *Accounts) exchange(ctx context.Context, acct Account, in Integration, flow Flow, code string) (Token, error) {
 	revoke, err := revokeEndpoint(in, acct.Values())
 	if err != nil {
 		return Token{}, err
 	}
-	ep := Endpoints{Token: flow.TokenURL, Revoke: revoke}
+	refresh, err := refreshEndpoint(in, acct.Values())
+	if err != nil {
+		return Token{}, err
+	}
+	ep := Endpoints{Token: flow.TokenURL, Revoke: revoke, Refresh: refresh}
 	if ep.Token == "" { // it uses a callback capture: resolved now, with the value just checked
 		u, err := ExpandURL(in.OAuth2.TokenURL, acct.Values())
 		if err != nil {

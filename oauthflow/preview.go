@@ -115,7 +115,7 @@ func sampleTokenRequest(ctx context.Context, in Integration, si *standIns, redir
 	if err != nil {
 		return nil, err
 	}
-	req, _, err := tokenRequest(ctx, in, si.values, Endpoints{Token: u.String()}, form)
+	req, _, err := tokenRequest(ctx, in, si.values, u.String(), form)
 	return req, err
 }
 

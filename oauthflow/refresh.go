@@ -146,6 +146,9 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if tok.RefreshToken == "" && in.OAuth2.GrantType != GrantClientCredentials {
 		tok.RefreshToken = stored.RefreshToken // RFC 6749 §6: no new refresh token means keep the old one
 	}
+	if tok.RefreshToken == stored.RefreshToken && tok.RefreshExpiry.IsZero() {
+		tok.RefreshExpiry = stored.RefreshExpiry // the kept refresh token dies when it did
+	}
 	if len(tok.Scopes) == 0 {
 		tok.Scopes = stored.Scopes // an answer without scope grants what was granted before (RFC 6749 §5.1)
 	}

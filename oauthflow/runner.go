@@ -147,13 +147,13 @@ func (r *Runner) Do(ctx context.Context, a Account, in Integration, req Request)
 		return nil, err
 	}
 	resp, err := r.send(ctx, a, in, method, target, req, tr.Token)
-	if err == nil && in.Rejected(resp.Status) {
+	if err == nil && in.RejectedResponse(resp.Status, resp.Header, resp.Body) {
 		rejected := resp.Status
 		if tr2, rerr := r.opts.Manager.Rejected(ctx, a, in, tr.Token.Version, rejected); rerr == nil {
 			tr = tr2
 			if resp, err = r.send(ctx, a, in, method, target, req, tr.Token); err == nil {
 				resp.Attempts = 2
-				resp.RejectedTwice = in.Rejected(resp.Status)
+				resp.RejectedTwice = in.RejectedResponse(resp.Status, resp.Header, resp.Body)
 				rec.RejectedTwice = resp.RejectedTwice
 			}
 		} else {

@@ -99,6 +99,7 @@ func Normalize(in *Integration) {
 	}
 	in.Parameters = params
 	normalizeOAuth2(&in.OAuth2)
+	normalizeQuirks(in)
 	t := &in.Token
 	t.In = orText(strings.ToLower(strings.TrimSpace(t.In)), InHeader)
 	if t.In == InQuery {
@@ -193,6 +194,7 @@ func Validate(in Integration, opts ValidateOptions) FieldErrors {
 	v.requestParams(in.RequestParameters, in.Token)
 	v.baseURLs(in.APIBaseURLs)
 	v.healthCheck(in.HealthCheck)
+	v.quirks(in)
 	v.destinations(in)
 	v.captureHosts(in)
 	if len(v.fe) == 0 {

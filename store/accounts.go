@@ -26,7 +26,7 @@ func NewAccountID() string {
 const accountColumns = `a.id, a.integration_id, i.key, a.name, a.parameters, a.status, a.last_error, a.warnings,
 	a.last_refreshed_at, a.created_at, a.updated_at, a.health, a.health_detail, a.health_checked_at, a.temporary_failures,
 	COALESCE(t.expires_at, 0), COALESCE(t.scopes, ''), t.refresh_token IS NOT NULL AND t.account_id IS NOT NULL,
-	a.captured, a.identity`
+	a.captured, a.identity, COALESCE(t.refresh_expires_at, 0)`
 
 const accountFrom = ` FROM accounts a JOIN integrations i ON i.id = a.integration_id LEFT JOIN tokens t ON t.account_id = a.id `
 
@@ -44,10 +44,10 @@ func scanAccount(row interface{ Scan(...any) error }) (AccountRow, error) {
 	var r AccountRow
 	a := &r.Account
 	var params, warnings, scopes, captured string
-	var refreshed, created, updated, expires int64
+	var refreshed, created, updated, expires, refreshExpires int64
 	if err := row.Scan(&a.ID, &a.IntegrationID, &a.IntegrationKey, &a.Name, &params, &a.Status, &a.LastError, &warnings,
 		&refreshed, &created, &updated, &r.Health, &r.HealthDetail, &r.HealthCheckedAt, &r.TemporaryFailures,
-		&expires, &scopes, &a.HasRefreshToken, &captured, &a.Identity); err != nil {
+		&expires, &scopes, &a.HasRefreshToken, &captured, &a.Identity, &refreshExpires); err != nil {
 		return r, err
 	}
 	var err error
@@ -65,6 +65,7 @@ func scanAccount(row interface{ Scan(...any) error }) (AccountRow, error) {
 	}
 	a.LastRefreshedAt, a.CreatedAt, a.UpdatedAt, a.ExpiresAt = fromMillis(refreshed), fromMillis(created), fromMillis(updated), fromMillis(expires)
 	a.Scopes = splitScopes(scopes)
+	a.RefreshTokenExpiresAt = fromMillis(refreshExpires)
 	return r, nil
 }
 

@@ -47,8 +47,8 @@ func (s *Store) TokensWithoutEndpoints(ctx context.Context) ([]oauthflow.LegacyT
 // RecordTokenEndpoints records the endpoints of an account's token set,
 // unless some are recorded already (a token saved since carries its own).
 func (s *Store) RecordTokenEndpoints(ctx context.Context, accountID string, ep oauthflow.Endpoints) error {
-	if _, err := s.execNotify(ctx, Change{AccountID: accountID}, "UPDATE tokens SET token_endpoint = ?, revoke_endpoint = ? WHERE account_id = ? AND token_endpoint = ''",
-		ep.Token, ep.Revoke, accountID); err != nil {
+	if _, err := s.execNotify(ctx, Change{AccountID: accountID}, "UPDATE tokens SET token_endpoint = ?, revoke_endpoint = ?, refresh_endpoint = ? WHERE account_id = ? AND token_endpoint = ''",
+		ep.Token, ep.Revoke, ep.Refresh, accountID); err != nil {
 		return fmt.Errorf("store: record endpoints of account %s: %w", accountID, err)
 	}
 	return nil

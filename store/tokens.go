@@ -31,11 +31,11 @@ type queryer interface {
 func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oauthflow.Token, error) {
 	var t oauthflow.Token
 	var access, refresh []byte
-	var expires, obtained int64
+	var expires, obtained, refreshExpires int64
 	var scopes string
 	err := q.QueryRowContext(ctx, `SELECT access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
-		token_endpoint, revoke_endpoint FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires,
-		&scopes, &obtained, &t.Version, &t.Endpoints.Token, &t.Endpoints.Revoke)
+		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires,
+		&scopes, &obtained, &t.Version, &t.Endpoints.Token, &t.Endpoints.Revoke, &t.Endpoints.Refresh, &refreshExpires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("store: token of account %s: %w", accountID, oauthflow.ErrNoToken)
 	}
@@ -56,7 +56,7 @@ func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oau
 		}
 		t.RefreshToken = string(plain)
 	}
-	t.Expiry, t.ObtainedAt = fromMillis(expires), fromMillis(obtained)
+	t.Expiry, t.ObtainedAt, t.RefreshExpiry = fromMillis(expires), fromMillis(obtained), fromMillis(refreshExpires)
 	t.Scopes = splitScopes(scopes)
 	return t, nil
 }
@@ -109,13 +109,14 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	t.Version = cur + 1
 	now := s.now()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (account_id, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
-		token_endpoint, revoke_endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
 			token_type = excluded.token_type, expires_at = excluded.expires_at, scopes = excluded.scopes,
 			obtained_at = excluded.obtained_at, version = excluded.version,
-			token_endpoint = excluded.token_endpoint, revoke_endpoint = excluded.revoke_endpoint`,
+			token_endpoint = excluded.token_endpoint, revoke_endpoint = excluded.revoke_endpoint,
+			refresh_endpoint = excluded.refresh_endpoint, refresh_expires_at = excluded.refresh_expires_at`,
 		accountID, access, refresh, t.TokenType, millis(t.Expiry), strings.Join(t.Scopes, " "), millis(t.ObtainedAt), t.Version,
-		t.Endpoints.Token, t.Endpoints.Revoke); err != nil {
+		t.Endpoints.Token, t.Endpoints.Revoke, t.Endpoints.Refresh, millis(t.RefreshExpiry)); err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
 	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))
@@ -143,7 +144,7 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	if err := saveFacts(ctx, tx, accountID, ev.Captured, ev.Identity); err != nil {
 		return t, err
 	}
-	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
+	if err := s.afterSave(ctx, tx, accountID, ev.Warnings, t.RefreshExpiry); err != nil {
 		return t, err
 	}
 	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
@@ -282,7 +283,7 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "disconnected", Outcome: outcome, Detail: truncate(detail, 1000), Actor: actor}); err != nil {
 		return err
 	}
-	if err := s.resolveAlerts(ctx, tx, accountID, "disconnected", "", AlertNeedsReconnect, AlertError, AlertRefreshFailing, AlertShortTTL); err != nil {
+	if err := s.resolveAlerts(ctx, tx, accountID, "disconnected", "", AlertNeedsReconnect, AlertError, AlertRefreshFailing, AlertShortTTL, AlertRefreshTokenExpiring); err != nil {
 		return err
 	}
 	if err := endStreak(ctx, tx, accountID); err != nil {
