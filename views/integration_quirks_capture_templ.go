@@ -14,8 +14,8 @@ var identityFromOptions = []Option{{"", "None"}, {"id_token", "ID token (claims)
 	{"userinfo", "Userinfo answer"}, {"callback", "Callback query"}}
 
 // QuirksCaptureFields are the form fields of issue 14 part B: captured
-// values, the userinfo URL, the identity and the required scopes. For now
-// they sit in a sub-section of their own, "Captured values and identity".
+// values, the userinfo URL, the identity and the required scopes, a nested
+// part of the "Provider quirks" section.
 func QuirksCaptureFields(f IntegrationForm) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -33,7 +33,7 @@ func QuirksCaptureFields(f IntegrationForm) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<fieldset id=\"quirks-capture\"><legend>Captured values and identity</legend><p class=\"section-help\">For providers whose answers say where the API lives or who signed in. Leave blank when the provider needs none of this.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<fieldset id=\"quirks-capture\" class=\"nested\"><legend>Captured values and identity</legend><p class=\"section-help\">For providers whose answers say where the API lives or who signed in. Leave blank when the provider needs none of this.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -22,18 +22,18 @@ type QuirksForm struct {
 	AccessTokenPath, RefreshTokenPath, ExpiresInPath, ExpiresAtPath, ExpiresAtFormat, ScopePath string
 	// RejectedResponses is the rejected_responses rules as a JSON array.
 	RejectedResponses string
-	// ---- PART B (issue 14): the lead adds capture, userinfo_url, identity
-	// and required_scopes fields here. ----
 }
 
 // quirkPaths are the JSON paths of the section's fields (their errors open it).
-var quirkPaths = []string{"oauth2.token_body", "oauth2.refresh_url", "oauth2.refresh_params", "oauth2.token_response", "rejected_responses"}
+var quirkPaths = []string{"oauth2.token_body", "oauth2.refresh_url", "oauth2.refresh_params", "oauth2.token_response", "rejected_responses",
+	"oauth2.capture", "oauth2.userinfo_url", "oauth2.identity", "oauth2.required_scopes"}
 
 // quirksOpen reports whether the section starts open: a quirk is set or has an error.
 func quirksOpen(f IntegrationForm) bool {
 	q := f.Quirks
 	for _, s := range []string{q.RefreshURL, q.RefreshParams, q.AccessTokenPath, q.RefreshTokenPath, q.ExpiresInPath,
-		q.ExpiresAtPath, q.ExpiresAtFormat, q.ScopePath, q.RejectedResponses} {
+		q.ExpiresAtPath, q.ExpiresAtFormat, q.ScopePath, q.RejectedResponses,
+		f.Captures, f.UserinfoURL, f.IdentityFrom, f.IdentityPath, f.RequiredScopes} {
 		if strings.TrimSpace(s) != "" {
 			return true
 		}
@@ -155,6 +155,10 @@ func QuirksSection(f IntegrationForm) templ.Component {
 		}
 		templ_7745c5c3_Err = textArea(f, "rejected_responses", "Token rejected rules", f.Quirks.RejectedResponses, rejectedExample,
 			`A JSON array of rules that mark an API answer as "token rejected" like a 401: refresh once, retry once. A rule has statuses, and body_path with equals or matches (a regular expression), or header with contains, equals or matches. Marketo: [{"statuses": [200], "body_path": "errors[0].code", "equals": "602"}]`).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = QuirksCaptureFields(f).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
