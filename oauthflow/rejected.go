@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // RejectedRule marks an API answer as "token rejected" although its status is
@@ -73,11 +74,29 @@ func (r RejectedRule) valueMatches(s string) bool {
 	case r.Contains != "":
 		return strings.Contains(strings.ToLower(s), strings.ToLower(r.Contains))
 	case r.Matches != "":
-		re, err := regexp.Compile(r.Matches) // validated on save; short and cheap
+		re, err := compiledRule(r.Matches)
 		return err == nil && re.MatchString(s)
 	default:
 		return s == r.Equals
 	}
+}
+
+// ruleRegexps holds each rule's compiled expression (pattern → *regexp.Regexp):
+// rules are checked on every API answer that matches their statuses, and a
+// pattern compiles once per process rather than per answer.
+var ruleRegexps sync.Map
+
+// compiledRule is regexp.Compile, remembered per pattern (patterns are
+// validated on save, so the set is small and only grows with edits).
+func compiledRule(pattern string) (*regexp.Regexp, error) {
+	if re, ok := ruleRegexps.Load(pattern); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err == nil {
+		ruleRegexps.Store(pattern, re)
+	}
+	return re, err
 }
 
 // decodeBody is the answer as JSON, nil when it is not JSON.
