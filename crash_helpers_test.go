@@ -11,9 +11,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,14 +35,38 @@ func buildFaultBinary(t *testing.T) string {
 	return buildBinary(t, "-tags", "faultinject")
 }
 
-// buildBinary builds airlock into the test's temp dir with extra go build flags.
+// builtBinaries holds the binaries built for this test process, one per set of
+// go build flags: each is compiled and linked once, not once per test
+// (TestMain removes binDir).
+var (
+	binMu         sync.Mutex
+	binDir        string
+	builtBinaries = map[string]string{}
+)
+
+// buildBinary returns airlock built with extra go build flags, building it on
+// the first call for those flags.
 func buildBinary(t *testing.T, flags ...string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "airlock")
+	binMu.Lock()
+	defer binMu.Unlock()
+	key := strings.Join(flags, " ")
+	if bin, ok := builtBinaries[key]; ok {
+		return bin
+	}
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "airlock-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = dir
+	}
+	bin := filepath.Join(binDir, fmt.Sprintf("airlock-%d", len(builtBinaries)))
 	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %v: %v\n%s", flags, err, out)
 	}
+	builtBinaries[key] = bin
 	return bin
 }
 

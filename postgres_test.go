@@ -23,8 +23,8 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.Stop()
-	if replicaBinDir != "" {
-		os.RemoveAll(replicaBinDir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }

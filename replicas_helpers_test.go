@@ -9,11 +9,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,30 +25,10 @@ import (
 // separate processes on one PostgreSQL database, with the same keys and
 // public URL, driven through their JSON API and a browser-like client.
 
-var (
-	replicaBinOnce sync.Once
-	replicaBin     string
-	replicaBinErr  error
-	replicaBinDir  string
-)
-
-// replicaBinary builds the fault-injection binary once for the test binary
-// (TestMain removes it).
+// replicaBinary is the fault-injection binary every replica runs.
 func replicaBinary(t *testing.T) string {
 	t.Helper()
-	replicaBinOnce.Do(func() {
-		if replicaBinDir, replicaBinErr = os.MkdirTemp("", "airlock-replicas-"); replicaBinErr != nil {
-			return
-		}
-		replicaBin = filepath.Join(replicaBinDir, "airlock")
-		if out, err := exec.Command("go", "build", "-tags", "faultinject", "-o", replicaBin, ".").CombinedOutput(); err != nil {
-			replicaBinErr = fmt.Errorf("go build -tags faultinject: %v\n%s", err, out)
-		}
-	})
-	if replicaBinErr != nil {
-		t.Fatal(replicaBinErr)
-	}
-	return replicaBin
+	return buildFaultBinary(t)
 }
 
 // replicaSet is one deployment of several replicas.
