@@ -111,9 +111,12 @@ type HealthCheck struct {
 
 // Integration is a custom OAuth 2.0 integration.
 type Integration struct {
-	ID                int64              `json:"-"`
-	Key               string             `json:"key"`
-	Name              string             `json:"name"`
+	ID   int64  `json:"-"`
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	// Preset is the name of the preset the integration was started from
+	// ("" for none): its page shows that preset's setup notes.
+	Preset            string             `json:"preset,omitempty"`
 	Parameters        []Parameter        `json:"parameters"`
 	OAuth2            OAuth2             `json:"oauth2"`
 	Token             TokenPlacement     `json:"token"`
