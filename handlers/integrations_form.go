@@ -43,6 +43,7 @@ func readIntegrationForm(form url.Values) (f views.IntegrationForm, secret strin
 		f.PKCE = true
 	}
 	readRows(form, &f)
+	f.Preset, f.Assist.DiscoverIssuer = form.Get("preset"), form.Get("discover_issuer")
 	return f, form.Get("oauth2.client_secret")
 }
 
@@ -111,7 +112,7 @@ func compactRows(f *views.IntegrationForm) {
 func integrationFromForm(f views.IntegrationForm, secret string) (oauthflow.Integration, oauthflow.FieldErrors) {
 	fe := oauthflow.FieldErrors{}
 	in := oauthflow.Integration{
-		Key: f.Key, Name: f.Name,
+		Key: f.Key, Name: f.Name, Preset: f.Preset,
 		OAuth2: oauthflow.OAuth2{
 			GrantType: f.GrantType, AuthorizationURL: f.AuthorizationURL, TokenURL: f.TokenURL, TokenMethod: f.TokenMethod,
 			RevokeURL: f.RevokeURL, Scope: f.Scope, ClientID: f.ClientID, ClientSecret: secret, ClientAuth: f.ClientAuth,
@@ -198,7 +199,7 @@ func parseParamLines(fe oauthflow.FieldErrors, path, text string) map[string]str
 func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 	o := in.OAuth2
 	f := views.IntegrationForm{
-		Key: in.Key, Name: in.Name,
+		Key: in.Key, Name: in.Name, Preset: in.Preset,
 		GrantType: o.GrantType, AuthorizationURL: o.AuthorizationURL, TokenURL: o.TokenURL, TokenMethod: o.TokenMethod,
 		RevokeURL: o.RevokeURL, Scope: o.Scope, ClientID: o.ClientID, ClientAuth: o.ClientAuth, PKCE: o.PKCE,
 		SecretSet: o.ClientSecretSet, SecretLast4: o.ClientSecretLast4,
