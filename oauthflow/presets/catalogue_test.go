@@ -95,3 +95,17 @@ func TestInitialsAndHints(t *testing.T) {
 		t.Errorf("Hints().PKCESupported: got false, want true")
 	}
 }
+
+// sendsIss are the presets whose provider sends iss with the authorization
+// response (RFC 9207). Airlock's callback refuses an answer without iss once
+// an integration's issuer is set, so a preset may set oauth2.issuer only for
+// these: add a provider here only with a source saying it sends iss.
+var sendsIss = map[string]bool{"keycloak": true}
+
+func TestPresetIssuerOnlyWhereIssIsSent(t *testing.T) {
+	eachPreset(t, func(t *testing.T, l loaded) {
+		if l.p.Integration.OAuth2.Issuer != "" && !sendsIss[l.p.Name] {
+			t.Errorf("oauth2.issuer is set, but %s is not known to send iss on the callback: every connect would be refused; leave it out", l.p.Name)
+		}
+	})
+}
