@@ -252,4 +252,3 @@ func TestDiscoveryLeavesIssuerWithoutIss(t *testing.T) {
 		t.Errorf("mismatch: want the refusal shown in the form")
 	}
 }
-
