@@ -106,6 +106,8 @@ func TestCreateFromPreset(t *testing.T) {
 				}
 			}},
 		{"unknown preset", `{"preset":"nope","oauth2":{"client_id":"abc","client_secret":"s3cret"}}`, 422, nil},
+		{"a builder may not take a preset's allowed_values", `{"preset":"shopify","oauth2":{"client_id":"abc","client_secret":"s3cret"}}`, 403,
+			func(t *testing.T, got integrationBody) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +119,9 @@ func TestCreateFromPreset(t *testing.T) {
 				if e, _ := apiErrorOf(r.body); e.Fields["preset"] == "" {
 					t.Errorf("got %s, want a field error on preset", r.body)
 				}
+				return
+			}
+			if r.status != http.StatusCreated {
 				return
 			}
 			var got integrationBody
