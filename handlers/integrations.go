@@ -212,7 +212,7 @@ func (h *Handler) renderIntegrationForm(c echo.Context, status int, f views.Inte
 		title = "Edit " + f.Name
 	}
 	f.Redirect = views.RedirectPanel{CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm}
-	f.Errors, f.ErrorList = views.PlaceErrors(fe)
+	f.Errors, f.ErrorList = views.PlaceErrors(captureLineErrors(fe))
 	h.fillAssist(c, &f)
 	f.Preview = h.previewForm(f)
 	if isHTMX(c) && c.Request().Method == http.MethodPost {

@@ -46,13 +46,13 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 		if rp.In != InHeader {
 			continue
 		}
-		v, err := ExpandHeaderValue(rp.Value, a.Parameters)
+		v, err := ExpandHeaderValue(rp.Value, a.Values())
 		if err != nil {
 			return nil, Sent{}, &RequestError{Field: fmt.Sprintf("request_parameters[%d].value", i), Msg: err.Error(), Err: err}
 		}
 		hreq.Header.Set(rp.Name, v)
 	}
-	value, err := tokenValue(in, a.Parameters, tok.AccessToken)
+	value, err := tokenValue(in, a.Values(), tok.AccessToken)
 	if err != nil {
 		return nil, Sent{}, err
 	}
@@ -69,7 +69,7 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 		q.Set(name, value)
 		hreq.URL.RawQuery = q.Encode()
 		if req.Describe {
-			q.Set(name, maskedValue(in, a.Parameters, tok.AccessToken))
+			q.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
 			su := *hreq.URL
 			su.RawQuery = q.Encode()
 			sent.URL = su.String()
@@ -77,7 +77,7 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 	} else {
 		hreq.Header.Set(name, value)
 		if req.Describe {
-			sent.Header.Set(name, maskedValue(in, a.Parameters, tok.AccessToken))
+			sent.Header.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
 		}
 	}
 	return hreq, sent, nil
