@@ -59,6 +59,29 @@ func TestBrowserPresetAndDiscovery(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#redirect-check[data-result="reachable"]`)),
 	)
 
+	// Notion takes no scope: the preset ticks "The provider takes no scope",
+	// the save goes through with an empty scope, and the page notes it.
+	b.do("start from the Notion preset",
+		chromedp.Navigate(rs.URL+"/integrations/new"),
+		chromedp.WaitVisible(chromedp.ID("preset-chooser")),
+		fill("preset-q", "notion"),
+		chromedp.WaitVisible(chromedp.ID("preset-notion")),
+		chromedp.Click(chromedp.ID("preset-notion")),
+		chromedp.WaitVisible(chromedp.ID("preset-notes")),
+		chromedp.WaitVisible(chromedp.CSS(`#f-oauth2-scope_optional:checked`)),
+	)
+	if got := b.value("#f-oauth2-scope"); got != "" {
+		t.Errorf("scope from the Notion preset: got %q, want empty", got)
+	}
+	b.do("save Notion without a scope",
+		fill("f-oauth2-client_id", "notion-client"),
+		fill("f-oauth2-client_secret", "notion-secret-1234"),
+		chromedp.Click(chromedp.CSS(`.form-actions button.primary`)),
+		chromedp.WaitVisible(chromedp.ID("section-oauth2")),
+		chromedp.WaitVisible(chromedp.CSS(`#lint li[data-code="no_scope"]`)),
+	)
+	b.shot("preset-no-scope")
+
 	b.do("fill from issuer",
 		chromedp.Navigate(rs.URL+"/integrations/new"),
 		chromedp.WaitVisible(chromedp.ID("discover-issuer")),

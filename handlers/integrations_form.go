@@ -44,6 +44,7 @@ func readIntegrationForm(form url.Values) (f views.IntegrationForm, secret strin
 	} else {
 		f.PKCE = true
 	}
+	f.ScopeOptional = slices.Contains(form["oauth2.scope_optional"], "true")
 	f.Quirks = readQuirksForm(get)
 	readRows(form, &f)
 	f.Preset, f.Assist.DiscoverIssuer = form.Get("preset"), form.Get("discover_issuer")
@@ -119,7 +120,7 @@ func integrationFromForm(f views.IntegrationForm, secret string) (oauthflow.Inte
 		OAuth2: oauthflow.OAuth2{
 			GrantType: f.GrantType, AuthorizationURL: f.AuthorizationURL, TokenURL: f.TokenURL, TokenMethod: f.TokenMethod,
 			RevokeURL: f.RevokeURL, Scope: f.Scope, ClientID: f.ClientID, ClientSecret: secret, ClientAuth: f.ClientAuth,
-			PKCE: f.PKCE, Issuer: f.Issuer,
+			PKCE: f.PKCE, Issuer: f.Issuer, ScopeOptional: f.ScopeOptional,
 		},
 		Token:       oauthflow.TokenPlacement{Name: f.TokenName, Template: f.TokenTemplate, In: f.TokenIn},
 		APIBaseURLs: slices.Clone(f.BaseURLs),
@@ -206,7 +207,7 @@ func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 	f := views.IntegrationForm{
 		Key: in.Key, Name: in.Name, Preset: in.Preset,
 		GrantType: o.GrantType, AuthorizationURL: o.AuthorizationURL, TokenURL: o.TokenURL, TokenMethod: o.TokenMethod,
-		RevokeURL: o.RevokeURL, Scope: o.Scope, ClientID: o.ClientID, ClientAuth: o.ClientAuth, PKCE: o.PKCE,
+		RevokeURL: o.RevokeURL, Scope: o.Scope, ScopeOptional: o.ScopeOptional, ClientID: o.ClientID, ClientAuth: o.ClientAuth, PKCE: o.PKCE,
 		SecretSet: o.ClientSecretSet, SecretLast4: o.ClientSecretLast4,
 		AuthorizationParams: paramLines(o.AuthorizationParams), TokenParams: paramLines(o.TokenParams),
 		Issuer: o.Issuer, RejectedStatuses: statusText(o.RejectedStatuses),

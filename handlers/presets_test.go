@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"airlock/oauthflow"
+	"airlock/oauthflow/presets"
 	"airlock/store"
 )
 
@@ -255,5 +257,66 @@ func TestDiscoveryLeavesIssuerWithoutIss(t *testing.T) {
 	form.Set("discover_issuer", bad.URL)
 	if r := c.post("/integrations", form); !strings.Contains(r.body, `id="discover-error"`) {
 		t.Errorf("mismatch: want the refusal shown in the form")
+	}
+}
+
+// TestEveryPresetSavesThroughTheAPI creates an integration from each preset
+// as an admin would (client id and secret added, nothing else), so every
+// preset passes the whole save path: validation, the admin-only rules, the
+// store and the API document. A preset that takes no scope says so in a
+// no_scope note.
+func TestEveryPresetSavesThroughTheAPI(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.apiKey(store.RoleAdmin)
+	cat, err := presets.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cat.All() {
+		t.Run(p.Name, func(t *testing.T) {
+			body := `{"preset":"` + p.Name + `","oauth2":{"client_id":"cid","client_secret":"s3cret"}}`
+			r := ts.api("POST", "/api/v1/integrations", admin, body)
+			if r.status != http.StatusCreated {
+				t.Fatalf("got %d, want 201\n%s", r.status, r.body)
+			}
+			var got integrationBody
+			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
+				t.Fatal(err)
+			}
+			o := got.OAuth2
+			noScope := o.GrantType == oauthflow.GrantAuthorizationCode && o.Scope == ""
+			if noScope != slices.ContainsFunc(got.Warnings, func(w oauthflow.LintWarning) bool { return w.Code == oauthflow.LintNoScope }) {
+				t.Errorf("scope %q, scope_optional %v: got warnings %+v, want no_scope exactly when no scope is sent", o.Scope, o.ScopeOptional, got.Warnings)
+			}
+			if got.Preset != p.Name || o.ClientID != "cid" {
+				t.Errorf("got preset %q, client id %q; want %q, cid", got.Preset, o.ClientID, p.Name)
+			}
+		})
+	}
+}
+
+// TestScopeOptionalInTheForm: the console form carries "The provider takes
+// no scope" both ways, and without it an empty scope is refused, naming it.
+func TestScopeOptionalInTheForm(t *testing.T) {
+	ts := newTestServer(t)
+	body := `{"preset":"notion","oauth2":{"client_id":"cid","client_secret":"s3cret"}}`
+	if r := ts.api("POST", "/api/v1/integrations", ts.apiKey(store.RoleAdmin), body); r.status != http.StatusCreated {
+		t.Fatalf("create: got %d, want 201\n%s", r.status, r.body)
+	}
+	c := ts.signedIn(store.RoleBuilder)
+	form := formOf(t, c.get("/integrations/notion/edit").body, "integration-form")
+	if got := form.Get("oauth2.scope_optional"); got != "true" {
+		t.Fatalf("edit form: oauth2.scope_optional got %q, want the box ticked", got)
+	}
+	if r := c.post("/integrations/notion", form); r.status != http.StatusSeeOther {
+		t.Fatalf("save unchanged: got %d, want 303\n%s", r.status, r.body)
+	}
+	if in := ts.getIntegration("notion"); !in.OAuth2.ScopeOptional || in.OAuth2.Scope != "" {
+		t.Errorf("after a console save: got scope %q, scope_optional %v; want empty, true", in.OAuth2.Scope, in.OAuth2.ScopeOptional)
+	}
+	form.Del("oauth2.scope_optional")
+	r := c.post("/integrations/notion", form)
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "The provider takes no scope") {
+		t.Errorf("box unticked: got %d, want 422 naming the box", r.status)
 	}
 }

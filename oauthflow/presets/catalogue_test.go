@@ -1,6 +1,9 @@
 package presets
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -22,20 +25,75 @@ func TestEveryPresetDecodesIntoAValidIntegration(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := Decode(b)
-			if err != nil {
-				t.Fatalf("decode: got %v, want nil", err)
-			}
-			if len(p.Sources) == 0 {
-				t.Errorf("sources: got none, want at least one")
-			}
-			in := p.Template()
-			in.OAuth2.ClientID = "client-id"
-			if fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
-				t.Errorf("validate: got %v, want nil", fe)
+			if err := checkPresetFile(b); err != nil {
+				t.Errorf("got %v, want nil", err)
 			}
 		})
 	}
+}
+
+// checkPresetFile is the check above for one file: it decodes, has
+// sources, and its template passes oauthflow.CheckIntegration, the
+// validation of every saved integration.
+func checkPresetFile(b []byte) error {
+	p, err := Decode(b)
+	if err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	if len(p.Sources) == 0 {
+		return errors.New("sources: none, want at least one")
+	}
+	in := p.Template()
+	in.OAuth2.ClientID = "client-id"
+	if fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, nil); fe != nil {
+		return fmt.Errorf("validate: %w", fe)
+	}
+	return nil
+}
+
+// TestPresetCheckCatchesBrokenPresets feeds checkPresetFile real presets
+// with one fault each: the check above can fail.
+func TestPresetCheckCatchesBrokenPresets(t *testing.T) {
+	tests := []struct {
+		name, preset string
+		mutate       func(p map[string]any)
+		want         string
+	}{
+		{"no scope, scope_optional dropped", "notion", func(p map[string]any) { delete(oauth2Of(p), "scope_optional") },
+			"oauth2.scope: Scope is required"},
+		{"a capture used but not declared", "salesforce", func(p map[string]any) { delete(oauth2Of(p), "capture") },
+			"Parameter instance_url is not declared"},
+		{"health check outside the API base URLs", "docusign", func(p map[string]any) {
+			p["integration"].(map[string]any)["api_base_urls"] = []any{"{base_uri}/restapi/v2.1/accounts/{account_id}/"}
+		}, "health_check.url: The health check URL must lie under one of the API base URLs"},
+		{"no sources", "zoom", func(p map[string]any) { p["sources"] = []any{} }, "sources: none"},
+		{"a field Airlock does not know", "box", func(p map[string]any) { oauth2Of(p)["scopes_optional"] = true },
+			`unknown field "scopes_optional"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := files.ReadFile(tt.preset + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkPresetFile(b); err != nil {
+				t.Fatalf("unbroken %s: got %v, want nil", tt.preset, err)
+			}
+			var p map[string]any
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			tt.mutate(p)
+			broken, _ := json.Marshal(p)
+			if err := checkPresetFile(broken); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func oauth2Of(p map[string]any) map[string]any {
+	return p["integration"].(map[string]any)["oauth2"].(map[string]any)
 }
 
 func TestLoadCatalogue(t *testing.T) {
