@@ -16,6 +16,9 @@ import (
 // state.
 func (h *Handler) callback(c echo.Context) error {
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	if v := c.QueryParam(oauthflow.ProbeParam); v != "" {
+		return h.answerProbe(c, v)
+	}
 	user := ""
 	if id, err := h.sessionIdentity(c); err == nil {
 		user = id.Email

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"airlock/oauthflow"
+	"airlock/oauthflow/presets"
 	"airlock/static"
 	"airlock/store"
 	"airlock/views"
@@ -81,6 +82,11 @@ type Deps struct {
 	// request is answered 503 (0: 3 s).
 	PasswordSlots int
 	PasswordWait  time.Duration
+	// ProbeClient requests this server's own callback through the public
+	// URL for the redirect-URI check (nil: one with a 10 s timeout). The
+	// public URL is the operator's setting, so it is not held to the dial
+	// guard, and the check sends no credentials.
+	ProbeClient *http.Client
 }
 
 // Handler holds the dependencies every route shares.
@@ -113,6 +119,13 @@ type Handler struct {
 	// dummyHash is verified against when an email is unknown, so a sign-in
 	// costs the same whether or not the account exists.
 	dummyHash string
+	// presets is the embedded provider catalogue; discoveryHTTP fetches
+	// discovery documents (the guarded API client); prober and probeHTTP
+	// run the redirect-URI check.
+	presets       *presets.Catalogue
+	discoveryHTTP *http.Client
+	prober        *oauthflow.Prober
+	probeHTTP     *http.Client
 	// routePerms records the permission of every route (for tests and docs).
 	routePerms map[string]perm
 	// openapi is the API reference document, served as is; apiRef is the
@@ -146,6 +159,7 @@ func New(d Deps) (*Handler, *echo.Echo) {
 
 		routePerms: map[string]perm{},
 	}
+	h.initPresets(d)
 	runner := oauthflow.NewRunner(oauthflow.RunnerOptions{Manager: d.Manager, HTTP: d.APIClient, MaxBody: d.MaxResponse,
 		Record: d.Activity.Request, Observe: h.metrics.observeRequest})
 	h.accounts = oauthflow.NewAccounts(oauthflow.AccountsOptions{Store: d.Store, Manager: d.Manager, Client: d.Tokens, Runner: runner,

@@ -71,7 +71,11 @@ func listURL(q, cursor string) string {
 
 // integrationNew is the empty builder form, with every default set.
 func (h *Handler) integrationNew(c echo.Context) error {
-	return h.renderIntegrationForm(c, http.StatusOK, formFromIntegration(oauthflow.DefaultIntegration()), nil)
+	f, err := h.newForm(c)
+	if err != nil {
+		return err
+	}
+	return h.renderIntegrationForm(c, http.StatusOK, f, nil)
 }
 
 // integrationEdit is the builder form filled from the stored integration.
@@ -170,6 +174,9 @@ func (h *Handler) saveIntegration(c echo.Context, f views.IntegrationForm, secre
 // rowOpPage is a row button pressed without JavaScript: the whole page again,
 // with the row added or removed, nothing saved.
 func (h *Handler) rowOpPage(c echo.Context, f views.IntegrationForm, secret, op string) error {
+	if op == opDiscover {
+		return h.discoverIntoForm(c, f, secret)
+	}
 	if _, ok := applyRowOp(&f, op); !ok {
 		return echo.NewHTTPError(http.StatusBadRequest, "Unknown form action: use the buttons of the form.")
 	}
@@ -206,6 +213,7 @@ func (h *Handler) renderIntegrationForm(c echo.Context, status int, f views.Inte
 	}
 	f.Redirect = views.RedirectPanel{CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm}
 	f.Errors, f.ErrorList = views.PlaceErrors(captureLineErrors(fe))
+	h.fillAssist(c, &f)
 	f.Preview = h.previewForm(f)
 	if isHTMX(c) && c.Request().Method == http.MethodPost {
 		f.CSRF = csrfToken(c)

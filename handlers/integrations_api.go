@@ -12,8 +12,8 @@ import (
 
 // integrationList is the API's list answer.
 type integrationList struct {
-	Items      []oauthflow.Integration `json:"items"`
-	NextCursor string                  `json:"next_cursor"`
+	Items      []integrationBody `json:"items"`
+	NextCursor string            `json:"next_cursor"`
 }
 
 // newIntegrationBase is what a JSON create or replace is decoded onto: the
@@ -49,9 +49,9 @@ func (h *Handler) apiIntegrationList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := integrationList{Items: make([]oauthflow.Integration, 0, len(items)), NextCursor: next}
+	out := integrationList{Items: make([]integrationBody, 0, len(items)), NextCursor: next}
 	for _, it := range items {
-		out.Items = append(out.Items, publicIntegration(it.Integration))
+		out.Items = append(out.Items, h.integrationOut(it.Integration))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -62,13 +62,16 @@ func (h *Handler) apiIntegrationGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, publicIntegration(in))
+	return c.JSON(http.StatusOK, h.integrationOut(in))
 }
 
 // apiIntegrationCreate creates an integration; the client secret is required.
 func (h *Handler) apiIntegrationCreate(c echo.Context) error {
-	in := newIntegrationBase()
-	if err := decodeJSON(c, &in); err != nil {
+	in, err := h.readIntegrationBody(c)
+	if err != nil {
+		return err
+	}
+	if err := h.checkPreset(in); err != nil {
 		return err
 	}
 	saved, err := h.accounts.CreateIntegration(c.Request().Context(), integrationChange(c, in, nil, true))
@@ -78,15 +81,18 @@ func (h *Handler) apiIntegrationCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, publicIntegration(saved))
+	return c.JSON(http.StatusCreated, h.integrationOut(saved))
 }
 
 // apiIntegrationPut replaces the whole integration. An omitted or empty
 // client_secret keeps the stored one; the key may change only while no
 // account uses the integration.
 func (h *Handler) apiIntegrationPut(c echo.Context) error {
-	in := newIntegrationBase()
-	if err := decodeJSON(c, &in); err != nil {
+	in, err := h.readIntegrationBody(c)
+	if err != nil {
+		return err
+	}
+	if err := h.checkPreset(in); err != nil {
 		return err
 	}
 	saved, err := h.accounts.UpdateIntegration(c.Request().Context(), c.Param("key"), integrationChange(c, in, nil, false))
@@ -96,7 +102,7 @@ func (h *Handler) apiIntegrationPut(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, publicIntegration(saved))
+	return c.JSON(http.StatusOK, h.integrationOut(saved))
 }
 
 // keyConflict is the API's 409 for a key another integration has, with

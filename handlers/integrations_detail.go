@@ -28,7 +28,10 @@ func (h *Handler) integrationDetail(c echo.Context) error {
 		NoSecret: !in.OAuth2.ClientSecretSet,
 		Redirect: views.RedirectPanel{CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm},
 		Sections: detailSections(in, build),
+		Preset:   presetInfo(h.presets.Get(in.Preset)),
+		Lint:     lintItems(h.lint(in)),
 	}
+	v.Redirect.Check, v.Redirect.CSRF = build, csrfToken(c)
 	for _, w := range []string{oauthflow.QueryTokenWarning(in), oauthflow.AnyOriginWarning(in)} {
 		if w != "" {
 			v.Warnings = append(v.Warnings, w)

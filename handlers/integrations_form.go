@@ -44,8 +44,10 @@ func readIntegrationForm(form url.Values) (f views.IntegrationForm, secret strin
 	} else {
 		f.PKCE = true
 	}
+	f.ScopeOptional = slices.Contains(form["oauth2.scope_optional"], "true")
 	f.Quirks = readQuirksForm(get)
 	readRows(form, &f)
+	f.Preset, f.Assist.DiscoverIssuer = form.Get("preset"), form.Get("discover_issuer")
 	return f, form.Get("oauth2.client_secret")
 }
 
@@ -114,11 +116,11 @@ func compactRows(f *views.IntegrationForm) {
 func integrationFromForm(f views.IntegrationForm, secret string) (oauthflow.Integration, oauthflow.FieldErrors) {
 	fe := oauthflow.FieldErrors{}
 	in := oauthflow.Integration{
-		Key: f.Key, Name: f.Name,
+		Key: f.Key, Name: f.Name, Preset: f.Preset,
 		OAuth2: oauthflow.OAuth2{
 			GrantType: f.GrantType, AuthorizationURL: f.AuthorizationURL, TokenURL: f.TokenURL, TokenMethod: f.TokenMethod,
 			RevokeURL: f.RevokeURL, Scope: f.Scope, ClientID: f.ClientID, ClientSecret: secret, ClientAuth: f.ClientAuth,
-			PKCE: f.PKCE, Issuer: f.Issuer,
+			PKCE: f.PKCE, Issuer: f.Issuer, ScopeOptional: f.ScopeOptional,
 		},
 		Token:       oauthflow.TokenPlacement{Name: f.TokenName, Template: f.TokenTemplate, In: f.TokenIn},
 		APIBaseURLs: slices.Clone(f.BaseURLs),
@@ -203,9 +205,9 @@ func parseParamLines(fe oauthflow.FieldErrors, path, text string) map[string]str
 func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 	o := in.OAuth2
 	f := views.IntegrationForm{
-		Key: in.Key, Name: in.Name,
+		Key: in.Key, Name: in.Name, Preset: in.Preset,
 		GrantType: o.GrantType, AuthorizationURL: o.AuthorizationURL, TokenURL: o.TokenURL, TokenMethod: o.TokenMethod,
-		RevokeURL: o.RevokeURL, Scope: o.Scope, ClientID: o.ClientID, ClientAuth: o.ClientAuth, PKCE: o.PKCE,
+		RevokeURL: o.RevokeURL, Scope: o.Scope, ScopeOptional: o.ScopeOptional, ClientID: o.ClientID, ClientAuth: o.ClientAuth, PKCE: o.PKCE,
 		SecretSet: o.ClientSecretSet, SecretLast4: o.ClientSecretLast4,
 		AuthorizationParams: paramLines(o.AuthorizationParams), TokenParams: paramLines(o.TokenParams),
 		Issuer: o.Issuer, RejectedStatuses: statusText(o.RejectedStatuses),

@@ -37,6 +37,8 @@ var apiBodies = map[string]apiBody{
 	"POST /api/v1/accounts/:id/reset-identity": noBodyAccepted,
 	"DELETE /api/v1/accounts/:id":              noBodyAccepted,
 	"POST /api/v1/accounts/:id/request":        jsonObject,
+	"POST /api/v1/discovery":                   jsonObject,
+	"POST /api/v1/redirect-uri/check":          noBodyAccepted,
 }
 
 // malformedJSON are bodies no route may accept.
@@ -261,6 +263,7 @@ var consoleForms = map[string]formRoute{
 	"POST /integrations/:key":                      {fields: integrationFields, errorIDs: []string{"f-key-error"}, status: []int{422}},
 	"POST /integrations/:key/delete":               {status: actionStatuses},
 	"POST /alerts/:id/ack":                         {status: actionStatuses},
+	"POST /redirect-uri/check":                     {status: actionStatuses},
 	"POST /integrations/:key/accounts":             {fields: []string{"name", "parameters.tenant"}, errorIDs: []string{"account-name-error", "param-tenant-error"}, status: []int{422}},
 	"POST /accounts/:id":                           {fields: []string{"name", "parameters.tenant"}, errorIDs: []string{"account-name-error", "param-tenant-error"}, status: []int{422}},
 	"POST /accounts/:id/connect":                   {status: actionStatuses},

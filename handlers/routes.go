@@ -78,6 +78,7 @@ func (h *Handler) builderRoutes(con *consoleRoutes) {
 	con.add(permBuild, "GET", "/integrations/:key/delete", h.integrationDeletePage)
 	con.add(permBuild, "POST", "/integrations/:key/delete", h.integrationDelete)
 	con.add(permRead, "GET", "/integrations/:key/export", h.integrationExport)
+	con.add(permBuild, "POST", "/redirect-uri/check", h.consoleRedirectCheck)
 
 }
 
@@ -113,6 +114,10 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.add(permRead, "GET", "/integrations/:key", h.apiIntegrationGet)
 	api.add(permBuild, "PUT", "/integrations/:key", h.apiIntegrationPut)
 	api.action(permBuild, "DELETE", "/integrations/:key", h.apiIntegrationDelete)
+	api.add(permRead, "GET", "/presets", h.apiPresetList)
+	api.add(permRead, "GET", "/presets/:name", h.apiPresetGet)
+	api.add(permBuild, "POST", "/discovery", h.apiDiscovery)
+	api.action(permBuild, "POST", "/redirect-uri/check", h.apiRedirectCheck)
 
 	// Accounts API.
 	api.add(permBuild, "POST", "/integrations/:key/accounts", h.apiAccountCreate)

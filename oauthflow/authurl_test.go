@@ -58,6 +58,8 @@ func TestAuthorizationURL(t *testing.T) {
 		{name: "protocol wins over the URL's own query", mutate: func(in *Integration) {
 			in.OAuth2.AuthorizationURL = "https://{tenant}.auth.acme.example/authorize?response_type=token&state=evil"
 		}, state: "st", want: map[string]string{"response_type": "code", "state": "st"}},
+		{name: "no scope where the provider takes none", mutate: func(in *Integration) { in.OAuth2.Scope, in.OAuth2.ScopeOptional = "", true }, state: "st",
+			want: map[string]string{"scope": "", "state": "st"}},
 		{name: "empty state", mutate: func(in *Integration) {}, state: "", wantErr: "empty state"},
 		{name: "client credentials", mutate: func(in *Integration) { in.OAuth2.GrantType = GrantClientCredentials }, state: "st", wantErr: "not authorization_code"},
 		{name: "hostile host value", mutate: func(in *Integration) { in.OAuth2.AuthorizationURL = "https://{region}/authorize" }, state: "st", wantErr: "cannot be used in the host"},

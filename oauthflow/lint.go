@@ -25,6 +25,9 @@ const (
 	LintScopeNotSupported   = "scope_not_supported"
 	LintIssuerNotSet        = "issuer_not_set"
 	LintNoRevokeURL         = "no_revoke_url"
+	// LintNoScope: no scope is requested (oauth2.scope_optional), so the
+	// access comes from the provider's side; a note, not a fault.
+	LintNoScope = "no_scope"
 )
 
 // LintHints is what is known about the provider beyond the integration
@@ -95,6 +98,9 @@ func Lint(in Integration, hints LintHints) []LintWarning {
 	}
 	if missing := unlistedScopes(o.Scope, hints.ScopesSupported); len(missing) > 0 {
 		add(LintScopeNotSupported, "oauth2.scope", fmt.Sprintf("The provider's scopes_supported does not list %s: check the spelling. (Many providers list only some of the scopes they accept; if connecting works, ignore this.)", strings.Join(missing, ", ")))
+	}
+	if code && o.ScopeOptional && strings.TrimSpace(o.Scope) == "" {
+		add(LintNoScope, "oauth2.scope", "No scope is requested (the provider takes no scope parameter): each token gets the access set in the app's settings at the provider, or asked for in a parameter of the provider's own (Slack's user_scope). When a request is refused for lack of permission, change it there.")
 	}
 	if code && hints.Issuer != "" && o.Issuer == "" {
 		add(LintIssuerNotSet, "oauth2.issuer", "The provider publishes its issuer "+hints.Issuer+" and sends it with the authorization response: set it, so Airlock checks iss on every callback and refuses answers from another server (RFC 9207).")

@@ -116,6 +116,19 @@ func TestLint(t *testing.T) {
 				"The provider's scopes_supported does not list api.raed, admin: check the spelling. (Many providers list only some of the scopes they accept; if connecting works, ignore this.)"}},
 		},
 		{
+			name: "no_scope",
+			change: func(in *Integration, h *LintHints) {
+				in.OAuth2.Scope, in.OAuth2.ScopeOptional, h.OfflineAccess = "", true, nil
+			},
+			want: []LintWarning{{LintNoScope, "oauth2.scope",
+				"No scope is requested (the provider takes no scope parameter): each token gets the access set in the app's settings at the provider, or asked for in a parameter of the provider's own (Slack's user_scope). When a request is refused for lack of permission, change it there."}},
+		},
+		{
+			name:   "scope_optional with a scope given is no note",
+			change: func(in *Integration, _ *LintHints) { in.OAuth2.ScopeOptional = true },
+			want:   []LintWarning{},
+		},
+		{
 			name:   "issuer_not_set",
 			change: func(in *Integration, _ *LintHints) { in.OAuth2.Issuer = "" },
 			want: []LintWarning{{LintIssuerNotSet, "oauth2.issuer",

@@ -86,6 +86,12 @@ type OAuth2 struct {
 	RefreshWindowSeconds int               `json:"refresh_window_seconds"`
 	RejectedStatuses     []int             `json:"rejected_statuses"`
 
+	// ScopeOptional says the provider needs no scope parameter: it takes the
+	// access from the app's settings in its own console (Notion, Intercom)
+	// or in a parameter of its own (Slack's user_scope). Only then may an
+	// authorization_code integration leave Scope empty; none is sent.
+	ScopeOptional bool `json:"scope_optional,omitempty"`
+
 	// Provider quirks, issue 14 part A: how the token endpoint really behaves.
 
 	// TokenBody is how a POST token request's body is encoded: TokenBodyForm
@@ -161,9 +167,12 @@ type HealthCheck struct {
 
 // Integration is a custom OAuth 2.0 integration.
 type Integration struct {
-	ID                int64              `json:"-"`
-	Key               string             `json:"key"`
-	Name              string             `json:"name"`
+	ID   int64  `json:"-"`
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	// Preset is the name of the preset the integration was started from
+	// ("" for none): its page shows that preset's setup notes.
+	Preset            string             `json:"preset,omitempty"`
 	Parameters        []Parameter        `json:"parameters"`
 	OAuth2            OAuth2             `json:"oauth2"`
 	Token             TokenPlacement     `json:"token"`

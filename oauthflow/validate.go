@@ -273,8 +273,9 @@ func (v *validator) oauth2(o OAuth2, opts ValidateOptions) {
 	v.url("oauth2.authorization_url", o.AuthorizationURL, authReq)
 	v.url("oauth2.revoke_url", o.RevokeURL, "")
 	v.url("oauth2.issuer", o.Issuer, "")
-	if code && o.Scope == "" {
-		v.fe.add("oauth2.scope", "Scope is required for the authorization_code grant: enter the scopes the provider expects, separated by spaces")
+	if code && o.Scope == "" && !o.ScopeOptional {
+		v.fe.add("oauth2.scope", "Scope is required for the authorization_code grant: enter the scopes the provider expects, separated by spaces, "+
+			"or, if the provider takes no scope parameter (it sets access in its app console), tick “The provider takes no scope” (oauth2.scope_optional)")
 	}
 	v.text("oauth2.scope", o.Scope, maxTextLen)
 	if o.ClientID == "" {

@@ -94,7 +94,7 @@ func TestValidate(t *testing.T) {
 		{"health check url relative", func(in *Integration) { in.HealthCheck.URL = "/me" }, ValidateOptions{}, "health_check.url", "The URL is relative; it must be an absolute http or https URL, e.g. https://api.example.com/v1"},
 		{"issuer not url", func(in *Integration) { in.OAuth2.Issuer = "acme" }, ValidateOptions{}, "oauth2.issuer", "The URL is relative; it must be an absolute http or https URL, e.g. https://api.example.com/v1"},
 		{"authorization url missing for code grant", func(in *Integration) { in.OAuth2.AuthorizationURL = "" }, ValidateOptions{}, "oauth2.authorization_url", "Authorization URL is required for the authorization_code grant"},
-		{"scope missing for code grant", func(in *Integration) { in.OAuth2.Scope = "" }, ValidateOptions{}, "oauth2.scope", "Scope is required for the authorization_code grant: enter the scopes the provider expects, separated by spaces"},
+		{"scope missing for code grant", func(in *Integration) { in.OAuth2.Scope = "" }, ValidateOptions{}, "oauth2.scope", "Scope is required for the authorization_code grant: enter the scopes the provider expects, separated by spaces, or, if the provider takes no scope parameter (it sets access in its app console), tick “The provider takes no scope” (oauth2.scope_optional)"},
 		{"client id missing", func(in *Integration) { in.OAuth2.ClientID = "" }, ValidateOptions{}, "oauth2.client_id", "Client ID is required"},
 		{"secret required", func(in *Integration) { in.OAuth2.ClientSecret = "" }, ValidateOptions{RequireSecret: true}, "oauth2.client_secret", "Client secret is required"},
 		{"grant type", func(in *Integration) { in.OAuth2.GrantType = "password" }, ValidateOptions{}, "oauth2.grant_type", "Grant type must be authorization_code or client_credentials"},
@@ -195,6 +195,8 @@ func TestValidateAccepts(t *testing.T) {
 		{"empty request value", func(in *Integration) { in.RequestParameters[1].Value = "" }},
 		{"description with braces", func(in *Integration) { in.Parameters[0].Description = "e.g. {eu}" }},
 		{"token params audience", func(in *Integration) { in.OAuth2.TokenParams["resource"] = "https://{region}.example/" }},
+		{"no scope where the provider takes none", func(in *Integration) { in.OAuth2.Scope, in.OAuth2.ScopeOptional = "", true }},
+		{"scope given though optional", func(in *Integration) { in.OAuth2.ScopeOptional = true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

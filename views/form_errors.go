@@ -17,7 +17,7 @@ import (
 // of problems reads top to bottom.
 var fieldOrder = []string{
 	"name", "key", "parameters", "oauth2.grant_type", "oauth2.authorization_url", "oauth2.token_url", "oauth2.token_method",
-	"oauth2.revoke_url", "oauth2.scope", "oauth2.client_id", "oauth2.client_secret", "oauth2.client_auth", "oauth2.pkce",
+	"oauth2.revoke_url", "oauth2.scope", "oauth2.scope_optional", "oauth2.client_id", "oauth2.client_secret", "oauth2.client_auth", "oauth2.pkce",
 	"oauth2.authorization_params", "oauth2.token_params", "oauth2.issuer", "oauth2.refresh_window_seconds",
 	"oauth2.rejected_statuses", "oauth2.capture", "oauth2.userinfo_url", "oauth2.identity", "oauth2.required_scopes", "token.name", "token.template", "token.in", "request_parameters", "api_base_urls", "health_check",
 	"oauth2.token_body", "oauth2.refresh_url", "oauth2.refresh_params", "oauth2.token_response", "rejected_responses",
@@ -27,7 +27,8 @@ var fieldLabels = map[string]string{
 	"name": "Name", "key": "Key", "parameters": "Integration parameters",
 	"oauth2.grant_type": "Grant type", "oauth2.authorization_url": "Authorization endpoint", "oauth2.token_url": "Access token endpoint",
 	"oauth2.token_method": "Access token verb", "oauth2.revoke_url": "Revoke token endpoint", "oauth2.scope": "Scope",
-	"oauth2.client_id": "Client ID", "oauth2.client_secret": "Client secret", "oauth2.client_auth": "Client authentication",
+	"oauth2.scope_optional": "The provider takes no scope",
+	"oauth2.client_id":      "Client ID", "oauth2.client_secret": "Client secret", "oauth2.client_auth": "Client authentication",
 	"oauth2.pkce": "PKCE", "oauth2.authorization_params": "Extra authorization parameters", "oauth2.token_params": "Extra token parameters",
 	"oauth2.capture": "Captured values", "oauth2.userinfo_url": "Userinfo URL", "oauth2.identity.from": "Identity source",
 	"oauth2.identity.path": "Identity path", "oauth2.required_scopes": "Required scopes",

@@ -63,6 +63,7 @@ type oauth2 struct {
 	TokenMethod          string            `json:"token_method"`
 	RevokeURL            string            `json:"revoke_url"`
 	Scope                string            `json:"scope"`
+	ScopeOptional        bool              `json:"scope_optional"`
 	ClientAuth           string            `json:"client_auth"`
 	PKCE                 bool              `json:"pkce"`
 	AuthorizationParams  map[string]string `json:"authorization_params"`
