@@ -68,10 +68,10 @@ func TestStressTokenEngineUnderFaults(t *testing.T) {
 	for _, tc := range faults {
 		t.Run(tc.name, func(t *testing.T) {
 			fig := runFault(t, tc.fault, tc.lasts, step, viaAPI)
-			if fig.slowestValid > 100*time.Millisecond && fig.waits == 0 {
+			for try := 1; try < 3 && fig.slowestValid > 100*time.Millisecond && fig.waits == 0; try++ {
 				// Nobody waited for a refresh, yet a caller was slow: a stall
-				// of the shared machine. Measure again; a caller really made
-				// to wait would be slow every time.
+				// of the shared machine. Measure again (twice at most); a
+				// caller really made to wait would be slow every time.
 				t.Logf("slowest caller %v without waiting for a refresh (machine stall?): measuring again", fig.slowestValid)
 				fig = runFault(t, tc.fault, tc.lasts, step, viaAPI)
 			}
