@@ -21,6 +21,7 @@ const (
 	jsonObject     apiBody = iota // decodes a JSON object; {} is not enough
 	jsonPatch                     // decodes a JSON object; {} (and null) change nothing
 	noBodyAccepted                // takes no body: none, {} or null
+	opaqueBody                    // the proxy: any body is the upstream's, passed on unread (TestProxyEndToEnd)
 )
 
 // apiBodies classifies every state-changing API route. A route missing here
@@ -36,6 +37,15 @@ var apiBodies = map[string]apiBody{
 	"POST /api/v1/accounts/:id/disconnect":    noBodyAccepted,
 	"DELETE /api/v1/accounts/:id":             noBodyAccepted,
 	"POST /api/v1/accounts/:id/request":       jsonObject,
+}
+
+func init() {
+	for _, m := range proxyMethods {
+		if m != http.MethodGet && m != http.MethodHead {
+			apiBodies[m+" /api/v1/accounts/:id/proxy"] = opaqueBody
+			apiBodies[m+" /api/v1/accounts/:id/proxy/*"] = opaqueBody
+		}
+	}
 }
 
 // malformedJSON are bodies no route may accept.
@@ -177,6 +187,9 @@ func TestMalformedAPIBodies(t *testing.T) {
 		kind, ok := apiBodies[r]
 		if !ok {
 			t.Errorf("route %s is not in apiBodies: say what its body is, and test it here", r)
+			continue
+		}
+		if kind == opaqueBody {
 			continue
 		}
 		method, route, _ := strings.Cut(r, " ")

@@ -10,6 +10,13 @@ import (
 	"airlock/store"
 )
 
+func init() {
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		wantRoutePerms[m+" /api/v1/accounts/:id/proxy"] = permBuild
+		wantRoutePerms[m+" /api/v1/accounts/:id/proxy/*"] = permBuild
+	}
+}
+
 // wantRoutePerms is every route and the permission it needs. A new route that
 // is not listed here fails TestEveryRouteIsClassified, so nobody can add a
 // route without deciding who may use it.
@@ -91,6 +98,7 @@ var wantRoutePerms = map[string]perm{
 	"DELETE /api/v1/accounts/:id":             permBuild,
 	"POST /api/v1/accounts/:id/request":       permBuild,
 	"GET /api/v1/accounts/:id/token":          permAdmin,
+	// The proxy, every method in proxyMethods (added below).
 }
 
 func TestEveryRouteIsClassified(t *testing.T) {

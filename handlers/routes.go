@@ -12,7 +12,8 @@ import (
 // the same rule (allows).
 func (h *Handler) routes(e *echo.Echo) {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
-	e.Use(h.countRequests, h.logRequests, h.secureHeaders, h.publicOnly, h.oversizeCookies, middleware.BodyLimit("4M"))
+	e.Use(h.countRequests, h.logRequests, h.secureHeaders, h.publicOnly, h.oversizeCookies, middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: "4M", Skipper: func(c echo.Context) bool { return isProxyRoute(c.Path()) }}))
 
 	// Unauthenticated plumbing.
 	h.add(e, permNone, "GET", "/healthz", h.healthz)
@@ -121,6 +122,11 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.action(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
+	// The proxy: any method, the path after /proxy joined to the base URL.
+	for _, m := range proxyMethods {
+		api.add(permBuild, m, "/accounts/:id/proxy", h.apiProxy)
+		api.add(permBuild, m, "/accounts/:id/proxy/*", h.apiProxy)
+	}
 
 	// What the public listener (AIRLOCK_PUBLIC_ADDR) serves: what browsers
 	// outside the organisation and providers must reach, nothing else.

@@ -118,6 +118,9 @@ type RunnerOptions struct {
 type Runner struct {
 	opts  RunnerOptions
 	bases baseCache
+	// proxyHTTP is opts.HTTP's transport as the proxy uses it (proxyClient).
+	proxyOnce sync.Once
+	proxyHTTP *http.Client
 }
 
 // NewRunner builds a Runner.
@@ -194,6 +197,13 @@ func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error
 	if err != nil {
 		return nil, &RequestError{Field: "url", Msg: "The URL is not valid: " + err.Error(), Err: err}
 	}
+	return r.allowed(a, in, u)
+}
+
+// allowed checks a URL ready to send — no traversal in its path, under the
+// API base URLs — and adds the integration's query request parameters: the
+// request API and the proxy both end here.
+func (r *Runner) allowed(a Account, in Integration, u *url.URL) (*url.URL, error) {
 	if msg := pathProblem(u); msg != "" {
 		// A server would resolve them and leave the base path (tenantA/../tenantB).
 		return nil, &RequestError{Field: "url", Msg: msg}
