@@ -203,6 +203,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		lns.close()
 		return err
 	}
+	stopPprof, err := servePprof(cfg.PprofAddr, log)
+	if err != nil {
+		lns.close()
+		return err
+	}
+	defer stopPprof()
 	srv := newHTTPServer(e, log)
 	var pubSrv *http.Server
 	if lns.public != nil {
