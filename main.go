@@ -123,7 +123,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	logOut := newCoalescingWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
