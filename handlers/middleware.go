@@ -42,8 +42,8 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // secureHeaders sets the headers every response carries. The values are
 // made once and shared (Header.Set and Add replace or grow a value's slice,
-// never write into it): five Sets a request were a tenth of the request
-// API's allocations.
+// never write into it): five Sets canonicalised and allocated on every
+// request, which a profile under load showed.
 func (h *Handler) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	fixed := map[string][]string{
 		"Content-Security-Policy":    {contentSecurityPolicy},
