@@ -40,7 +40,8 @@ FUZZ_TARGETS := ./oauthflow:FuzzExpandURL ./oauthflow:FuzzExpandURLTemplate ./oa
 	./oauthflow:FuzzParseTokenResponse ./oauthflow:FuzzOutboundRequest ./handlers:FuzzImportJSON
 
 ## test: fresh generated code, vet, every test with the race detector (the
-## stress and crash tests at CI size), then each fuzz target for FUZZTIME
+## stress and crash tests at CI size; the store's tests on SQLite, then on a
+## throwaway PostgreSQL), then each fuzz target for FUZZTIME
 test: check-generated vet
 	$(GO) test -race -timeout 9m ./...
 	@$(MAKE) --no-print-directory fuzz

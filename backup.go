@@ -24,6 +24,11 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
+	if cfg.DatabaseURL != "" {
+		return usageError{"backup copies the SQLite database of the data dir; with AIRLOCK_DATABASE_URL the database is PostgreSQL's: " +
+			"back it up with pg_dump --format=custom --file=airlock.dump \"$AIRLOCK_DATABASE_URL\", and keep the encryption key " +
+			"(AIRLOCK_ENCRYPTION_KEY) for as long as you keep the dump, stored apart from it: without the key its tokens and secrets cannot be read"}
+	}
 	if *to == "" {
 		return usageError{"backup needs --to FILE, a file that does not exist yet (for example --to airlock-$(date -u +%Y%m%dT%H%M%SZ).db)"}
 	}
@@ -62,6 +67,11 @@ func restoreCommand(ctx context.Context, args []string, getenv func(string) stri
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.DatabaseURL != "" {
+		return usageError{"restore replaces the SQLite database of the data dir; with AIRLOCK_DATABASE_URL the database is PostgreSQL's: " +
+			"stop every replica, restore a pg_dump into an empty database with pg_restore --no-owner --dbname=\"$AIRLOCK_DATABASE_URL\" airlock.dump, " +
+			"then start the replicas with the encryption key that was in use when the dump was taken"}
 	}
 	if *from == "" {
 		return usageError{"restore needs --from FILE, a file written by airlock backup"}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"airlock/handlers/fakeidp"
+	"airlock/oauthflow/fakeidp"
 )
 
 // TestBrowserSingleSignOn walks the whole single sign-on in Chromium against

@@ -14,18 +14,29 @@ import (
 
 	"golang.org/x/term"
 
+	"airlock/oauthflow"
 	"airlock/store"
 )
 
-// openStoreForCLI opens the data dir's database without the server lock:
-// SQLite lets these small writes run beside a live server. Commands that
-// touch no secret need no encryption key.
+// openStoreForCLI opens the database without the server lock: SQLite lets
+// these small writes run beside a live server, and PostgreSQL beside live
+// replicas (migrating it first if need be). Commands that touch no secret
+// need no encryption key.
 func openStoreForCLI(ctx context.Context, cfg Config) (*store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{ReadConns: 1})
+	}
 	path := filepath.Join(cfg.DataDir, "airlock.db")
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
 	return store.Open(ctx, path, store.Options{ReadConns: 1})
+}
+
+// cliActor is who the audit log names for a change made by a subcommand:
+// somebody with a shell on the server, from no network address.
+func cliActor(ctx context.Context, cmd string) context.Context {
+	return oauthflow.WithActor(ctx, oauthflow.Actor{Kind: oauthflow.ActorCLI, Name: "airlock " + cmd})
 }
 
 // userCommand: airlock user create --email E --role R [--local].
@@ -65,9 +76,9 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	defer st.Close()
 	var u store.User
 	if *local {
-		u, err = st.CreateLocalUser(ctx, *email, hash, *role)
+		u, err = st.CreateLocalUser(cliActor(ctx, "user create"), *email, hash, *role)
 	} else {
-		u, err = st.CreateUser(ctx, *email, hash, *role, false)
+		u, err = st.CreateUser(cliActor(ctx, "user create"), *email, hash, *role, false)
 	}
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("a user with the email %s already exists", store.NormalizeEmail(*email))
@@ -144,6 +155,7 @@ func apikeyCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 		expires = time.Now().Add(d)
 	}
+	ctx = cliActor(ctx, "apikey create")
 	st, err := openStoreForCLI(ctx, cfg)
 	if err != nil {
 		return err

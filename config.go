@@ -22,11 +22,14 @@ import (
 
 // Config is every setting, parsed once in main and passed down as values.
 type Config struct {
-	Addr                   string
-	PublicAddr             string
-	PprofAddr              string
-	PublicURL              *url.URL
-	DataDir                string
+	Addr       string
+	PublicAddr string
+	PprofAddr  string
+	PublicURL  *url.URL
+	DataDir    string
+	// DatabaseURL is AIRLOCK_DATABASE_URL: a PostgreSQL database several
+	// replicas share; empty means SQLite in DataDir.
+	DatabaseURL            string
 	Realm                  string
 	Org                    string
 	EncryptionKey          []byte
@@ -45,6 +48,7 @@ type Config struct {
 	TokenTimeout           time.Duration
 	ActivityRetention      time.Duration
 	ActivityMaxRows        int64
+	AuditRetention         time.Duration
 	KeepaliveAfter         time.Duration
 	RefreshFailureAlert    int
 	// PasswordSignIn is AIRLOCK_PASSWORD_SIGNIN; OIDC the single sign-on settings.
@@ -86,6 +90,7 @@ var settings = []setting{
 		c.DataDir = v
 		return nil
 	}},
+	{"AIRLOCK_DATABASE_URL", "", "PostgreSQL database shared by several replicas (postgres://user:password@host:5432/airlock); empty: SQLite in the data dir", setDatabaseURL},
 	{"AIRLOCK_REALM", "us", "realm of this deployment: us, eu or ap", func(c *Config, v string) error {
 		switch v {
 		case "us", "eu", "ap":
@@ -149,6 +154,7 @@ var settings = []setting{
 		c.ActivityMaxRows = n
 		return nil
 	}},
+	{"AIRLOCK_AUDIT_RETENTION", "365d", "how long audit log rows are kept: a duration such as 8760h, or days such as 365d", setAuditRetention},
 	{"AIRLOCK_KEEPALIVE_AFTER", "24h", "refresh an idle authorization-code account whose last refresh is older than this (0 turns keep-alive off)", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -248,6 +254,22 @@ func setPprofAddr(c *Config, v string) error {
 		return err
 	}
 	c.PprofAddr = v
+	return nil
+}
+
+// setDatabaseURL accepts a postgres:// (or postgresql://) URL with a host,
+// or nothing. Its errors never repeat the value: it holds a password.
+func setDatabaseURL(c *Config, v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		c.DatabaseURL = ""
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return errors.New("is not a PostgreSQL URL such as postgres://airlock:PASSWORD@db.example.com:5432/airlock (leave it empty for SQLite in the data dir)")
+	}
+	c.DatabaseURL = v
 	return nil
 }
 

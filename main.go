@@ -126,14 +126,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	logOut := newCoalescingWriter(stderr)
 	defer logOut.Close()
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	// On SQLite the data dir holds the database, and one server at a time;
+	// on PostgreSQL it holds nothing that matters, and replicas share the
+	// database: no lock (the database's own maintenance lock instead, below).
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+		}
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
-	lock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
 	keys, err := cfg.loadKeys(log)
 	if err != nil {
 		return err
@@ -142,11 +147,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	st, err := openStore(ctx, cfg, store.Options{Sealer: sealer, RefreshFailureAlert: cfg.RefreshFailureAlert}, log)
+	test := testHooks(getenv)
+	st, err := openStore(ctx, cfg, store.Options{Sealer: sealer, RefreshFailureAlert: cfg.RefreshFailureAlert, Now: test.now}, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	release, err := st.HoldReplica(ctx)
+	if errors.Is(err, store.ErrMaintenanceRunning) {
+		return fmt.Errorf("cannot start: %w (it re-seals every secret); let it finish, then start the replicas with the settings it printed", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Tokens saved before their endpoints were recorded get them now, once:
 	// refreshes and revocations go only to recorded endpoints.
 	if rec, skipped, err := oauthflow.RecordLegacyEndpoints(ctx, st); err != nil {
@@ -159,9 +173,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	guard := &oauthflow.DialGuard{AllowPrivate: cfg.AllowPrivateNetworks}
 	httpOpts := oauthflow.HTTPOptions{Guard: guard, ConnectTimeout: cfg.OutboundConnectTimeout,
 		HeaderTimeout: cfg.OutboundHeaderTimeout, Timeout: cfg.OutboundTimeout}
-	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(tokenHTTPOptions(cfg, guard), oauthflow.NoRedirects)}
+	tokens := &oauthflow.Client{HTTP: oauthflow.NewHTTPClient(tokenHTTPOptions(cfg, guard), oauthflow.NoRedirects), Now: test.now}
 	metrics := handlers.NewMetrics(st)
-	mgr := oauthflow.NewManager(managerOptions(cfg, st, tokens, metrics, log, faultHook(getenv, stderr)))
+	mo := managerOptions(cfg, st, tokens, metrics, log, faultHook(getenv, stderr))
+	mo.Now = test.now
+	if test.leaseTTL > 0 {
+		mo.LeaseTTL = test.leaseTTL
+	}
+	mgr := oauthflow.NewManager(mo)
 	webhookOpts := httpOpts
 	webhookOpts.Timeout = 10 * time.Second
 	activity := st.NewActivityLog(time.Second, func(err error) { log.Warn("write activity: rows dropped", "err", err) })
@@ -185,6 +204,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			NoAccessLog:      !cfg.AccessLog,
 		},
 		Store:         st,
+		Now:           test.now,
 		Sessions:      sessions,
 		Logger:        log,
 		Manager:       mgr,
@@ -211,18 +231,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	defer stopPprof()
-	srv := newHTTPServer(e, log)
+	srv := newHTTPServer(test.handler(e, mgr.Wait), log)
 	var pubSrv *http.Server
 	if lns.public != nil {
 		pubSrv = newHTTPServer(h.PublicHandler(e), log)
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	go listenToReplicas(bg, st, h, mgr, log)
 	go housekeeping(bg, st, sessions, cfg, log)
 	go h.RunWebhooks(bg)
 	// Keep-alive refreshes through the manager, which tells the accounts
 	// service of what it saves or fails: requests see the change at once.
-	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, OnError: func(id string, err error) {
+	keepalive := &oauthflow.Keepalive{Store: st, Manager: mgr, After: cfg.KeepaliveAfter, Now: test.now, OnError: func(id string, err error) {
 		log.Info("keep-alive refresh failed", "account_id", id, "err", err)
 	}}
 	go keepalive.Run(bg)
@@ -328,11 +349,12 @@ func tokenHTTPOptions(cfg Config, guard *oauthflow.DialGuard) oauthflow.HTTPOpti
 }
 
 // managerOptions configure the token manager: a refresh (lease, token call,
-// save) may take the token call's time plus 15 s, and its lease outlives
-// that by 15 s more, so a live refresh never loses its lease.
+// save) may take the token call's time plus 15 s. Its lease is the default
+// 30 s, renewed while the refresh runs: a replica killed mid-refresh holds
+// its account up for at most 30 s.
 func managerOptions(cfg Config, st *store.Store, tokens *oauthflow.Client, metrics *handlers.Metrics, log *slog.Logger, fault func(string)) oauthflow.ManagerOptions {
 	return oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: cfg.TokenTimeout + 15*time.Second,
-		LeaseTTL: cfg.TokenTimeout + 30*time.Second, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log}
+		LeaseTTL: oauthflow.DefaultLeaseTTL, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log}
 }
 
 // housekeeping deletes expired sessions, old pending flows and activity past
@@ -349,6 +371,7 @@ func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, 
 		}
 		if minute%5 == 0 {
 			sweep(ctx, st, ss, cfg.ActivityRetention, log)
+			pruneAudit(ctx, st, cfg.AuditRetention, log)
 		}
 		select {
 		case <-ctx.Done():
@@ -358,9 +381,14 @@ func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, 
 	}
 }
 
-// sweep deletes expired sessions, old pending flows and activity past its
-// retention.
+// sweep opens the alerts of refresh tokens that die soon and deletes expired
+// sessions, old pending flows and activity past its retention.
 func sweep(ctx context.Context, st *store.Store, ss *store.SessionStore, retention time.Duration, log *slog.Logger) {
+	if n, err := st.OpenRefreshTokenExpiryAlerts(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("refresh token expiry alerts", "err", err)
+	} else if n > 0 {
+		log.Info("refresh tokens expire soon: alerts opened", "count", n)
+	}
 	if n, err := st.SweepSessions(ctx, ss.Lifetimes.Idle); err != nil && ctx.Err() == nil {
 		log.Warn("sweep sessions", "err", err)
 	} else if n > 0 {

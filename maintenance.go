@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+
+	"airlock/store"
 )
 
 // databasePath is the SQLite file in the data dir.
@@ -38,4 +44,38 @@ func holdDataDir(dir, cmd string) (*dirLock, error) {
 			cmd, holder, dir, errLocked, cmd)
 	}
 	return l, err
+}
+
+// setAuditRetention reads AIRLOCK_AUDIT_RETENTION: a Go duration, or a
+// whole number of days ("365d"), since a retention policy is written in days
+// and 8760h is a number nobody reads at a glance.
+func setAuditRetention(c *Config, v string) error {
+	d, err := parseDays(v)
+	if err != nil || d < time.Hour {
+		return fmt.Errorf("%q is not a duration of at least 1h such as 8760h, or a number of days such as 365d", v)
+	}
+	c.AuditRetention = d
+	return nil
+}
+
+// parseDays is time.ParseDuration that also takes "Nd", N whole days.
+func parseDays(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// pruneAudit deletes audit log rows past their retention.
+func pruneAudit(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
+	if n, err := st.PruneAudit(ctx, retention); err != nil && ctx.Err() == nil {
+		log.Warn("prune audit log", "err", err)
+	} else if n > 0 {
+		log.Debug("pruned audit log past its retention", "rows", n, "retention", retention)
+	}
 }

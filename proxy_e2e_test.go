@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -174,6 +175,34 @@ func TestProxyEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		if want := `{"n":8388608,"err":"<nil>"}`; string(b) != want {
 			t.Errorf("upload: got %s, want %s", b, want)
+		}
+	})
+
+	t.Run("a rejected_responses rule refreshes and retries, gzip or not", func(t *testing.T) {
+		slack := f.ids["slack"]
+		for i, enc := range []string{"", "gzip"} {
+			f.up.revoke("slack")
+			before, hits := f.up.refreshes(), f.up.hitsOf("/slack/auth.test")
+			resp := f.call(t, srv.URL, "POST", proxyPath(slack, "/auth.test"), strings.NewReader("a=b"), map[string]string{"Accept-Encoding": enc})
+			var rd io.Reader = resp.Body
+			if resp.Header.Get("Content-Encoding") == "gzip" {
+				zr, err := gzip.NewReader(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rd = zr
+			}
+			b, _ := io.ReadAll(rd)
+			resp.Body.Close()
+			if resp.Header.Get("Airlock-Refreshed") != "rejected" || !strings.HasPrefix(string(b), `{"ok":true,"token":"at-slack-`) {
+				t.Errorf("%d (%q): got Airlock-Refreshed=%q body %.80s, want rejected and the retry's answer", i, enc, resp.Header.Get("Airlock-Refreshed"), b)
+			}
+			if got, want := resp.Header.Get("Content-Encoding"), enc; got != want {
+				t.Errorf("%d: Content-Encoding: got %q, want %q", i, got, want)
+			}
+			if n := f.up.hitsOf("/slack/auth.test") - hits; n != 2 || f.up.refreshes() != before+1 {
+				t.Errorf("%d: upstream hits %d, refreshes %d → %d: want two attempts and one refresh", i, n, before, f.up.refreshes())
+			}
 		}
 	})
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -37,6 +38,7 @@ func newProxyUpstream(t *testing.T) *proxyUpstream {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", u.token)
 	mux.HandleFunc("/api/", u.api)
+	mux.HandleFunc("/slack/", u.slack)
 	u.srv = httptest.NewServer(mux)
 	t.Cleanup(u.srv.Close)
 	return u
@@ -136,6 +138,29 @@ func (u *proxyUpstream) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// slack answers as Slack's API does: 200 and {"ok":false} for a refused
+// token, gzip-encoded when the caller accepts it.
+func (u *proxyUpstream) slack(w http.ResponseWriter, r *http.Request) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	u.mu.Lock()
+	u.hits[r.URL.Path]++
+	ok := u.valid[tok]
+	u.mu.Unlock()
+	body := fmt.Sprintf(`{"ok":%t,"error":"invalid_auth","pad":%q}`, ok, strings.Repeat("p", 4096))
+	if ok {
+		body = fmt.Sprintf(`{"ok":true,"token":%q}`, tok)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		io.WriteString(w, body)
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	zw := gzip.NewWriter(w)
+	io.WriteString(zw, body)
+	zw.Close()
+}
+
 // pattern is an endless reader of a repeating byte pattern.
 type pattern struct{}
 
@@ -176,8 +201,14 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close() // nothing listens there any more
-	for _, spec := range []struct{ key, api string }{{"px", base + "/api/"}, {"dead", deadURL + "/api/"}} {
-		in, err := st.CreateIntegration(ctx, oauthflow.Integration{Key: spec.key, Name: spec.key,
+	// "slack" answers a refused token as Slack does, 200 {"ok":false}: a
+	// rejected_responses rule says so.
+	slackRule := []oauthflow.RejectedRule{{BodyPath: "ok", Equals: "false"}}
+	for _, spec := range []struct {
+		key, api string
+		rules    []oauthflow.RejectedRule
+	}{{"px", base + "/api/", nil}, {"dead", deadURL + "/api/", nil}, {"slack", base + "/slack/", slackRule}} {
+		in, err := st.CreateIntegration(ctx, oauthflow.Integration{Key: spec.key, Name: spec.key, RejectedResponses: spec.rules,
 			Parameters: []oauthflow.Parameter{{Name: "tenant"}},
 			OAuth2: oauthflow.OAuth2{GrantType: oauthflow.GrantAuthorizationCode, AuthorizationURL: base + "/authorize",
 				TokenURL: base + "/token", ClientID: "client", ClientSecret: "secret", ClientAuth: oauthflow.ClientAuthBasic},
@@ -205,8 +236,8 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 func (f *proxyFixture) seed(t *testing.T, st *store.Store, in oauthflow.Integration, key string) {
 	ctx := context.Background()
 	names := map[string]time.Duration{"ok": time.Hour, "expiring": 10 * time.Second, "pending": 0}
-	if key == "dead" {
-		names = map[string]time.Duration{"dead": time.Hour}
+	if key != "px" {
+		names = map[string]time.Duration{key: time.Hour}
 	}
 	for name, ttl := range names {
 		row, err := st.CreateAccount(ctx, oauthflow.Account{IntegrationID: in.ID, Name: name, Parameters: map[string]string{"tenant": "acme"}})

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"airlock/handlers"
-	"airlock/handlers/fakeidp"
+	"airlock/oauthflow/fakeidp"
 )
 
 // publicNotFound is the public listener's answer to what it does not serve.

@@ -22,7 +22,9 @@ const rotateBatch = 500
 
 // rotateKeyCommand: airlock rotate-key --new-key-file F. It re-seals every
 // sealed value under the new key, then prints the settings to use from now
-// on. It holds the data dir's lock throughout, so no server runs meanwhile.
+// on. It holds the data dir's lock throughout (on PostgreSQL the database's
+// maintenance lock, which every running replica holds shared), so no server
+// runs meanwhile.
 func rotateKeyCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var keyFile *string
 	cfg, err := parseFlags("rotate-key", args, getenv, stderr, func(fs *flag.FlagSet) {
@@ -38,15 +40,17 @@ func rotateKeyCommand(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	dbPath, err := existingDatabase(cfg)
-	if err != nil {
-		return err
+	var dbPath string
+	if cfg.DatabaseURL == "" {
+		if dbPath, err = existingDatabase(cfg); err != nil {
+			return err
+		}
+		lock, err := holdDataDir(cfg.DataDir, "rotate-key")
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
-	lock, err := holdDataDir(cfg.DataDir, "rotate-key")
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
 	keys, err := cfg.loadEncryptionKeys(newLogger(cfg.LogFormat, cfg.LogLevel, stderr))
 	if err != nil {
 		return err
@@ -59,11 +63,20 @@ func rotateKeyCommand(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	st, err := store.Open(ctx, dbPath, store.Options{Sealer: oldSealer, ReadConns: 1})
+	st, err := openForRotation(ctx, cfg, dbPath, oldSealer)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	release, err := st.HoldMaintenance(ctx)
+	if errors.Is(err, store.ErrReplicasRunning) {
+		return fmt.Errorf("rotate-key refused: %w (each running replica holds the database's maintenance lock): "+
+			"stop every replica, run rotate-key again, then start them", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	fmt.Fprintf(stderr, "rotate-key: re-sealing every secret with the new key %s (the current key is %s); if this stops, run the same command again to finish\n",
 		newSealer.CurrentKeyID(), oldSealer.CurrentKeyID())
@@ -82,6 +95,15 @@ func rotateKeyCommand(ctx context.Context, args []string, getenv func(string) st
 	}
 	printNewSettings(stdout, newKey, previousAfterRotation(newKey, keys), devNote)
 	return nil
+}
+
+// openForRotation opens the SQLite file at dbPath, or the PostgreSQL
+// database of AIRLOCK_DATABASE_URL, with the keys in use now.
+func openForRotation(ctx context.Context, cfg Config, dbPath string, sealer *store.Sealer) (*store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{Sealer: sealer, ReadConns: 1})
+	}
+	return store.Open(ctx, dbPath, store.Options{Sealer: sealer, ReadConns: 1})
 }
 
 // updateDevKeyFile replaces the data dir's encryption.key with the new key

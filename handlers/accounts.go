@@ -72,7 +72,22 @@ func (h *Handler) accountVM(r store.AccountRow, integrationName string) views.Ac
 		v.Warnings = append(v.Warnings, views.WarningVM{Code: w.Code, Message: w.Message})
 	}
 	v.ExpiresIn, v.ExpiresAt = h.expiresIn(a)
+	v.Captured, v.Identity = capturedKVs(a.Captured), a.Identity
+	v.RefreshDiesIn, v.RefreshDiesAt = h.refreshDiesIn(a)
 	return v
+}
+
+// refreshDiesIn words when the account's refresh token dies ("" when unknown).
+func (h *Handler) refreshDiesIn(a oauthflow.Account) (string, string) {
+	if a.RefreshTokenExpiresAt.IsZero() || a.Status == oauthflow.StatusPending || a.Status == oauthflow.StatusDisconnected {
+		return "", ""
+	}
+	left := a.RefreshTokenExpiresAt.Sub(h.now())
+	exact := a.RefreshTokenExpiresAt.UTC().Format(time.RFC3339)
+	if left <= 0 {
+		return "expired " + views.Duration(left) + " ago", exact
+	}
+	return "in " + views.Duration(left) + " (" + exact + ")", exact
 }
 
 // expiresIn words when the account's token expires.
@@ -122,6 +137,7 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 		Request: views.RequestForm{Method: http.MethodGet, Headers: []views.KV{{Name: "Accept", Value: "application/json"}, {}, {}}},
 	}
 	v.Account.GrantType = in.OAuth2.GrantType
+	v.Account.HasIdentity = in.OAuth2.Identity != nil
 	if in.HealthCheck != nil && in.HealthCheck.URL != "" {
 		v.Request.URL = in.HealthCheck.URL
 	} else if len(in.APIBaseURLs) > 0 && in.APIBaseURLs[0] != oauthflow.AnyOrigin {

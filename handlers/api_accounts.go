@@ -26,6 +26,10 @@ type accountJSON struct {
 	Warnings        []oauthflow.Warning `json:"warnings"`
 	LastRefreshedAt *string             `json:"last_refreshed_at"`
 	LastError       *string             `json:"last_error"`
+	Captured        map[string]string   `json:"captured"` // issue 14 part B
+	Identity        *string             `json:"identity"`
+	// RefreshTokenExpiresAt is when the refresh token dies (issue 14), null when unknown.
+	RefreshTokenExpiresAt *string `json:"refresh_token_expires_at"`
 }
 
 func rfc3339OrNil(t time.Time) *string {
@@ -41,6 +45,7 @@ func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 		ID: a.ID, Integration: a.IntegrationKey, Name: a.Name, Parameters: a.Parameters, Status: a.Status,
 		ExpiresAt: rfc3339OrNil(a.ExpiresAt), Scopes: a.Scopes, HasRefreshToken: a.HasRefreshToken,
 		Warnings: a.Warnings, LastRefreshedAt: rfc3339OrNil(a.LastRefreshedAt),
+		RefreshTokenExpiresAt: rfc3339OrNil(a.RefreshTokenExpiresAt),
 	}
 	if j.Scopes == nil {
 		j.Scopes = []string{}
@@ -49,13 +54,20 @@ func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 		j.Warnings = []oauthflow.Warning{}
 	}
 	if a.Status == oauthflow.StatusPending || a.Status == oauthflow.StatusDisconnected {
-		j.ExpiresAt = nil
+		j.ExpiresAt, j.RefreshTokenExpiresAt = nil, nil
 	}
 	if connectURL != "" {
 		j.ConnectURL = &connectURL
 	}
 	if a.LastError != "" {
 		j.LastError = &a.LastError
+	}
+	j.Captured = a.Captured
+	if j.Captured == nil {
+		j.Captured = map[string]string{}
+	}
+	if a.Identity != "" {
+		j.Identity = &a.Identity
 	}
 	return j
 }

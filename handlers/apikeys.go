@@ -84,6 +84,7 @@ func (h *Handler) requireKey(p perm) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set(ctxIdentity, identity{KeyID: k.ID, KeyName: k.Name, Role: k.Role})
+			h.setActor(c, identity{KeyID: k.ID, KeyName: k.Name})
 			if !allows(k.Role, p) {
 				return apiErr("forbidden",
 					"This API key has the "+k.Role+" role; this action needs "+p.String()+".", nil)

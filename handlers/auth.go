@@ -87,6 +87,7 @@ func (h *Handler) requireUser(p perm) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set(ctxIdentity, id)
+			h.setActor(c, id)
 			path := c.Request().URL.Path
 			if id.MustChangePassword && path != "/account/password" && path != "/signout" {
 				return seeOther(c, "/account/password")

@@ -57,6 +57,13 @@ func newBenchServer(b *testing.B) *benchServer {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return newBenchServerOn(b, st)
+}
+
+// newBenchServerOn is newBenchServer on a store the caller opened (with
+// benchSealer's key); it closes the store at the end.
+func newBenchServerOn(b *testing.B, st *store.Store) *benchServer {
+	b.Helper()
 	b.Cleanup(func() { st.Close() })
 	srv := httptest.NewUnstartedServer(nil)
 	pub, _ := url.Parse("http://" + srv.Listener.Addr().String())

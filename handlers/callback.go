@@ -19,6 +19,7 @@ func (h *Handler) callback(c echo.Context) error {
 	user := ""
 	if id, err := h.sessionIdentity(c); err == nil {
 		user = id.Email
+		h.setActor(c, id)
 	}
 	done, err := h.accounts.CompleteCallback(c.Request().Context(), oauthflow.CallbackRequest{
 		Query: c.Request().URL.Query(), SessionHash: sessionHash(c), User: user})

@@ -108,7 +108,7 @@ var codeStatuses = []struct {
 }{
 	{"bad_json", http.StatusBadRequest, "", ""},
 	{oauthflow.CodeBadRequest, http.StatusBadRequest, "", ""},
-	{"unauthorized", http.StatusUnauthorized, "Sign in required", "Sign in to continue."},
+	{oauthflow.CodeUnauthorized, http.StatusUnauthorized, "Sign in required", "Sign in to continue."},
 	{oauthflow.CodeForbidden, http.StatusForbidden, "Not allowed", "Your role does not allow this. Ask an admin if you need it."},
 	{oauthflow.CodeNotFound, http.StatusNotFound, "Page not found", "There is nothing at this address. It may have been deleted, or the link is mistyped."},
 	{"method_not_allowed", http.StatusMethodNotAllowed, "Not possible here", "This address does not accept that kind of request."},

@@ -19,6 +19,7 @@ import (
 	"airlock/oauthflow"
 	"airlock/static"
 	"airlock/store"
+	"airlock/views"
 )
 
 // Config is the part of the server configuration the HTTP layer needs.
@@ -101,7 +102,7 @@ type Handler struct {
 	// codeChecks counts setup codes compared (the rate-limit tests count them).
 	codeChecks atomic.Int64
 	// oidc is single sign-on's client (nil when it is off).
-	oidc *oidcClient
+	oidc *oauthflow.OIDCSignIn
 	// public is the routes the public listener serves (PublicHandler).
 	public map[string]bool
 
@@ -114,6 +115,10 @@ type Handler struct {
 	dummyHash string
 	// routePerms records the permission of every route (for tests and docs).
 	routePerms map[string]perm
+	// openapi is the API reference document, served as is; apiRef is the
+	// console's view of it.
+	openapi []byte
+	apiRef  views.APIRefView
 }
 
 // New builds the handler and its router.
@@ -161,8 +166,9 @@ func New(d Deps) (*Handler, *echo.Echo) {
 		if hc == nil {
 			hc = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		}
-		h.oidc = &oidcClient{cfg: h.cfg.OIDC, http: hc, redirect: h.cfg.PublicURL.String() + OIDCCallbackPath, now: now}
+		h.oidc = oauthflow.NewOIDCSignIn(h.cfg.OIDC, hc, h.cfg.PublicURL.String()+OIDCCallbackPath, now)
 	}
+	h.loadOpenAPI()
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"airlock/oauthflow"
 	"airlock/store"
 )
@@ -33,6 +35,7 @@ type testServer struct {
 	activity *store.ActivityLog
 	metrics  *Metrics
 	h        *Handler
+	echo     *echo.Echo // the router, for tests that walk its route table
 	srv      *httptest.Server
 	store    *store.Store
 	logs     *syncBuffer
@@ -127,7 +130,8 @@ func newTestServerWith(t *testing.T, so store.Options, opts ...serverOption) *te
 	}
 	h, e := New(d)
 	ts.h, ts.mgr, ts.tokens = h, d.Manager, d.Tokens
-	ts.srv.Config.Handler = e
+	ts.echo = e
+	ts.srv.Config.Handler = apiContract(t, e) // every /api/v1 exchange checked against the document
 	ts.srv.Start()
 	t.Cleanup(ts.srv.Close)
 	return ts

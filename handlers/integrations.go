@@ -205,7 +205,7 @@ func (h *Handler) renderIntegrationForm(c echo.Context, status int, f views.Inte
 		title = "Edit " + f.Name
 	}
 	f.Redirect = views.RedirectPanel{CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm}
-	f.Errors, f.ErrorList = views.PlaceErrors(fe)
+	f.Errors, f.ErrorList = views.PlaceErrors(captureLineErrors(fe))
 	f.Preview = h.previewForm(f)
 	if isHTMX(c) && c.Request().Method == http.MethodPost {
 		f.CSRF = csrfToken(c)

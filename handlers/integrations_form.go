@@ -34,6 +34,8 @@ func readIntegrationForm(form url.Values) (f views.IntegrationForm, secret strin
 		RejectedStatuses: get("oauth2.rejected_statuses"),
 		TokenName:        get("token.name"), TokenTemplate: get("token.template"), TokenIn: get("token.in"),
 		HealthMethod: get("health_check.method"), HealthURL: get("health_check.url"), HealthStatus: get("health_check.expect_status"),
+		Captures: get("oauth2.capture"), UserinfoURL: get("oauth2.userinfo_url"), IdentityFrom: get("oauth2.identity.from"),
+		IdentityPath: get("oauth2.identity.path"), RequiredScopes: get("oauth2.required_scopes"),
 	}
 	// The checkbox posts "true" when on; the hidden "false" beside it tells an
 	// unchecked box from a form that never had one (then PKCE keeps its default).
@@ -42,6 +44,7 @@ func readIntegrationForm(form url.Values) (f views.IntegrationForm, secret strin
 	} else {
 		f.PKCE = true
 	}
+	f.Quirks = readQuirksForm(get)
 	readRows(form, &f)
 	return f, form.Get("oauth2.client_secret")
 }
@@ -132,6 +135,8 @@ func integrationFromForm(f views.IntegrationForm, secret string) (oauthflow.Inte
 	in.OAuth2.RefreshWindowSeconds = parseInt(fe, "oauth2.refresh_window_seconds", f.RefreshWindow,
 		"Refresh window must be a whole number of seconds, e.g. 1800")
 	in.OAuth2.RejectedStatuses = parseStatuses(fe, f.RejectedStatuses)
+	quirksBFromForm(fe, f, &in.OAuth2)
+	applyQuirks(fe, &in, f.Quirks)
 	if strings.TrimSpace(f.HealthURL) != "" {
 		in.HealthCheck = &oauthflow.HealthCheck{Method: f.HealthMethod, URL: f.HealthURL,
 			ExpectStatus: parseInt(fe, "health_check.expect_status", f.HealthStatus, "Expected status must be a number, e.g. 200")}
@@ -207,6 +212,7 @@ func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 		TokenName: in.Token.Name, TokenTemplate: in.Token.Template, TokenIn: in.Token.In,
 		BaseURLs:     slices.Clone(in.APIBaseURLs),
 		HealthMethod: "GET",
+		Quirks:       quirksForm(in),
 	}
 	if o.RefreshWindowSeconds != 0 {
 		f.RefreshWindow = strconv.Itoa(o.RefreshWindowSeconds)
@@ -220,6 +226,7 @@ func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 	if hc := in.HealthCheck; hc != nil {
 		f.HealthMethod, f.HealthURL, f.HealthStatus = hc.Method, hc.URL, strconv.Itoa(hc.ExpectStatus)
 	}
+	quirksBToForm(o, &f)
 	return f
 }
 

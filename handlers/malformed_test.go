@@ -27,25 +27,27 @@ const (
 // apiBodies classifies every state-changing API route. A route missing here
 // fails TestMalformedAPIBodies: decide what its body is before adding it.
 var apiBodies = map[string]apiBody{
-	"POST /api/v1/integrations":               jsonObject,
-	"PUT /api/v1/integrations/:key":           jsonObject,
-	"DELETE /api/v1/integrations/:key":        noBodyAccepted,
-	"POST /api/v1/integrations/:key/accounts": jsonObject,
-	"PATCH /api/v1/accounts/:id":              jsonPatch,
-	"POST /api/v1/accounts/:id/connect-link":  noBodyAccepted,
-	"POST /api/v1/accounts/:id/refresh":       noBodyAccepted,
-	"POST /api/v1/accounts/:id/disconnect":    noBodyAccepted,
-	"DELETE /api/v1/accounts/:id":             noBodyAccepted,
-	"POST /api/v1/accounts/:id/request":       jsonObject,
-}
-
-func init() {
-	for _, m := range proxyMethods {
-		if m != http.MethodGet && m != http.MethodHead {
-			apiBodies[m+" /api/v1/accounts/:id/proxy"] = opaqueBody
-			apiBodies[m+" /api/v1/accounts/:id/proxy/*"] = opaqueBody
-		}
-	}
+	"POST /api/v1/integrations":                jsonObject,
+	"PUT /api/v1/integrations/:key":            jsonObject,
+	"DELETE /api/v1/integrations/:key":         noBodyAccepted,
+	"POST /api/v1/integrations/:key/accounts":  jsonObject,
+	"PATCH /api/v1/accounts/:id":               jsonPatch,
+	"POST /api/v1/accounts/:id/connect-link":   noBodyAccepted,
+	"POST /api/v1/accounts/:id/refresh":        noBodyAccepted,
+	"POST /api/v1/accounts/:id/disconnect":     noBodyAccepted,
+	"POST /api/v1/accounts/:id/reset-identity": noBodyAccepted,
+	"DELETE /api/v1/accounts/:id":              noBodyAccepted,
+	"POST /api/v1/accounts/:id/request":        jsonObject,
+	"POST /api/v1/accounts/:id/proxy":          opaqueBody,
+	"POST /api/v1/accounts/:id/proxy/*":        opaqueBody,
+	"PUT /api/v1/accounts/:id/proxy":           opaqueBody,
+	"PUT /api/v1/accounts/:id/proxy/*":         opaqueBody,
+	"PATCH /api/v1/accounts/:id/proxy":         opaqueBody,
+	"PATCH /api/v1/accounts/:id/proxy/*":       opaqueBody,
+	"DELETE /api/v1/accounts/:id/proxy":        opaqueBody,
+	"DELETE /api/v1/accounts/:id/proxy/*":      opaqueBody,
+	"OPTIONS /api/v1/accounts/:id/proxy":       opaqueBody,
+	"OPTIONS /api/v1/accounts/:id/proxy/*":     opaqueBody,
 }
 
 // malformedJSON are bodies no route may accept.
@@ -279,6 +281,7 @@ var consoleForms = map[string]formRoute{
 	"POST /accounts/:id/refresh":                   {status: actionStatuses},
 	"POST /accounts/:id/connect-link":              {status: actionStatuses},
 	"POST /accounts/:id/disconnect":                {status: actionStatuses},
+	"POST /accounts/:id/reset-identity":            {status: actionStatuses},
 	"POST /accounts/:id/delete":                    {status: actionStatuses},
 	"POST /accounts/:id/request":                   {fields: []string{"method", "url", "body", "header_name", "header_value"}, status: actionStatuses},
 	"POST /accounts/:id/check":                     {status: actionStatuses},

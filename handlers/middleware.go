@@ -187,6 +187,7 @@ func (h *Handler) loadSession(c echo.Context, kind string, next echo.HandlerFunc
 	}
 	c.Set(ctxSession, sess)
 	c.Set(ctxFormToken, func() string { return h.formToken(c) })
+	h.setActor(c, identity{}) // somebody, from an address; requireUser says who
 	return next(c)
 }
 

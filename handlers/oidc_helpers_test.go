@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"airlock/handlers/fakeidp"
 	"airlock/oauthflow"
+	"airlock/oauthflow/fakeidp"
 	"airlock/store"
 )
 

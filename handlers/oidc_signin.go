@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/oauth2"
 
+	"airlock/oauthflow"
 	"airlock/store"
 	"airlock/views"
 )
@@ -23,7 +24,7 @@ func (h *Handler) oidcStart(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	state, nonce, verifier := randomToken(), randomToken(), oauth2.GenerateVerifier()
-	to, err := h.oidc.authURL(ctx, state, nonce, verifier)
+	to, err := h.oidc.AuthURL(ctx, state, nonce, verifier)
 	if err != nil {
 		return h.ssoProblem(c, err)
 	}
@@ -53,25 +54,27 @@ func (h *Handler) oidcCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := c.QueryParams()
 	if q.Get("state") == "" {
-		return h.ssoProblem(c, &ssoError{status: http.StatusBadRequest, title: "This sign-in link is incomplete",
-			msg: "It has no state, so it did not come from a sign-in Airlock started. Start again from the sign-in page."})
+		return h.ssoProblem(c, &oauthflow.Error{Code: oauthflow.CodeBadRequest, Title: "This sign-in link is incomplete",
+			Message: "It has no state, so it did not come from a sign-in Airlock started. Start again from the sign-in page."})
 	}
 	f, err := h.store.TakeOIDCFlow(ctx, q.Get("state"), sessionHash(c))
 	if err != nil {
 		return h.ssoProblem(c, flowProblem(err))
 	}
+	c.Set(ctxSSOAttempt, true)
 	if e := q.Get("error"); e != "" {
 		msg := "It answered " + truncateText(e, 100)
 		if d := q.Get("error_description"); d != "" {
 			msg += ": " + truncateText(d, 300)
 		}
-		return h.ssoProblem(c, &ssoError{status: http.StatusForbidden, title: "The identity provider did not sign you in",
-			msg: msg + ". Sign in again, or ask your administrator if you should have access.", err: errors.New("provider error " + e)})
+		return h.ssoProblem(c, &oauthflow.Error{Code: oauthflow.CodeForbidden, Title: "The identity provider did not sign you in",
+			Message: msg + ". Sign in again, or ask your administrator if you should have access.", Err: errors.New("provider error " + e)})
 	}
-	login, err := h.oidc.exchange(ctx, q.Get("code"), f)
+	login, err := h.oidc.Exchange(ctx, q.Get("code"), f.Verifier, f.NonceMatches)
 	if err != nil {
 		return h.ssoProblem(c, err)
 	}
+	h.setActorName(c, login.Email)
 	role := h.cfg.OIDC.RoleFor(login.Groups)
 	if role == "" {
 		return h.ssoProblem(c, h.noGroupProblem(login))
@@ -81,9 +84,9 @@ func (h *Handler) oidcCallback(c echo.Context) error {
 		return err
 	}
 	if u.Disabled() {
-		return h.ssoProblem(c, &ssoError{status: http.StatusForbidden, title: "Your Airlock account is disabled",
-			msg: "You signed in at " + h.cfg.OIDC.Name + " as " + u.Email + ", but an Airlock admin has disabled this account. Ask an admin to enable it.",
-			err: fmt.Errorf("user %d is disabled", u.ID)})
+		return h.ssoProblem(c, &oauthflow.Error{Code: oauthflow.CodeForbidden, Title: "Your Airlock account is disabled",
+			Message: "You signed in at " + h.cfg.OIDC.Name + " as " + u.Email + ", but an Airlock admin has disabled this account. Ask an admin to enable it.",
+			Err:     fmt.Errorf("user %d is disabled", u.ID)})
 	}
 	if created {
 		h.log.Info("user created by single sign-on", "user_id", u.ID, "role", u.Role)
@@ -100,15 +103,12 @@ func (h *Handler) oidcCallback(c echo.Context) error {
 
 // noGroupProblem is the refusal of a user whose groups give no role: it
 // says which groups would, so they know what to ask for.
-func (h *Handler) noGroupProblem(l ssoLogin) *ssoError {
+func (h *Handler) noGroupProblem(l oauthflow.OIDCLogin) error {
 	o := h.cfg.OIDC
 	var want []string
-	for _, g := range []struct {
-		role   string
-		groups []string
-	}{{"admin", o.AdminGroups}, {"builder", o.BuilderGroups}, {"viewer", o.ViewerGroups}} {
-		if len(g.groups) > 0 {
-			want = append(want, g.role+": "+strings.Join(g.groups, ", "))
+	for _, g := range o.RoleGroups() {
+		if len(g.Groups) > 0 {
+			want = append(want, g.Role+": "+strings.Join(g.Groups, ", "))
 		}
 	}
 	msg := fmt.Sprintf("You signed in at %s as %s, but you are in none of the groups that give a role in Airlock. Ask your administrator to add you to one of them (%s).",
@@ -117,22 +117,22 @@ func (h *Handler) noGroupProblem(l ssoLogin) *ssoError {
 		msg = fmt.Sprintf("You signed in at %s as %s, but the provider sent no %q claim with your groups, so Airlock cannot give you a role. Ask your administrator to have the provider include it in the ID token or userinfo, and to add you to one of the groups that give a role (%s).",
 			o.Name, l.Email, o.RoleClaim, strings.Join(want, "; "))
 	}
-	return &ssoError{status: http.StatusForbidden, title: "You have no role in Airlock", msg: msg,
-		err: fmt.Errorf("no role for groups %q", l.Groups)}
+	return &oauthflow.Error{Code: oauthflow.CodeForbidden, Title: "You have no role in Airlock", Message: msg,
+		Err: fmt.Errorf("no role for groups %q", l.Groups)}
 }
 
 // flowProblem words why a callback's state was refused.
 func flowProblem(err error) error {
-	e := &ssoError{status: http.StatusBadRequest, title: "This sign-in cannot be finished", err: err}
+	e := &oauthflow.Error{Code: oauthflow.CodeBadRequest, Title: "This sign-in cannot be finished", Err: err}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		e.msg = "Airlock did not start this sign-in, or it was cleared long ago. Start again from the sign-in page."
+		e.Message = "Airlock did not start this sign-in, or it was cleared long ago. Start again from the sign-in page."
 	case errors.Is(err, store.ErrFlowOtherSession):
-		e.msg = "It was started in another browser, or this browser's session ended meanwhile. Start again from the sign-in page in this browser."
+		e.Message = "It was started in another browser, or this browser's session ended meanwhile. Start again from the sign-in page in this browser."
 	case errors.Is(err, store.ErrFlowUsed):
-		e.msg = "It was already completed. If you are not signed in, start again from the sign-in page."
+		e.Message = "It was already completed. If you are not signed in, start again from the sign-in page."
 	case errors.Is(err, store.ErrFlowExpired):
-		e.msg = "It took more than 10 minutes. Start again from the sign-in page."
+		e.Message = "It took more than 10 minutes. Start again from the sign-in page."
 	default:
 		return err
 	}
@@ -142,13 +142,22 @@ func flowProblem(err error) error {
 // ssoProblem shows a single sign-on that cannot go on, or passes on any
 // other error to the error handler.
 func (h *Handler) ssoProblem(c echo.Context, err error) error {
-	var se *ssoError
-	if !errors.As(err, &se) {
+	var se *oauthflow.Error
+	if !errors.As(err, &se) || se.Title == "" {
 		return err
 	}
-	h.log.Warn("single sign-on refused", "status", se.status, "reason", se.Error())
-	p := h.page(c, se.title, "")
-	return h.render(c, se.status, views.SSOProblem(p, views.SSOProblemView{Title: se.title, Message: se.msg}))
+	status, reason := statusFor(se.Code), se.Title
+	if se.Err != nil {
+		reason += ": " + se.Err.Error()
+	}
+	h.log.Warn("single sign-on refused", "status", status, "reason", reason)
+	if c.Get(ctxSSOAttempt) != nil { // a sign-in this browser started: not a stranger's stray callback
+		if err := h.auditFailedSignIn(c.Request().Context(), "oidc", "", truncateText(reason, 300)); err != nil {
+			return err
+		}
+	}
+	p := h.page(c, se.Title, "")
+	return h.render(c, status, views.SSOProblem(p, views.SSOProblemView{Title: se.Title, Message: se.Message}))
 }
 
 // truncateText shortens text from the query to what a page should repeat.

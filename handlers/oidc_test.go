@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"airlock/handlers/fakeidp"
+	"airlock/oauthflow/fakeidp"
 	"airlock/store"
 )
 

@@ -10,13 +10,6 @@ import (
 	"airlock/store"
 )
 
-func init() {
-	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
-		wantRoutePerms[m+" /api/v1/accounts/:id/proxy"] = permBuild
-		wantRoutePerms[m+" /api/v1/accounts/:id/proxy/*"] = permBuild
-	}
-}
-
 // wantRoutePerms is every route and the permission it needs. A new route that
 // is not listed here fails TestEveryRouteIsClassified, so nobody can add a
 // route without deciding who may use it.
@@ -49,6 +42,7 @@ var wantRoutePerms = map[string]perm{
 	"POST /settings/webhook":                       permAdmin,
 	"POST /settings/webhook/secret":                permAdmin,
 	"POST /settings/webhook/deliveries/:id/resend": permAdmin,
+	"GET /audit":                                   permAdmin,
 	"GET /api/v1/whoami":                           permRead,
 	"GET /integrations":                            permRead,
 	"GET /integrations/new":                        permBuild,
@@ -70,35 +64,54 @@ var wantRoutePerms = map[string]perm{
 	"DELETE /api/v1/integrations/:key":             permBuild,
 
 	// Accounts, the callback, connect links, requests.
-	"GET /internal/sessions/v1/auth/callback": permNone,
-	"GET /connect/done":                       permNone,
-	"GET /connect/:token":                     permNone,
-	"GET /accounts":                           permRead,
-	"GET /accounts/:id":                       permRead,
-	"GET /activity":                           permRead,
-	"POST /alerts/:id/ack":                    permBuild,
-	"GET /integrations/:key/accounts/new":     permBuild,
-	"POST /integrations/:key/accounts":        permBuild,
-	"GET /accounts/:id/edit":                  permBuild,
-	"POST /accounts/:id":                      permBuild,
-	"POST /accounts/:id/connect":              permBuild,
-	"POST /accounts/:id/refresh":              permBuild,
-	"POST /accounts/:id/connect-link":         permBuild,
-	"POST /accounts/:id/disconnect":           permBuild,
-	"POST /accounts/:id/delete":               permBuild,
-	"POST /accounts/:id/request":              permBuild,
-	"POST /accounts/:id/check":                permBuild,
-	"POST /api/v1/integrations/:key/accounts": permBuild,
-	"GET /api/v1/integrations/:key/accounts":  permRead,
-	"GET /api/v1/accounts/:id":                permRead,
-	"PATCH /api/v1/accounts/:id":              permBuild,
-	"POST /api/v1/accounts/:id/connect-link":  permBuild,
-	"POST /api/v1/accounts/:id/refresh":       permBuild,
-	"POST /api/v1/accounts/:id/disconnect":    permBuild,
-	"DELETE /api/v1/accounts/:id":             permBuild,
-	"POST /api/v1/accounts/:id/request":       permBuild,
-	"GET /api/v1/accounts/:id/token":          permAdmin,
-	// The proxy, every method in proxyMethods (added below).
+	"GET /internal/sessions/v1/auth/callback":  permNone,
+	"GET /connect/done":                        permNone,
+	"GET /connect/:token":                      permNone,
+	"GET /accounts":                            permRead,
+	"GET /accounts/:id":                        permRead,
+	"GET /activity":                            permRead,
+	"POST /alerts/:id/ack":                     permBuild,
+	"GET /integrations/:key/accounts/new":      permBuild,
+	"POST /integrations/:key/accounts":         permBuild,
+	"GET /accounts/:id/edit":                   permBuild,
+	"POST /accounts/:id":                       permBuild,
+	"POST /accounts/:id/connect":               permBuild,
+	"POST /accounts/:id/refresh":               permBuild,
+	"POST /accounts/:id/connect-link":          permBuild,
+	"POST /accounts/:id/disconnect":            permBuild,
+	"POST /accounts/:id/reset-identity":        permBuild,
+	"POST /accounts/:id/delete":                permBuild,
+	"POST /accounts/:id/request":               permBuild,
+	"POST /accounts/:id/check":                 permBuild,
+	"POST /api/v1/integrations/:key/accounts":  permBuild,
+	"GET /api/v1/integrations/:key/accounts":   permRead,
+	"GET /api/v1/accounts/:id":                 permRead,
+	"PATCH /api/v1/accounts/:id":               permBuild,
+	"POST /api/v1/accounts/:id/connect-link":   permBuild,
+	"POST /api/v1/accounts/:id/refresh":        permBuild,
+	"POST /api/v1/accounts/:id/disconnect":     permBuild,
+	"POST /api/v1/accounts/:id/reset-identity": permBuild,
+	"DELETE /api/v1/accounts/:id":              permBuild,
+	"POST /api/v1/accounts/:id/request":        permBuild,
+	"GET /api/v1/accounts/:id/token":           permAdmin,
+	"GET /api/v1/audit":                        permAdmin,
+	"GET /api/v1/openapi.json":                 permNone,
+	"GET /api":                                 permRead,
+	// The proxy, every method in proxyMethods.
+	"GET /api/v1/accounts/:id/proxy":       permBuild,
+	"GET /api/v1/accounts/:id/proxy/*":     permBuild,
+	"HEAD /api/v1/accounts/:id/proxy":      permBuild,
+	"HEAD /api/v1/accounts/:id/proxy/*":    permBuild,
+	"POST /api/v1/accounts/:id/proxy":      permBuild,
+	"POST /api/v1/accounts/:id/proxy/*":    permBuild,
+	"PUT /api/v1/accounts/:id/proxy":       permBuild,
+	"PUT /api/v1/accounts/:id/proxy/*":     permBuild,
+	"PATCH /api/v1/accounts/:id/proxy":     permBuild,
+	"PATCH /api/v1/accounts/:id/proxy/*":   permBuild,
+	"DELETE /api/v1/accounts/:id/proxy":    permBuild,
+	"DELETE /api/v1/accounts/:id/proxy/*":  permBuild,
+	"OPTIONS /api/v1/accounts/:id/proxy":   permBuild,
+	"OPTIONS /api/v1/accounts/:id/proxy/*": permBuild,
 }
 
 func TestEveryRouteIsClassified(t *testing.T) {

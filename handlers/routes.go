@@ -55,6 +55,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	con.add(permAdmin, "POST", "/settings/webhook/secret", h.webhookSecret)
 	con.add(permAdmin, "POST", "/settings/webhook/test", h.webhookTest)
 	con.add(permAdmin, "POST", "/settings/webhook/deliveries/:id/resend", h.webhookResend)
+	con.add(permAdmin, "GET", "/audit", h.auditPage)
 
 	h.builderRoutes(con)
 	h.accountRoutes(con)
@@ -86,6 +87,7 @@ func (h *Handler) accountRoutes(con *consoleRoutes) {
 	con.add(permRead, "GET", "/accounts", h.accountsPage)
 	con.add(permRead, "GET", "/accounts/:id", h.accountPage)
 	con.add(permRead, "GET", "/activity", h.activityPage)
+	con.add(permRead, "GET", "/api", h.apiReferencePage)
 	con.add(permBuild, "POST", "/alerts/:id/ack", h.alertAck)
 	con.add(permBuild, "GET", "/integrations/:key/accounts/new", h.accountNewPage)
 	con.add(permBuild, "POST", "/integrations/:key/accounts", h.accountCreate)
@@ -98,12 +100,14 @@ func (h *Handler) accountRoutes(con *consoleRoutes) {
 	con.add(permBuild, "POST", "/accounts/:id/delete", h.accountDelete)
 	con.add(permBuild, "POST", "/accounts/:id/request", h.accountRequest)
 	con.add(permBuild, "POST", "/accounts/:id/check", h.accountCheck)
+	con.add(permBuild, "POST", "/accounts/:id/reset-identity", h.accountResetIdentity)
 
 }
 
 // apiRoutes are the JSON API: Bearer API keys only, never cookies, outside CSRF.
 func (h *Handler) apiRoutes(e *echo.Echo) {
 	api := &apiRoutes{h: h, g: e.Group("/api/v1")}
+	h.add(api.g, permNone, "GET", "/openapi.json", h.openapiJSON) // public: the API's shape, no data (openapi.go)
 	api.add(permRead, "GET", "/whoami", h.whoami)
 	api.add(permRead, "GET", "/integrations", h.apiIntegrationList)
 	api.add(permBuild, "POST", "/integrations", h.apiIntegrationCreate)
@@ -119,9 +123,11 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.action(permBuild, "POST", "/accounts/:id/connect-link", h.apiConnectLink)
 	api.action(permBuild, "POST", "/accounts/:id/refresh", h.apiAccountRefresh)
 	api.action(permBuild, "POST", "/accounts/:id/disconnect", h.apiAccountDisconnect)
+	api.action(permBuild, "POST", "/accounts/:id/reset-identity", h.apiResetIdentity)
 	api.action(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
+	api.add(permAdmin, "GET", "/audit", h.apiAuditList)
 	// The proxy: any method, the path after /proxy joined to the base URL.
 	for _, m := range proxyMethods {
 		api.add(permBuild, m, "/accounts/:id/proxy", h.apiProxy)

@@ -89,14 +89,15 @@ func (h *Handler) signinSubmit(c echo.Context) error {
 	}
 	if !ok || u.ID == 0 || u.Disabled() { // the reserved rows stay, as the failure
 		f.Error = "The email or password is not right. Check both and try again."
+		reason := "wrong email or password"
 		if ok && u.Disabled() {
-			f.Error = "This account is disabled. Ask an admin to enable it."
+			f.Error, reason = "This account is disabled. Ask an admin to enable it.", "disabled"
 		}
-		return h.render(c, http.StatusUnauthorized, views.SignIn(h.page(c, "Sign in", ""), f))
+		return h.signinRefused(c, http.StatusUnauthorized, f, reason)
 	}
 	if h.cfg.NoPasswordSignIn && !u.Local { // the reserved rows stay: passwords are not a way in
 		f.Error = "Password sign-in is turned off. Sign in with " + h.cfg.OIDC.Name + "; only break-glass users made with airlock user create --local sign in with a password."
-		return h.render(c, http.StatusForbidden, views.SignIn(h.page(c, "Sign in", ""), f))
+		return h.signinRefused(c, http.StatusForbidden, f, "password sign-in is off")
 	}
 	if err := h.store.ReleaseSigninAttempt(ctx, res, scopes[0]); err != nil {
 		return err

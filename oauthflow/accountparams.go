@@ -44,6 +44,7 @@ func ValidateAccountParameters(in Integration, values map[string]string) FieldEr
 			fe[paramPath(p.Name)] = msg
 		}
 	}
+	values = withCaptureTrials(in, values) // captured values arrive at the connect
 	for field, tmpl := range urlTemplates(in) {
 		if tmpl == "" || tmpl == AnyOrigin {
 			continue
@@ -95,6 +96,9 @@ func urlTemplates(in Integration) map[string]string {
 	}
 	if in.HealthCheck != nil {
 		m["health_check.url"] = in.HealthCheck.URL
+	}
+	if in.OAuth2.UserinfoURL != "" {
+		m["oauth2.userinfo_url"] = in.OAuth2.UserinfoURL
 	}
 	return m
 }

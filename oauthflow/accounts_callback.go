@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 )
 
@@ -56,6 +57,9 @@ func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (Con
 	if err := a.checkAnswer(ctx, acct, in, q); err != nil {
 		return Connected{}, err
 	}
+	if err := a.callbackCaptures(ctx, &acct, in, q); err != nil {
+		return Connected{}, err
+	}
 	release, err := a.claimLink(ctx, flow)
 	if err != nil {
 		return Connected{}, err
@@ -66,7 +70,12 @@ func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (Con
 		a.recordCallbackFailure(ctx, acct, err.Error())
 		return Connected{}, exchangeRefusal(err, r.User)
 	}
-	if _, err := a.mgr.Connect(ctx, acct, in, tok, cmp.Or(r.User, "connect link")); err != nil {
+	facts, err := a.facts(ctx, acct, in, q, tok, r.User)
+	if err != nil {
+		release()
+		return Connected{}, err
+	}
+	if _, err := a.mgr.ConnectWith(ctx, acct, in, tok, cmp.Or(r.User, "connect link"), facts); err != nil {
 		release()
 		return Connected{}, err
 	}
@@ -103,12 +112,12 @@ func (a *Accounts) checkAnswer(ctx context.Context, acct Account, in Integration
 		if d := q.Get("error_description"); d != "" {
 			said += ": " + d
 		}
-		msg := "The provider answered " + ScrubProviderText(said, SecretsFor(in, acct.Parameters, Token{}))
+		msg := "The provider answered " + ScrubProviderText(said, SecretsFor(in, acct.Values(), Token{}))
 		a.recordCallbackFailure(ctx, acct, msg)
 		return refused("The provider did not grant access", msg+". Start the connection again, and approve the access on the provider's page.", nil)
 	}
 	if in.OAuth2.Issuer != "" && q.Get("iss") != in.OAuth2.Issuer {
-		iss := ScrubProviderText(q.Get("iss"), SecretsFor(in, acct.Parameters, Token{}))
+		iss := ScrubProviderText(q.Get("iss"), SecretsFor(in, acct.Values(), Token{}))
 		msg := "The answer came from issuer \"" + iss + "\", but this integration expects \"" + in.OAuth2.Issuer + "\""
 		if q.Get("iss") == "" {
 			msg = "The answer carries no iss, but this integration expects issuer \"" + in.OAuth2.Issuer + "\""
@@ -150,15 +159,26 @@ func (a *Accounts) claimLink(ctx context.Context, flow Flow) (release func(), er
 
 // exchange trades the code at the token endpoint recorded with the flow,
 // never one built from the request or from values changed since; the
-// revocation endpoint is the integration's, filled in with the account's
-// values.
+// revocation and refresh endpoints are the integration's, filled in with the
+// account's values (changing those values revokes and deletes the tokens).
 func (a *Accounts) exchange(ctx context.Context, acct Account, in Integration, flow Flow, code string) (Token, error) {
-	revoke, err := revokeEndpoint(in, acct.Parameters)
+	revoke, err := revokeEndpoint(in, acct.Values())
 	if err != nil {
 		return Token{}, err
 	}
-	ep := Endpoints{Token: flow.TokenURL, Revoke: revoke}
-	return a.o.Client.ExchangeCode(ctx, in, acct.Parameters, ep, code, flow.Verifier, flow.RedirectURI)
+	refresh, err := refreshEndpoint(in, acct.Values())
+	if err != nil {
+		return Token{}, err
+	}
+	ep := Endpoints{Token: flow.TokenURL, Revoke: revoke, Refresh: refresh}
+	if ep.Token == "" { // it uses a callback capture: resolved now, with the value just checked
+		u, err := ExpandURL(in.OAuth2.TokenURL, acct.Values())
+		if err != nil {
+			return Token{}, &TokenError{Kind: KindConfig, Err: fmt.Errorf("build the token URL: %w", err)}
+		}
+		ep.Token = u.String()
+	}
+	return a.o.Client.ExchangeCode(ctx, in, acct.Values(), ep, code, flow.Verifier, flow.RedirectURI)
 }
 
 // exchangeRefusal words a failed code exchange: a 502 when it may pass, a

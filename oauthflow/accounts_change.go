@@ -209,7 +209,7 @@ func (a *Accounts) revokeStored(ctx context.Context, acct Account, in Integratio
 	if err != nil {
 		return false, "", err
 	}
-	revoked, rerr := a.o.Client.RevokeAll(ctx, in, acct.Parameters, tok)
+	revoked, rerr := a.o.Client.RevokeAll(ctx, in, acct.Values(), tok)
 	switch {
 	case tok.Endpoints.Revoke == "" && in.OAuth2.RevokeURL == "":
 		return false, "no revoke endpoint: tokens deleted locally", nil

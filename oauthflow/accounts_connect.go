@@ -78,11 +78,11 @@ func (a *Accounts) startFlow(ctx context.Context, acct Account, in Integration, 
 		return "", err
 	}
 	verifier := NewVerifier()
-	authURL, err := AuthorizationURL(in, acct.Parameters, a.o.CallbackURL, state, verifier)
+	authURL, err := AuthorizationURL(in, acct.Values(), a.o.CallbackURL, state, verifier)
 	if err != nil {
 		return "", conflict("The authorization endpoint cannot be built from this account's values: "+err.Error()+". Edit the account's parameter values.", err)
 	}
-	tokenURL, err := ExpandURL(in.OAuth2.TokenURL, acct.Parameters)
+	tokenURL, err := flowTokenURL(in, acct.Values())
 	if err != nil {
 		return "", conflict("The token endpoint cannot be built from this account's values: "+err.Error()+". Edit the account's parameter values.", err)
 	}
@@ -92,7 +92,7 @@ func (a *Accounts) startFlow(ctx context.Context, acct Account, in Integration, 
 	}
 	now := a.o.Now()
 	err = a.st.CreateFlow(ctx, state, Flow{SessionHash: sessionHash, AccountID: acct.ID, IntegrationID: in.ID, Verifier: verifier,
-		RedirectURI: a.o.CallbackURL, TokenURL: tokenURL.String(), Realm: a.o.Realm, ConnectLink: linkHash,
+		RedirectURI: a.o.CallbackURL, TokenURL: tokenURL, Realm: a.o.Realm, ConnectLink: linkHash,
 		CreatedAt: now, ExpiresAt: now.Add(FlowLifetime)})
 	if err != nil {
 		return "", err

@@ -174,13 +174,16 @@ func (a *Accounts) DeleteIntegration(ctx context.Context, key, actor string) (In
 // stored secret to a host of their choosing.
 func secretReentry(old, in Integration) FieldErrors {
 	moved := TemplateOrigin(in.OAuth2.TokenURL) != TemplateOrigin(old.OAuth2.TokenURL)
-	if r := TemplateOrigin(in.OAuth2.RevokeURL); in.OAuth2.RevokeURL != "" && r != TemplateOrigin(old.OAuth2.RevokeURL) && r != TemplateOrigin(old.OAuth2.TokenURL) {
-		moved = true
+	for _, u := range []string{in.OAuth2.RevokeURL, in.OAuth2.RefreshURL} {
+		if r := TemplateOrigin(u); u != "" && r != TemplateOrigin(old.OAuth2.RevokeURL) && r != TemplateOrigin(old.OAuth2.TokenURL) &&
+			(old.OAuth2.RefreshURL == "" || r != TemplateOrigin(old.OAuth2.RefreshURL)) {
+			moved = true
+		}
 	}
 	if !moved || in.OAuth2.ClientSecret != "" || !old.OAuth2.ClientSecretSet {
 		return nil
 	}
-	return FieldErrors{"oauth2.client_secret": "The token or revoke endpoint moves to another host: enter the client secret again to confirm it may be sent there."}
+	return FieldErrors{"oauth2.client_secret": "The token, refresh or revoke endpoint moves to another host: enter the client secret again to confirm it may be sent there."}
 }
 
 // Builders are not trusted with credentials: nothing a builder does may send
@@ -222,6 +225,7 @@ func (a *Accounts) adminChanges(ctx context.Context, admin bool, old *Integratio
 			fe[fmt.Sprintf("parameters[%d].allowed_values", i)] = adminAllowed
 		}
 	}
+	capturedHostsChanges(prev, in, fe)
 	if old != nil {
 		sets, err := a.st.AccountParameterSets(ctx, old.ID)
 		if err != nil {
@@ -241,7 +245,7 @@ func (a *Accounts) adminChanges(ctx context.Context, admin bool, old *Integratio
 
 func destinationMessage(path string) string {
 	switch path {
-	case "oauth2.token_url", "oauth2.revoke_url":
+	case "oauth2.token_url", "oauth2.revoke_url", "oauth2.refresh_url":
 		return adminSecretDest
 	case "token.name", "token.in":
 		return adminPlacement

@@ -71,6 +71,8 @@ type AccountStore interface {
 	// AccountParameterSets are the distinct values of an integration's accounts.
 	AccountParameterSets(ctx context.Context, integrationID int64) ([]map[string]string, error)
 	CountAccounts(ctx context.Context, integrationID int64) (int, error)
+	// ResetIdentity forgets the account's recorded identity.
+	ResetIdentity(ctx context.Context, id string) error
 }
 
 // IntegrationStore keeps integrations; the client secret is sealed at rest

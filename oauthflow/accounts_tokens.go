@@ -146,6 +146,8 @@ func (a *Accounts) CheckHealth(ctx context.Context, id string) error {
 	switch {
 	case err != nil:
 		health, detail = "failing", err.Error()
+	case resp.RejectedTwice:
+		health, detail = "failing", fmt.Sprintf("%s %s rejected the token even after a refresh (answer %d)", hc.Method, hc.URL, resp.Status)
 	case resp.Status != want:
 		health, detail = "failing", fmt.Sprintf("%s %s answered %d, expected %d", hc.Method, hc.URL, resp.Status, want)
 	default:

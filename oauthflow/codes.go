@@ -12,6 +12,7 @@ const (
 	CodeInvalidFields       = "invalid_fields"
 	CodeConflict            = "conflict"
 	CodeForbidden           = "forbidden"
+	CodeUnauthorized        = "unauthorized" // a sign-in that could not be verified
 	CodeNeedsReconnect      = "needs_reconnect"
 	CodeTokenUnavailable    = "token_unavailable"
 	CodeUpstreamUnreachable = "upstream_unreachable"

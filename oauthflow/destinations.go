@@ -26,12 +26,14 @@ func CredentialURLs(in Integration) map[string]string {
 	}
 	add("oauth2.token_url", in.OAuth2.TokenURL)
 	add("oauth2.revoke_url", in.OAuth2.RevokeURL)
+	add("oauth2.refresh_url", in.OAuth2.RefreshURL)
 	for i, u := range in.APIBaseURLs {
 		add(fmt.Sprintf("api_base_urls[%d]", i), u)
 	}
 	if in.HealthCheck != nil {
 		add("health_check.url", in.HealthCheck.URL)
 	}
+	add("oauth2.userinfo_url", in.OAuth2.UserinfoURL) // it receives the access token
 	return m
 }
 
@@ -78,8 +80,8 @@ func DestinationChanged(in Integration, old, new map[string]string) bool {
 	return false
 }
 
-// ResolveEndpoints expands the token and revocation URLs with an account's
-// values: the endpoints a token obtained now is recorded with.
+// ResolveEndpoints expands the token, revocation and refresh URLs with an
+// account's values: the endpoints a token obtained now is recorded with.
 func ResolveEndpoints(in Integration, values map[string]string) (Endpoints, error) {
 	var ep Endpoints
 	u, err := ExpandURL(in.OAuth2.TokenURL, values)
@@ -87,8 +89,24 @@ func ResolveEndpoints(in Integration, values map[string]string) (Endpoints, erro
 		return ep, &TokenError{Kind: KindConfig, Err: fmt.Errorf("build the token URL: %w", err)}
 	}
 	ep.Token = u.String()
-	ep.Revoke, err = revokeEndpoint(in, values)
+	if ep.Revoke, err = revokeEndpoint(in, values); err != nil {
+		return ep, err
+	}
+	ep.Refresh, err = refreshEndpoint(in, values)
 	return ep, err
+}
+
+// refreshEndpoint is the refresh URL filled in with values, "" for none
+// (refreshes then go to the token endpoint).
+func refreshEndpoint(in Integration, values map[string]string) (string, error) {
+	if in.OAuth2.RefreshURL == "" {
+		return "", nil
+	}
+	u, err := ExpandURL(in.OAuth2.RefreshURL, values)
+	if err != nil {
+		return "", &TokenError{Kind: KindConfig, Endpoint: "refresh endpoint", Err: fmt.Errorf("build the URL: %w", err)}
+	}
+	return u.String(), nil
 }
 
 // revokeEndpoint is the revocation URL filled in with values, "" for none.
@@ -113,7 +131,7 @@ func endpointsFor(in Integration, a Account, stored Token) (Endpoints, error) {
 	if stored.Endpoints.Token != "" || in.OAuth2.GrantType != GrantClientCredentials {
 		return stored.Endpoints, nil
 	}
-	return ResolveEndpoints(in, a.Parameters)
+	return ResolveEndpoints(in, a.Values())
 }
 
 // hostParams reads a URL template's host: the parameters in it and, when the
@@ -160,6 +178,11 @@ func allowedValues(in Integration) map[string][]string {
 			m[p.Name] = p.AllowedValues
 		}
 	}
+	for _, c := range in.OAuth2.Capture { // checkCaptured holds a stored value to them
+		if len(c.AllowedHosts) > 0 {
+			m[c.Name] = c.AllowedHosts
+		}
+	}
 	return m
 }
 
@@ -196,8 +219,9 @@ func hostConstraintMessage(name string) string {
 // its origin is written as before.
 func MovedDestinations(old, in Integration, values map[string]string) []string {
 	var moved []string
-	secretOld := []string{old.OAuth2.TokenURL, old.OAuth2.RevokeURL}
-	for _, f := range []struct{ path, tmpl string }{{"oauth2.token_url", in.OAuth2.TokenURL}, {"oauth2.revoke_url", in.OAuth2.RevokeURL}} {
+	secretOld := []string{old.OAuth2.TokenURL, old.OAuth2.RevokeURL, old.OAuth2.RefreshURL}
+	for _, f := range []struct{ path, tmpl string }{{"oauth2.token_url", in.OAuth2.TokenURL}, {"oauth2.revoke_url", in.OAuth2.RevokeURL},
+		{"oauth2.refresh_url", in.OAuth2.RefreshURL}} {
 		if originMoved(secretOld, f.tmpl, values) {
 			moved = append(moved, f.path)
 		}
@@ -214,6 +238,9 @@ func MovedDestinations(old, in Integration, values map[string]string) []string {
 		}
 		if hc := in.HealthCheck; hc != nil && originMoved(accessOld, hc.URL, values) {
 			moved = append(moved, "health_check.url")
+		}
+		if originMoved(append(accessOld, old.OAuth2.UserinfoURL), in.OAuth2.UserinfoURL, values) {
+			moved = append(moved, "oauth2.userinfo_url")
 		}
 	}
 	if old.Token.In != in.Token.In {

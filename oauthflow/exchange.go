@@ -77,7 +77,7 @@ func (c *Client) ExchangeCode(ctx context.Context, in Integration, values map[st
 	if err != nil {
 		return Token{}, err
 	}
-	return c.token(ctx, in, values, ep, form, []string{code, verifier})
+	return c.token(ctx, in, values, ep, ep.Token, form, []string{code, verifier})
 }
 
 // codeForm is a code exchange's form.
@@ -114,7 +114,7 @@ func (c *Client) ClientCredentials(ctx context.Context, in Integration, values m
 	if err != nil {
 		return Token{}, err
 	}
-	return c.token(ctx, in, values, ep, form, nil)
+	return c.token(ctx, in, values, ep, ep.Token, form, nil)
 }
 
 // clientCredentialsForm is a client-credentials request's form.
@@ -130,11 +130,13 @@ func clientCredentialsForm(in Integration, values map[string]string) (url.Values
 	return form, nil
 }
 
-// Refresh uses a refresh token (RFC 6749 §6) at ep.Token, the token endpoint
-// recorded with the token set — never one built from the account's current
-// values. Without a recorded endpoint nothing is sent: the account needs a
-// reconnection. An answer without a new refresh token keeps the old one,
-// which the returned Token carries, with ep as its Endpoints.
+// Refresh uses a refresh token (RFC 6749 §6) at ep.Refresh, or ep.Token
+// when no refresh endpoint was recorded — the endpoints recorded with the
+// token set, never ones built from the account's current values. Without a
+// recorded endpoint nothing is sent: the account needs a reconnection. The
+// integration's refresh parameters go with it. An answer without a new
+// refresh token keeps the old one, which the returned Token carries, with ep
+// as its Endpoints.
 func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]string, ep Endpoints, refreshToken string) (Token, error) {
 	if refreshToken == "" {
 		return Token{}, &TokenError{Kind: KindInvalidGrant, Description: "no refresh token is stored"}
@@ -143,8 +145,15 @@ func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]
 		return Token{}, &TokenError{Kind: KindInvalidGrant,
 			Description: "the token endpoint this token was issued by was not recorded, so it is not refreshed anywhere else"}
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	t, err := c.token(ctx, in, values, ep, form, []string{refreshToken})
+	form, err := refreshForm(in, values, refreshToken)
+	if err != nil {
+		return Token{}, err
+	}
+	target := ep.Token
+	if ep.Refresh != "" {
+		target = ep.Refresh
+	}
+	t, err := c.token(ctx, in, values, ep, target, form, []string{refreshToken})
 	if err != nil {
 		return Token{}, err
 	}
@@ -154,10 +163,31 @@ func (c *Client) Refresh(ctx context.Context, in Integration, values map[string]
 	return t, nil
 }
 
-// token sends a token request to ep.Token and parses the answer.
-func (c *Client) token(ctx context.Context, in Integration, values map[string]string, ep Endpoints, form url.Values, sensitive []string) (Token, error) {
+// refreshForm is a refresh request's form: the refresh parameters, then the
+// protocol ones (which win).
+func refreshForm(in Integration, values map[string]string, refreshToken string) (url.Values, error) {
+	form := url.Values{}
+	for k, v := range in.OAuth2.RefreshParams {
+		if isProtocolParam(k) { // Validate refuses these; never let one through
+			continue
+		}
+		ev, err := Expand(v, values)
+		if err != nil {
+			return nil, &TokenError{Kind: KindConfig, Err: fmt.Errorf("refresh parameter %s: %w", k, err)}
+		}
+		form.Set(k, ev)
+	}
+	form.Set("grant_type", "refresh_token")
+	form.Set("refresh_token", refreshToken)
+	return form, nil
+}
+
+// token sends a token request to target (ep.Token, or ep.Refresh for a
+// refresh) and parses the answer where the integration's token_response
+// paths say.
+func (c *Client) token(ctx context.Context, in Integration, values map[string]string, ep Endpoints, target string, form url.Values, sensitive []string) (Token, error) {
 	const endpoint = "token endpoint"
-	req, secrets, err := tokenRequest(ctx, in, values, ep, form)
+	req, secrets, err := tokenRequest(ctx, in, values, target, form)
 	if err != nil {
 		return Token{}, err
 	}
@@ -169,19 +199,21 @@ func (c *Client) token(ctx context.Context, in Integration, values map[string]st
 	if err != nil {
 		return Token{}, scrubError(err, forms())
 	}
-	t, err := parseTokenResponse(status, ct, body, now, clean)
+	t, err := parseTokenResponse(status, ct, body, now, clean, in.OAuth2.TokenResponse)
 	if err != nil {
 		return Token{}, scrubError(err, forms())
 	}
 	t.Endpoints = ep
+	t.Answer = decodeAnswer(ct, body)
 	return t, nil
 }
 
-// tokenRequest is the request to ep.Token carrying form: the extra token
-// parameters, then the protocol ones (which win), the client authentication
-// as chosen, a POST form or a GET query. The exchanges send it; the
-// builder's preview shows it (SampleRequests).
-func tokenRequest(ctx context.Context, in Integration, values map[string]string, ep Endpoints, form url.Values) (*http.Request, Secrets, error) {
+// tokenRequest is the request to target carrying form: the extra token
+// parameters, then the form's (which win), the client authentication as
+// chosen, a POST body (form-encoded, or JSON when the integration says so)
+// or a GET query. The exchanges send it; the builder's preview shows it
+// (SampleRequests).
+func tokenRequest(ctx context.Context, in Integration, values map[string]string, target string, form url.Values) (*http.Request, Secrets, error) {
 	all := url.Values{}
 	for k, v := range in.OAuth2.TokenParams {
 		if isProtocolParam(k) { // Validate refuses these; never let one through
@@ -196,7 +228,11 @@ func tokenRequest(ctx context.Context, in Integration, values map[string]string,
 	for k, v := range form { // protocol parameters win
 		all[k] = v
 	}
-	return newRequest(ctx, in, values, "token endpoint", ep.Token, in.OAuth2.TokenMethod, all)
+	req, secrets, err := newRequest(ctx, in, values, "token endpoint", target, in.OAuth2.TokenMethod, all)
+	if err == nil && in.OAuth2.TokenBody == TokenBodyJSON && req.Method == http.MethodPost {
+		err = jsonBody(req, all)
+	}
+	return req, secrets, err
 }
 
 // newRequest builds a request to a token or revocation endpoint: target is

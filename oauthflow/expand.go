@@ -182,6 +182,12 @@ func ExpandURL(tmpl string, values map[string]string) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t, ok, err := expandLeadingOrigin(tmpl, segs, values); ok {
+		if err != nil {
+			return nil, err
+		}
+		return ExpandURL(t, values)
+	}
 	sk := newSkeleton(tmpl, segs)
 	u, err := url.Parse(sk.text)
 	if err != nil {

@@ -45,7 +45,7 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 	if err := setHeaderParams(hreq.Header, a, in); err != nil {
 		return nil, Sent{}, err
 	}
-	value, err := tokenValue(in, a.Parameters, tok.AccessToken)
+	value, err := tokenValue(in, a.Values(), tok.AccessToken)
 	if err != nil {
 		return nil, Sent{}, err
 	}
@@ -57,13 +57,13 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 	if in.Token.In == InQuery {
 		if req.Describe {
 			q := hreq.URL.Query()
-			q.Set(name, maskedValue(in, a.Parameters, tok.AccessToken))
+			q.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
 			su := *hreq.URL
 			su.RawQuery = q.Encode()
 			sent.URL = su.String()
 		}
 	} else if req.Describe {
-		sent.Header.Set(name, maskedValue(in, a.Parameters, tok.AccessToken))
+		sent.Header.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
 	}
 	return hreq, sent, nil
 }
@@ -75,7 +75,7 @@ func setHeaderParams(h http.Header, a Account, in Integration) error {
 		if rp.In != InHeader {
 			continue
 		}
-		v, err := ExpandHeaderValue(rp.Value, a.Parameters)
+		v, err := ExpandHeaderValue(rp.Value, a.Values())
 		if err != nil {
 			return &RequestError{Field: fmt.Sprintf("request_parameters[%d].value", i), Msg: err.Error(), Err: err}
 		}

@@ -12,9 +12,11 @@ type KeepaliveStore interface {
 	// refresh is older than before and whose last keep-alive attempt is older
 	// than retryBefore, least recently tried first.
 	KeepaliveDue(ctx context.Context, before, retryBefore time.Time, limit int) ([]Account, error)
-	// MarkKeepaliveAttempt records an attempt, so a failing account waits
-	// RetryAfter before its next one.
-	MarkKeepaliveAttempt(ctx context.Context, accountID string) error
+	// ClaimKeepalive records an attempt unless one was recorded since
+	// retryBefore, and reports whether it did: of several processes on one
+	// database, one claims each account, and a failing account waits
+	// RetryAfter before its next attempt.
+	ClaimKeepalive(ctx context.Context, accountID string, retryBefore time.Time) (bool, error)
 	// IntegrationWithSecret loads an integration ready for the protocol.
 	IntegrationWithSecret(ctx context.Context, id int64) (Integration, error)
 }
@@ -96,8 +98,12 @@ func (k *Keepalive) Tick(ctx context.Context) int {
 		if in.OAuth2.GrantType != GrantAuthorizationCode {
 			continue
 		}
-		if err := k.Store.MarkKeepaliveAttempt(ctx, a.ID); err != nil {
+		claimed, err := k.Store.ClaimKeepalive(ctx, a.ID, now().Add(-retry))
+		if err != nil {
 			k.fail(a.ID, err)
+			continue
+		}
+		if !claimed { // another replica is on it
 			continue
 		}
 		if _, err := k.Manager.Refresh(ctx, a, in, ReasonKeepalive); err != nil {

@@ -46,6 +46,10 @@ type RefreshEvent struct {
 	// Backoff, for failures, is the account's failure streak after this
 	// one (zero for a failure outside any streak, such as a callback's).
 	Backoff Backoff
+	// Captured, for saves, are captured values the answer carried: merged
+	// into the account's. Identity is recorded if the account has none.
+	Captured map[string]string
+	Identity string
 }
 
 // TokenStore is what the Manager needs from persistence. The store package
@@ -74,14 +78,20 @@ type TokenStore interface {
 	ReleaseLease(ctx context.Context, accountID, holder string) error
 }
 
+// DefaultLeaseTTL is how long a refresh lease lasts unless renewed: how long
+// the accounts a dead process was refreshing wait before another takes over.
+const DefaultLeaseTTL = 30 * time.Second
+
 // ManagerOptions configure a Manager.
 type ManagerOptions struct {
 	Store  TokenStore
 	Client *Client
 	// Now is the clock; nil means time.Now. Backoff is timed by it.
 	Now func() time.Time
-	// LeaseTTL bounds how long a crashed holder blocks others; it must exceed
-	// CallTimeout. Zero means 90 s.
+	// LeaseTTL bounds how long a crashed holder blocks others: a live holder
+	// renews its lease every third of it for as long as its refresh (or the
+	// save of its answer) lasts, so it need not cover CallTimeout. Zero
+	// means 30 s.
 	LeaseTTL time.Duration
 	// CallTimeout bounds one refresh (lease, token call and save), which
 	// runs detached from the caller's context so that a caller giving up
@@ -188,7 +198,7 @@ func NewManager(o ManagerOptions) *Manager {
 		o.CallTimeout = 75 * time.Second
 	}
 	if o.LeaseTTL <= 0 {
-		o.LeaseTTL = max(90*time.Second, o.CallTimeout+15*time.Second)
+		o.LeaseTTL = DefaultLeaseTTL
 	}
 	log := o.Log
 	if log == nil {
@@ -337,6 +347,7 @@ func Warnings(in Integration, t Token) []Warning {
 	if in.OAuth2.GrantType == GrantAuthorizationCode && t.RefreshToken == "" {
 		ws = append(ws, Warning{Code: WarnNoRefreshToken, Message: "No refresh token was issued: a refresh token is expected — check the provider's offline access / consent settings (for example access_type=offline or prompt=consent)."})
 	}
+	ws = append(ws, scopeWarnings(in, t)...)
 	if t.Expiry.IsZero() {
 		ws = append(ws, Warning{Code: WarnUnknownExpiry, Message: "The provider did not say when the token expires (no expires_in): Airlock refreshes it only when the API rejects it."})
 	}

@@ -28,7 +28,15 @@ const (
 // new grant replaces whatever the account held. When the store cannot take
 // it, the token is kept and its save retried, since the code is spent.
 func (m *Manager) Connect(ctx context.Context, a Account, in Integration, tok Token, actor string) (Token, error) {
-	ev := RefreshEvent{Reason: ReasonConnect, Note: "connected", Warnings: Warnings(in, tok), Actor: actor, Status: StatusConnected}
+	return m.ConnectWith(ctx, a, in, tok, actor, AccountFacts{})
+}
+
+// ConnectWith is Connect recording, in the same save, what the connect
+// learnt about the account (captured values, identity).
+func (m *Manager) ConnectWith(ctx context.Context, a Account, in Integration, tok Token, actor string, f AccountFacts) (Token, error) {
+	tok.Answer = nil
+	ev := RefreshEvent{Reason: ReasonConnect, Note: "connected", Warnings: Warnings(in, tok), Actor: actor, Status: StatusConnected,
+		Captured: f.Captured, Identity: f.Identity}
 	saved, err := m.saveToken(ctx, a.ID, -1, tok, ev)
 	if errors.Is(err, ErrTokenConflict) {
 		return Token{}, fmt.Errorf("connect account %s: %w", a.ID, err)

@@ -69,6 +69,7 @@ func newStandIns(in Integration) *standIns {
 		s.values[p.Name] = next()
 		s.pairs = append(s.pairs, s.values[p.Name], "{"+p.Name+"}")
 	}
+	captureStandIns(in, s, next)
 	return s
 }
 
@@ -114,7 +115,7 @@ func sampleTokenRequest(ctx context.Context, in Integration, si *standIns, redir
 	if err != nil {
 		return nil, err
 	}
-	req, _, err := tokenRequest(ctx, in, si.values, Endpoints{Token: u.String()}, form)
+	req, _, err := tokenRequest(ctx, in, si.values, u.String(), form)
 	return req, err
 }
 

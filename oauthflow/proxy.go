@@ -109,15 +109,9 @@ func (r *Runner) proxy(ctx context.Context, a Account, in Integration, req Proxy
 	start := time.Now()
 	resp, err := r.proxySend(ctx, a, in, method, target, req, body, tr.Token)
 	out := &proxyResponse{}
-	if err == nil && in.Rejected(resp.StatusCode) && replay != nil {
-		if tr2, rerr := r.opts.Manager.Rejected(ctx, a, in, tr.Token.Version, resp.StatusCode); rerr == nil {
-			drain(resp.Body)
-			tr = tr2
-			if resp, err = r.proxySend(ctx, a, in, method, target, req, replay(), tr.Token); err == nil {
-				out.rejectedTwice = in.Rejected(resp.StatusCode)
-				rec.RejectedTwice = out.rejectedTwice
-			}
-		}
+	if err == nil && replay != nil {
+		resp, tr, err = r.proxyRetry(ctx, a, in, target, req, resp, tr, replay, out)
+		rec.RejectedTwice = out.rejectedTwice
 	}
 	if err != nil {
 		rec.Err = err.Error()
@@ -141,6 +135,35 @@ func (r *Runner) proxy(ctx context.Context, a Account, in Integration, req Proxy
 		}
 	}
 	return out, nil
+}
+
+// proxyRetry refreshes the token and sends the request again, once, when
+// the first answer rejected it (a rejected status or a rejected_responses
+// rule); it returns the answer to pass back and the token that got it.
+func (r *Runner) proxyRetry(ctx context.Context, a Account, in Integration, target *url.URL, req ProxyRequest,
+	resp *http.Response, tr TokenResult, replay func() io.Reader, out *proxyResponse) (*http.Response, TokenResult, error) {
+	rejected, err := proxyRejected(in, resp)
+	if err != nil {
+		resp.Body.Close()
+		return nil, tr, classifySendError(resp.Request, err)
+	}
+	if !rejected {
+		return resp, tr, nil
+	}
+	tr2, rerr := r.opts.Manager.Rejected(ctx, a, in, tr.Token.Version, resp.StatusCode)
+	if rerr != nil {
+		return resp, tr, nil // the first answer goes back as it came
+	}
+	drain(resp.Body)
+	resp, err = r.proxySend(ctx, a, in, req.Method, target, req, replay(), tr2.Token)
+	if err != nil {
+		return nil, tr2, err
+	}
+	if out.rejectedTwice, err = proxyRejected(in, resp); err != nil {
+		resp.Body.Close()
+		return nil, tr2, classifySendError(resp.Request, err)
+	}
+	return resp, tr2, nil
 }
 
 // proxyTarget is the chosen base URL joined with the request's path and
@@ -185,7 +208,7 @@ func chooseBase(a Account, in Integration, named string) (*url.URL, error) {
 		return nil, &RequestError{Field: "url", Msg: "This integration has no API base URLs: add the API's origin."}
 	}
 	for _, tmpl := range in.APIBaseURLs {
-		u, err := ExpandURL(tmpl, a.Parameters)
+		u, err := ExpandURL(tmpl, a.Values())
 		if err != nil {
 			continue
 		}
@@ -216,7 +239,7 @@ func (r *Runner) proxySend(ctx context.Context, a Account, in Integration, metho
 	if err := setHeaderParams(hreq.Header, a, in); err != nil {
 		return nil, err
 	}
-	value, err := tokenValue(in, a.Parameters, tok.AccessToken)
+	value, err := tokenValue(in, a.Values(), tok.AccessToken)
 	if err != nil {
 		return nil, err
 	}

@@ -20,8 +20,10 @@ func (m *Manager) refreshLeased(ctx context.Context, a Account, in Integration, 
 	if res, done, err := m.acquire(ctx, a.ID, basis, reason, note); done || err != nil {
 		return res, err
 	}
+	stopRenewing := m.renewLease(a.ID)
 	handedOver := false // a token waiting to be saved keeps the lease until it lands
 	defer func() {
+		stopRenewing() // before the release: a renewal after it would take the lease back
 		if !handedOver {
 			m.releaseLease(a.ID)
 		}
@@ -51,6 +53,38 @@ func (m *Manager) refreshLeased(ctx context.Context, a Account, in Integration, 
 	}
 	res, handedOver, err := m.call(ctx, a, in, stored, reason, note)
 	return res, err
+}
+
+// renewLease keeps the account's lease this process holds from expiring,
+// renewing it every third of LeaseTTL, until the returned stop is called
+// (stop returns once no renewal is under way). So the lease can be short —
+// a process that dies mid-refresh holds its accounts up for at most
+// LeaseTTL — while a live refresh, however slow its token endpoint, keeps it.
+func (m *Manager) renewLease(accountID string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(m.opts.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), m.opts.LeaseTTL/3)
+			ok, err := m.opts.Store.AcquireLease(ctx, accountID, m.holder, m.opts.LeaseTTL)
+			cancel()
+			if err == nil && !ok {
+				m.log.Warn("the refresh lease expired during a refresh and another process took it; the stored token wins if both save",
+					"account_id", accountID)
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 func (m *Manager) releaseLease(accountID string) {
@@ -98,9 +132,9 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	switch {
 	case err != nil:
 	case in.OAuth2.GrantType == GrantClientCredentials:
-		tok, err = m.opts.Client.ClientCredentials(cctx, in, a.Parameters, ep)
+		tok, err = m.opts.Client.ClientCredentials(cctx, in, a.Values(), ep)
 	default:
-		tok, err = m.opts.Client.Refresh(cctx, in, a.Parameters, ep, stored.RefreshToken)
+		tok, err = m.opts.Client.Refresh(cctx, in, a.Values(), ep, stored.RefreshToken)
 	}
 	took := m.opts.Now().Sub(start)
 	if err != nil {
@@ -112,6 +146,9 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if tok.RefreshToken == "" && in.OAuth2.GrantType != GrantClientCredentials {
 		tok.RefreshToken = stored.RefreshToken // RFC 6749 §6: no new refresh token means keep the old one
 	}
+	if tok.RefreshToken == stored.RefreshToken && tok.RefreshExpiry.IsZero() {
+		tok.RefreshExpiry = stored.RefreshExpiry // the kept refresh token dies when it did
+	}
 	if len(tok.Scopes) == 0 {
 		tok.Scopes = stored.Scopes // an answer without scope grants what was granted before (RFC 6749 §5.1)
 	}
@@ -120,6 +157,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 		prev = -1 // no token was stored (client credentials connecting): nothing to race with under our lease
 	}
 	ev := RefreshEvent{Reason: reason, Note: note, Warnings: Warnings(in, tok), Duration: took, Status: StatusConnected}
+	ev.Captured = m.refreshCaptures(a, in, &tok)
 	saved, err := m.saveToken(ctx, a.ID, prev, tok, ev)
 	if errors.Is(err, ErrTokenConflict) {
 		// Only possible when our lease expired mid-call or the account was

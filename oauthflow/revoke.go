@@ -39,7 +39,7 @@ func (c *Client) Revoke(ctx context.Context, in Integration, values map[string]s
 		return nil
 	}
 	// An error answer reads like a token error answer (RFC 7009 §2.2.1).
-	_, err = parseTokenResponse(status, ct, body, c.now(), func(s string, max int) string { return scrubN(s, forms, max) })
+	_, err = parseTokenResponse(status, ct, body, c.now(), func(s string, max int) string { return scrubN(s, forms, max) }, TokenResponsePaths{})
 	var te *TokenError
 	if !errors.As(err, &te) {
 		te = &TokenError{Kind: statusKind(status), Status: status}

@@ -150,13 +150,13 @@ func (r *Runner) Do(ctx context.Context, a Account, in Integration, req Request)
 		return nil, err
 	}
 	resp, err := r.send(ctx, a, in, method, target, req, tr.Token)
-	if err == nil && in.Rejected(resp.Status) {
+	if err == nil && in.RejectedResponse(resp.Status, resp.Header, resp.Body) {
 		rejected := resp.Status
 		if tr2, rerr := r.opts.Manager.Rejected(ctx, a, in, tr.Token.Version, rejected); rerr == nil {
 			tr = tr2
 			if resp, err = r.send(ctx, a, in, method, target, req, tr.Token); err == nil {
 				resp.Attempts = 2
-				resp.RejectedTwice = in.Rejected(resp.Status)
+				resp.RejectedTwice = in.RejectedResponse(resp.Status, resp.Header, resp.Body)
 				rec.RejectedTwice = resp.RejectedTwice
 			}
 		} else {
@@ -193,7 +193,7 @@ func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error
 	if strings.TrimSpace(req.URL) == "" {
 		return nil, &RequestError{Field: "url", Msg: "Enter the URL to call, for example https://api.example.com/v1/me."}
 	}
-	u, err := ExpandURL(req.URL, a.Parameters)
+	u, err := ExpandURL(req.URL, a.Values())
 	if err != nil {
 		return nil, &RequestError{Field: "url", Msg: "The URL is not valid: " + err.Error(), Err: err}
 	}
@@ -208,7 +208,7 @@ func (r *Runner) allowed(a Account, in Integration, u *url.URL) (*url.URL, error
 		// A server would resolve them and leave the base path (tenantA/../tenantB).
 		return nil, &RequestError{Field: "url", Msg: msg}
 	}
-	if err := r.bases.check(in, a.Parameters, u); err != nil {
+	if err := r.bases.check(in, a.Values(), u); err != nil {
 		return nil, err
 	}
 	var q url.Values
@@ -219,7 +219,7 @@ func (r *Runner) allowed(a Account, in Integration, u *url.URL) (*url.URL, error
 		if q == nil {
 			q = u.Query()
 		}
-		v, err := Expand(rp.Value, a.Parameters)
+		v, err := Expand(rp.Value, a.Values())
 		if err != nil {
 			return nil, &RequestError{Field: fmt.Sprintf("request_parameters[%d].value", i), Msg: err.Error(), Err: err}
 		}
@@ -296,6 +296,10 @@ func baseKey(in Integration, values map[string]string) string {
 		b.WriteString(values[p.Name])
 		b.WriteByte(0)
 	}
+	for _, c := range in.OAuth2.Capture { // captured values fill base URLs too
+		b.WriteString(values[c.Name])
+		b.WriteByte(0)
+	}
 	return b.String()
 }
 
@@ -330,7 +334,7 @@ func withoutQueryValues(u *url.URL) string {
 // send makes one attempt with the given token.
 func (r *Runner) send(ctx context.Context, a Account, in Integration, method string, target *url.URL, req Request, tok Token) (*Response, error) {
 	u := *target
-	ctx = withRedirectScope(ctx, func(to *url.URL) error { return r.bases.check(in, a.Parameters, to) })
+	ctx = withRedirectScope(ctx, func(to *url.URL) error { return r.bases.check(in, a.Values(), to) })
 	hreq, sent, err := r.build(ctx, a, in, method, &u, req, tok)
 	if err != nil {
 		return nil, err

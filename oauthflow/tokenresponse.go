@@ -7,7 +7,6 @@ import (
 	"math"
 	"mime"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ const maxExpiresIn = 10 * 365 * 24 * 3600
 type tokenFields struct {
 	accessToken, refreshToken, tokenType string
 	expiresIn, scope                     any // string, json.Number or []any
+	expiresAt, refreshExpiresIn          any // string or json.Number
 	errCode, errDescription              string
 	hasError                             bool
 	keys                                 []string // field names present, for messages
@@ -39,7 +39,7 @@ type tokenFields struct {
 // (sanitised, first 100 characters) unless it seems to contain a token.
 // The caller caps the body size; any size is handled without panicking.
 func ParseTokenResponse(status int, contentType string, body []byte, now time.Time) (Token, error) {
-	return parseTokenResponse(status, contentType, body, now, sanitize)
+	return parseTokenResponse(status, contentType, body, now, sanitize, TokenResponsePaths{})
 }
 
 // parseTokenResponse is ParseTokenResponse with the function that makes
@@ -47,9 +47,11 @@ func ParseTokenResponse(status int, contentType string, body []byte, now time.Ti
 // removes the secrets it sent): every piece of the answer that reaches an
 // error — code, description, field names, content type, body start — goes
 // through clean whole, before any cut.
-func parseTokenResponse(status int, contentType string, body []byte, now time.Time, clean func(string, int) string) (Token, error) {
+//
+// paths say where the provider keeps the standard fields (issue 14).
+func parseTokenResponse(status int, contentType string, body []byte, now time.Time, clean func(string, int) string, paths TokenResponsePaths) (Token, error) {
 	ok := status >= 200 && status < 300
-	f, perr := decodeTokenBody(contentType, body)
+	f, perr := decodeTokenBody(contentType, body, paths)
 	if perr != nil {
 		te := &TokenError{Kind: statusKind(status), Status: status, Description: clean(perr.Error(), MaxProviderText)}
 		if ok { // a 2xx that is not a token: probably the wrong URL
@@ -87,28 +89,29 @@ func parseTokenResponse(status int, contentType string, body []byte, now time.Ti
 		Scopes:       parseScopes(f.scope),
 		ObtainedAt:   now,
 	}
-	if secs, ok := parseExpiresIn(f.expiresIn); ok {
-		t.Expiry = now.Add(time.Duration(secs * float64(time.Second)))
+	t.Expiry = f.expiry(now, paths.ExpiresAtFormat)
+	if secs, ok := parseExpiresIn(f.refreshExpiresIn); ok {
+		t.RefreshExpiry = now.Add(time.Duration(secs * float64(time.Second)))
 	}
 	return t, nil
 }
 
 // decodeTokenBody chooses JSON or form decoding from the body's first
 // character and the content type; anything else is an error.
-func decodeTokenBody(contentType string, body []byte) (tokenFields, error) {
+func decodeTokenBody(contentType string, body []byte, paths TokenResponsePaths) (tokenFields, error) {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\ufeff"))) // some servers send a BOM
 	switch {
 	case len(trimmed) == 0:
 		return tokenFields{}, fmt.Errorf("the answer is empty")
 	case trimmed[0] == '{':
-		return decodeJSONToken(trimmed)
+		return decodeJSONToken(trimmed, paths)
 	case trimmed[0] == '<':
 		return tokenFields{}, fmt.Errorf("the answer is HTML or XML, not a token")
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		return tokenFields{}, fmt.Errorf("the answer is labelled %s but is not a JSON object", mt)
 	}
-	if f, ok := decodeFormToken(string(trimmed)); ok {
+	if f, ok := decodeFormToken(string(trimmed), paths); ok {
 		return f, nil
 	}
 	if mt == "" {
@@ -119,25 +122,15 @@ func decodeTokenBody(contentType string, body []byte) (tokenFields, error) {
 
 // decodeJSONToken reads a JSON object; numbers stay json.Number so that
 // expires_in keeps its exact text.
-func decodeJSONToken(body []byte) (tokenFields, error) {
+func decodeJSONToken(body []byte, paths TokenResponsePaths) (tokenFields, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {
 		return tokenFields{}, fmt.Errorf("the answer is not valid JSON (%v)", err)
 	}
-	f := tokenFields{expiresIn: m["expires_in"], scope: m["scope"]}
-	if f.expiresIn == nil {
-		f.expiresIn = m["expires"] // old Facebook-style name
-	}
-	f.accessToken, _ = m["access_token"].(string)
-	f.refreshToken, _ = m["refresh_token"].(string)
-	f.tokenType, _ = m["token_type"].(string)
+	f := standardFields(m, paths)
 	f.errCode, f.errDescription, f.hasError = jsonError(m)
-	for k := range m {
-		f.keys = append(f.keys, k)
-	}
-	sort.Strings(f.keys)
 	return f, nil
 }
 
@@ -165,35 +158,22 @@ func jsonError(m map[string]any) (code, desc string, ok bool) {
 }
 
 // decodeFormToken reads an application/x-www-form-urlencoded answer; it only
-// counts as one when it has an access_token or an error field.
-func decodeFormToken(body string) (tokenFields, bool) {
+// counts as one when it has an access token (where the paths say) or an error
+// field.
+func decodeFormToken(body string, paths TokenResponsePaths) (tokenFields, bool) {
 	if strings.ContainsAny(body, " \t\r\n") {
 		return tokenFields{}, false
 	}
 	v, _ := url.ParseQuery(body) // keep the pairs that parsed
-	if v.Get("access_token") == "" && v.Get("error") == "" {
+	m := make(map[string]any, len(v))
+	for k, vals := range v {
+		m[k] = vals[0]
+	}
+	f := standardFields(m, paths)
+	if f.accessToken == "" && v.Get("error") == "" {
 		return tokenFields{}, false
 	}
-	f := tokenFields{
-		accessToken:    v.Get("access_token"),
-		refreshToken:   v.Get("refresh_token"),
-		tokenType:      v.Get("token_type"),
-		errCode:        v.Get("error"),
-		errDescription: v.Get("error_description"),
-		hasError:       v.Get("error") != "",
-	}
-	if e, ok := v["expires_in"]; ok {
-		f.expiresIn = e[0]
-	} else if e, ok := v["expires"]; ok {
-		f.expiresIn = e[0]
-	}
-	if s, ok := v["scope"]; ok {
-		f.scope = s[0]
-	}
-	for k := range v {
-		f.keys = append(f.keys, k)
-	}
-	sort.Strings(f.keys)
+	f.errCode, f.errDescription, f.hasError = v.Get("error"), v.Get("error_description"), v.Get("error") != ""
 	return f, true
 }
 

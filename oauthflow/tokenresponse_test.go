@@ -19,6 +19,7 @@ var tokenCorpus = []struct {
 	// success
 	access, refresh, tokenType string
 	expiresIn                  time.Duration // 0: unknown expiry
+	refreshExpiresIn           time.Duration // 0: unknown refresh token expiry
 	scopes                     []string
 	// failure
 	wantKind ErrorKind
@@ -61,7 +62,8 @@ var tokenCorpus = []struct {
 	{name: "github form", status: 200, contentType: "application/x-www-form-urlencoded; charset=utf-8",
 		body: `access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=repo%2Cgist&token_type=bearer`, access: "gho_16C7e42F292c6912E7710c838347Ae178B4a", tokenType: "bearer", scopes: []string{"repo", "gist"}},
 	{name: "github form as text/plain", status: 200, contentType: "text/plain; charset=utf-8",
-		body: "access_token=gho_x&expires_in=28800&refresh_token=ghr_y&refresh_token_expires_in=15811200&scope=&token_type=bearer\n", access: "gho_x", refresh: "ghr_y", tokenType: "bearer", expiresIn: 8 * time.Hour},
+		body: "access_token=gho_x&expires_in=28800&refresh_token=ghr_y&refresh_token_expires_in=15811200&scope=&token_type=bearer\n", access: "gho_x", refresh: "ghr_y", tokenType: "bearer", expiresIn: 8 * time.Hour,
+		refreshExpiresIn: 15811200 * time.Second},
 	{name: "facebook legacy form expires", status: 200, contentType: "text/plain",
 		body: `access_token=EAAB&expires=5183999`, access: "EAAB", expiresIn: 5183999 * time.Second},
 	{name: "json sent as text/html", status: 200, contentType: "text/html",
@@ -145,6 +147,9 @@ func TestParseTokenResponseCorpus(t *testing.T) {
 				wantExpiry = now.Add(tt.expiresIn)
 			}
 			want := Token{AccessToken: tt.access, RefreshToken: tt.refresh, TokenType: tt.tokenType, Expiry: wantExpiry, Scopes: tt.scopes, ObtainedAt: now}
+			if tt.refreshExpiresIn > 0 {
+				want.RefreshExpiry = now.Add(tt.refreshExpiresIn)
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got %+v, want %+v", got, want)
 			}

@@ -85,6 +85,56 @@ type OAuth2 struct {
 	Issuer               string            `json:"issuer"`
 	RefreshWindowSeconds int               `json:"refresh_window_seconds"`
 	RejectedStatuses     []int             `json:"rejected_statuses"`
+
+	// Provider quirks, issue 14 part A: how the token endpoint really behaves.
+
+	// TokenBody is how a POST token request's body is encoded: TokenBodyForm
+	// ("" too, RFC 6749) or TokenBodyJSON (Notion and others).
+	TokenBody string `json:"token_body,omitempty"`
+	// RefreshURL, when set, receives refresh requests instead of TokenURL
+	// (Figma). A credential destination like TokenURL.
+	RefreshURL string `json:"refresh_url,omitempty"`
+	// RefreshParams are sent on refresh requests only, beside TokenParams
+	// (which every grant sends); on a clash they win over TokenParams.
+	RefreshParams map[string]string `json:"refresh_params,omitempty"`
+	// TokenResponse says where a token answer keeps the standard fields.
+	TokenResponse TokenResponsePaths `json:"token_response,omitzero"`
+
+	// issue 14 part B: captured values, the userinfo endpoint, identity and
+	// required scopes (see capture.go).
+	Capture        []Capture `json:"capture,omitempty"`
+	UserinfoURL    string    `json:"userinfo_url,omitempty"`
+	Identity       *Identity `json:"identity,omitempty"`
+	RequiredScopes []string  `json:"required_scopes,omitempty"`
+}
+
+// Token request body encodings (OAuth2.TokenBody).
+const (
+	TokenBodyForm = "form"
+	TokenBodyJSON = "json"
+)
+
+// Formats of an absolute expiry in a token answer (TokenResponsePaths.ExpiresAtFormat).
+const (
+	ExpiresAtUnix    = "unix"
+	ExpiresAtUnixMS  = "unix_ms"
+	ExpiresAtRFC3339 = "rfc3339"
+)
+
+// TokenResponsePaths are JSON paths (LookupPath) to the standard fields of a
+// token answer, for providers that put them elsewhere (Slack keeps the user
+// token at authed_user.access_token). An empty path, or one that finds
+// nothing in an answer, means the standard field.
+type TokenResponsePaths struct {
+	AccessToken  string `json:"access_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ExpiresIn    string `json:"expires_in,omitempty"`
+	// ExpiresAt is an absolute expiry; when it finds a value it wins over
+	// expires_in.
+	ExpiresAt string `json:"expires_at,omitempty"`
+	// ExpiresAtFormat is ExpiresAtUnix (default), ExpiresAtUnixMS or ExpiresAtRFC3339.
+	ExpiresAtFormat string `json:"expires_at_format,omitempty"`
+	Scope           string `json:"scope,omitempty"`
 }
 
 // TokenPlacement says how a token is sent: a parameter name, a value template
@@ -120,8 +170,12 @@ type Integration struct {
 	RequestParameters []RequestParameter `json:"request_parameters"`
 	APIBaseURLs       []string           `json:"api_base_urls"`
 	HealthCheck       *HealthCheck       `json:"health_check"`
-	CreatedAt         time.Time          `json:"-"`
-	UpdatedAt         time.Time          `json:"-"`
+	// RejectedResponses, issue 14 part A: API answers that mean "token
+	// rejected" although their status is not one of OAuth2.RejectedStatuses
+	// (Slack's 200 {"ok":false}); every grant type uses them.
+	RejectedResponses []RejectedRule `json:"rejected_responses,omitempty"`
+	CreatedAt         time.Time      `json:"-"`
+	UpdatedAt         time.Time      `json:"-"`
 }
 
 // RefreshWindow is the configured window (default 30 min).
@@ -130,20 +184,6 @@ func (in Integration) RefreshWindow() time.Duration {
 		return DefaultRefreshWindow
 	}
 	return time.Duration(in.OAuth2.RefreshWindowSeconds) * time.Second
-}
-
-// Rejected reports whether an API status means the token was rejected.
-func (in Integration) Rejected(status int) bool {
-	rs := in.OAuth2.RejectedStatuses
-	if len(rs) == 0 {
-		rs = DefaultRejectedStatuses
-	}
-	for _, s := range rs {
-		if s == status {
-			return true
-		}
-	}
-	return false
 }
 
 // Warning is something about an account its owner should know.
@@ -157,25 +197,36 @@ const (
 	WarnShortTTL       = "short_ttl"
 	WarnNoRefreshToken = "no_refresh_token"
 	WarnUnknownExpiry  = "unknown_expiry"
+	// WarnInsufficientScopes: the provider granted fewer scopes than
+	// oauth2.required_scopes lists.
+	WarnInsufficientScopes = "insufficient_scopes"
 )
 
 // Account is one connected account: parameter values for an integration, plus
 // (in the store) the tokens obtained with them.
 type Account struct {
-	ID              string
-	IntegrationID   int64
-	IntegrationKey  string
-	Name            string
-	Parameters      map[string]string
-	Status          string
-	ExpiresAt       time.Time // zero: no token or unknown expiry
-	Scopes          []string
-	HasRefreshToken bool
-	Warnings        []Warning
-	LastRefreshedAt time.Time
-	LastError       string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	ID             string
+	IntegrationID  int64
+	IntegrationKey string
+	Name           string
+	Parameters     map[string]string
+	Status         string
+	ExpiresAt      time.Time // zero: no token or unknown expiry
+	// RefreshTokenExpiresAt is when the refresh token dies; zero: unknown or never.
+	RefreshTokenExpiresAt time.Time
+	Scopes                []string
+	HasRefreshToken       bool
+	Warnings              []Warning
+	LastRefreshedAt       time.Time
+	LastError             string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	// Captured are the values oauth2.capture kept from the provider's
+	// answers; they fill {name} placeholders like parameters (Values).
+	Captured map[string]string
+	// Identity is who the account is at the provider, recorded at the first
+	// connect ("" until then, or after a reset).
+	Identity string
 }
 
 // Endpoints are the expanded, absolute token and revocation endpoint URLs a
@@ -189,6 +240,9 @@ type Endpoints struct {
 	Token string
 	// Revoke is the revocation endpoint; "" when the integration had none.
 	Revoke string
+	// Refresh is the refresh endpoint (oauth2.refresh_url) when the
+	// integration had one; "" means refreshes go to Token.
+	Refresh string
 }
 
 // Token is an account's token set. Version increases with every save; a save
@@ -199,11 +253,17 @@ type Token struct {
 	RefreshToken string
 	TokenType    string
 	Expiry       time.Time // zero: the provider gave no expires_in
-	Scopes       []string
-	ObtainedAt   time.Time
-	Version      int64
+	// RefreshExpiry is when the refresh token dies (refresh_token_expires_in);
+	// zero when the provider did not say.
+	RefreshExpiry time.Time
+	Scopes        []string
+	ObtainedAt    time.Time
+	Version       int64
 	// Endpoints are where the set was obtained, for its refresh and revocation.
 	Endpoints Endpoints
+	// Answer is the decoded token answer, read for captures and identity;
+	// never stored.
+	Answer map[string]any
 }
 
 // Lifetime is how long the token was valid when obtained (0 when unknown).

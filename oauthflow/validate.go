@@ -99,6 +99,7 @@ func Normalize(in *Integration) {
 	}
 	in.Parameters = params
 	normalizeOAuth2(&in.OAuth2)
+	normalizeQuirks(in)
 	t := &in.Token
 	t.In = orText(strings.ToLower(strings.TrimSpace(t.In)), InHeader)
 	if t.In == InQuery {
@@ -146,6 +147,7 @@ func normalizeOAuth2(o *OAuth2) {
 		o.RejectedStatuses = slices.Clone(DefaultRejectedStatuses)
 	}
 	o.AuthorizationParams, o.TokenParams = trimMap(o.AuthorizationParams), trimMap(o.TokenParams)
+	normalizeQuirksB(o)
 }
 
 // trimMap trims keys and values into a new non-nil map; when two keys trim
@@ -181,12 +183,20 @@ func Validate(in Integration, opts ValidateOptions) FieldErrors {
 	v := &validator{fe: FieldErrors{}, declared: map[string]bool{}, trial: map[string]string{}}
 	v.identity(in.Key, in.Name)
 	v.parameters(in.Parameters)
+	params := make(map[string]bool, len(v.declared))
+	for n := range v.declared {
+		params[n] = true
+	}
+	v.declareCaptures(in)
+	v.quirksB(in, params)
 	v.oauth2(in.OAuth2, opts)
 	v.token(in.Token)
 	v.requestParams(in.RequestParameters, in.Token)
 	v.baseURLs(in.APIBaseURLs)
 	v.healthCheck(in.HealthCheck)
+	v.quirks(in)
 	v.destinations(in)
+	v.captureHosts(in)
 	if len(v.fe) == 0 {
 		return nil
 	}

@@ -25,7 +25,8 @@ func NewAccountID() string {
 
 const accountColumns = `a.id, a.integration_id, i.key, a.name, a.parameters, a.status, a.last_error, a.warnings,
 	a.last_refreshed_at, a.created_at, a.updated_at, a.health, a.health_detail, a.health_checked_at, a.temporary_failures,
-	COALESCE(t.expires_at, 0), COALESCE(t.scopes, ''), t.refresh_token IS NOT NULL AND t.account_id IS NOT NULL`
+	COALESCE(t.expires_at, 0), COALESCE(t.scopes, ''), t.refresh_token IS NOT NULL AND t.account_id IS NOT NULL,
+	a.captured, a.identity, COALESCE(t.refresh_expires_at, 0)`
 
 const accountFrom = ` FROM accounts a JOIN integrations i ON i.id = a.integration_id LEFT JOIN tokens t ON t.account_id = a.id `
 
@@ -42,11 +43,15 @@ type AccountRow struct {
 func scanAccount(row interface{ Scan(...any) error }) (AccountRow, error) {
 	var r AccountRow
 	a := &r.Account
-	var params, warnings, scopes string
-	var refreshed, created, updated, expires int64
+	var params, warnings, scopes, captured string
+	var refreshed, created, updated, expires, refreshExpires int64
 	if err := row.Scan(&a.ID, &a.IntegrationID, &a.IntegrationKey, &a.Name, &params, &a.Status, &a.LastError, &warnings,
 		&refreshed, &created, &updated, &r.Health, &r.HealthDetail, &r.HealthCheckedAt, &r.TemporaryFailures,
-		&expires, &scopes, &a.HasRefreshToken); err != nil {
+		&expires, &scopes, &a.HasRefreshToken, &captured, &a.Identity, &refreshExpires); err != nil {
+		return r, err
+	}
+	var err error
+	if a.Captured, err = decodeCaptured(a.ID, captured); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(params), &a.Parameters); err != nil {
@@ -60,6 +65,7 @@ func scanAccount(row interface{ Scan(...any) error }) (AccountRow, error) {
 	}
 	a.LastRefreshedAt, a.CreatedAt, a.UpdatedAt, a.ExpiresAt = fromMillis(refreshed), fromMillis(created), fromMillis(updated), fromMillis(expires)
 	a.Scopes = splitScopes(scopes)
+	a.RefreshTokenExpiresAt = fromMillis(refreshExpires)
 	return r, nil
 }
 
@@ -76,12 +82,25 @@ func (s *Store) CreateAccount(ctx context.Context, a oauthflow.Account) (Account
 		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
 	}
 	now := millis(s.now())
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO accounts (id, integration_id, name, parameters, status, created_at, updated_at)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, integration_id, name, parameters, status, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.IntegrationID, a.Name, string(params), a.Status, now, now); err != nil {
 		if isForeignKeyViolation(err) {
 			return AccountRow{}, fmt.Errorf("store: create account: integration %d: %w", a.IntegrationID, ErrNotFound)
 		}
 		return AccountRow{}, fmt.Errorf("store: create account: %w", err)
+	}
+	details := accountChanges(AccountRow{}, a.Name, a.Parameters)
+	details["integration_id"] = a.IntegrationID
+	if err := s.audit(ctx, tx, AuditAccount, a.ID, ActionAccountCreate, details); err != nil {
+		return AccountRow{}, err
+	}
+	if err := commit(tx, "create account"); err != nil {
+		return AccountRow{}, err
 	}
 	return s.GetAccount(ctx, a.ID)
 }
@@ -175,7 +194,7 @@ func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[s
 	defer tx.Rollback()
 	// Read inside the transaction: the status decision rests on the row as
 	// it is when written, not as another request may have left it.
-	cur, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?", id))
+	cur, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?"+s.forUpdate("a"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cur, fmt.Errorf("store: update account %s: %w", id, ErrNotFound)
 	}
@@ -198,6 +217,12 @@ func (s *Store) UpdateAccount(ctx context.Context, id, name string, params map[s
 		if err := s.openAlert(ctx, tx, id, AlertNeedsReconnect, lastError); err != nil {
 			return cur, err
 		}
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return cur, err
+	}
+	if err := s.audit(ctx, tx, AuditAccount, id, ActionAccountUpdate, accountChanges(cur, name, params)); err != nil {
+		return cur, err
 	}
 	if err := commit(tx, "update account"); err != nil {
 		return cur, err
@@ -230,19 +255,35 @@ func (s *Store) SetAccountStatus(ctx context.Context, id, status, lastError stri
 	if err != nil {
 		return err
 	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return err
+	}
 	return commit(tx, "set account status")
 }
 
 // DeleteAccount removes an account, its tokens, flows and links.
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", id)
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: delete account %s: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	defer tx.Rollback()
+	var name string
+	var integrationID int64
+	err = tx.QueryRowContext(ctx, "DELETE FROM accounts WHERE id = ? RETURNING name, integration_id", id).Scan(&name, &integrationID)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: delete account %s: %w", id, ErrNotFound)
 	}
-	return nil
+	if err != nil {
+		return fmt.Errorf("store: delete account %s: %w", id, err)
+	}
+	if err := s.audit(ctx, tx, AuditAccount, id, ActionAccountDelete, map[string]any{"name": name, "integration_id": integrationID}); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return err
+	}
+	return commit(tx, "delete account")
 }
 
 // CountAccountsByStatus returns the number of accounts in each status.
@@ -320,10 +361,16 @@ func (s *Store) KeepaliveDue(ctx context.Context, before, retryBefore time.Time,
 	return out, rows.Err()
 }
 
-// MarkKeepaliveAttempt records that keep-alive is about to try an account.
-func (s *Store) MarkKeepaliveAttempt(ctx context.Context, id string) error {
-	if _, err := s.write.ExecContext(ctx, "UPDATE accounts SET keepalive_attempt_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
-		return fmt.Errorf("store: keep-alive attempt of account %s: %w", id, err)
+// ClaimKeepalive records that keep-alive is about to try an account, unless
+// an attempt was recorded since retryBefore (by another replica, a moment
+// ago), and reports whether it did. One conditional UPDATE, so of replicas
+// that listed the same account one claims it.
+func (s *Store) ClaimKeepalive(ctx context.Context, id string, retryBefore time.Time) (bool, error) {
+	res, err := s.write.ExecContext(ctx, "UPDATE accounts SET keepalive_attempt_at = ? WHERE id = ? AND keepalive_attempt_at < ?",
+		millis(s.now()), id, millis(retryBefore))
+	if err != nil {
+		return false, fmt.Errorf("store: keep-alive attempt of account %s: %w", id, err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

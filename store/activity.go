@@ -72,8 +72,9 @@ func activityArgs(a Activity) []any {
 		count = 0
 	}
 	m := a.Minute
-	return []any{millis(a.At), a.AccountID, a.AccountName, a.AccountID, a.IntegrationKey, a.AccountID,
-		a.Kind, a.Outcome, a.Detail, a.Method, a.URL, a.Status, a.DurationMS, a.RefreshReason, a.Actor, count, millis(a.LastAt),
+	return []any{millis(a.At), a.AccountID, cleanText(a.AccountName), a.AccountID, a.IntegrationKey, a.AccountID,
+		a.Kind, cleanText(a.Outcome), cleanText(a.Detail), cleanText(a.Method), cleanText(a.URL), a.Status, a.DurationMS, a.RefreshReason,
+		cleanText(a.Actor), count, millis(a.LastAt),
 		m.N2xx, m.N3xx, m.N4xx, m.N5xx, m.Failed, m.P50MS, m.P99MS}
 }
 
@@ -168,13 +169,14 @@ func (s *Store) ListActivity(ctx context.Context, f ActivityFilter, limit int, c
 	return out, next, nil
 }
 
-// PruneActivity deletes rows older than the retention and returns how many went.
+// PruneActivity deletes rows older than the retention and returns how many
+// went (0 when another replica is pruning right now).
 func (s *Store) PruneActivity(ctx context.Context, retention time.Duration) (int64, error) {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM activity WHERE at < ?", millis(s.now().Add(-retention)))
+	n, err := s.exclusive(ctx, "prune-activity", "DELETE FROM activity WHERE at < ?", millis(s.now().Add(-retention)))
 	if err != nil {
 		return 0, fmt.Errorf("store: prune activity: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // CapActivity deletes the oldest rows beyond max (AIRLOCK_ACTIVITY_MAX_ROWS)
@@ -191,11 +193,10 @@ func (s *Store) CapActivity(ctx context.Context, max int64) (int64, error) {
 		if cut == 0 {
 			return total, nil
 		}
-		res, err := s.write.ExecContext(ctx, `DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id <= ? ORDER BY id LIMIT 10000)`, cut)
+		n, err := s.exclusive(ctx, "cap-activity", `DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id <= ? ORDER BY id LIMIT 10000)`, cut)
 		if err != nil {
 			return total, fmt.Errorf("store: cap activity: %w", err)
 		}
-		n, _ := res.RowsAffected()
 		total += n
 		if n == 0 {
 			return total, nil

@@ -17,7 +17,14 @@ const (
 	AlertError          = "error"
 	AlertRefreshFailing = "refresh_failing"
 	AlertShortTTL       = "short_ttl"
+	// AlertRefreshTokenExpiring opens RefreshTokenExpiryNotice before the
+	// refresh token dies (refresh_token_expires_in): only a reconnect helps.
+	AlertRefreshTokenExpiring = "refresh_token_expiring"
 )
+
+// RefreshTokenExpiryNotice is how long before its refresh token dies an
+// account's refresh_token_expiring alert opens.
+const RefreshTokenExpiryNotice = 7 * 24 * time.Hour
 
 // Alert is an account that needs a person.
 type Alert struct {
@@ -99,10 +106,14 @@ func (s *Store) resolveAlerts(ctx context.Context, tx *sql.Tx, accountID, resolu
 }
 
 // afterSave updates alerts after a token was saved: the account works, so
-// failure alerts close (announcing recovery), and a short token lifetime
-// opens or closes its own alert.
-func (s *Store) afterSave(ctx context.Context, tx *sql.Tx, accountID string, warnings []oauthflow.Warning) error {
+// failure alerts close (announcing recovery), a refresh token about to die
+// opens its alert (one that lives longer closes it), and a short token
+// lifetime opens or closes its own alert.
+func (s *Store) afterSave(ctx context.Context, tx *sql.Tx, accountID string, warnings []oauthflow.Warning, refreshExpiry time.Time) error {
 	if err := s.resolveAlerts(ctx, tx, accountID, "recovered", "account.recovered", AlertNeedsReconnect, AlertError, AlertRefreshFailing); err != nil {
+		return err
+	}
+	if err := s.refreshExpiryAlert(ctx, tx, accountID, refreshExpiry); err != nil {
 		return err
 	}
 	for _, w := range warnings {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -56,12 +57,27 @@ func (s *Store) CreateExpiringAPIKey(ctx context.Context, name, role, hash, last
 		return APIKey{}, fmt.Errorf("store: create api key: unknown role %q", role)
 	}
 	now := millis(s.now())
-	res, err := s.write.ExecContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, name, role, hash, last4, createdBy, now, millis(expires))
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: create api key %q: %w", name, err)
 	}
-	id, _ := res.LastInsertId()
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, key_hash, last4, created_by, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, name, role, hash, last4, createdBy, now, millis(expires)).Scan(&id)
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: create api key %q: %w", name, err)
+	}
+	details := map[string]any{"name": name, "role": role}
+	if !expires.IsZero() {
+		details["expires_at"] = expires.UTC().Format(time.RFC3339)
+	}
+	if err := s.audit(ctx, tx, AuditAPIKey, strconv.FormatInt(id, 10), ActionAPIKeyCreate, details); err != nil {
+		return APIKey{}, err
+	}
+	if err := commit(tx, "create api key"); err != nil {
+		return APIKey{}, err
+	}
 	return APIKey{ID: id, Name: name, Role: role, Hash: hash, Last4: last4, CreatedBy: createdBy, CreatedAt: fromMillis(now),
 		ExpiresAt: fromMillis(millis(expires))}, nil
 }
@@ -99,32 +115,56 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 // DisableAPIKey stops a key from authenticating and returns it (its hash lets
 // the caller drop it from any cache).
 func (s *Store) DisableAPIKey(ctx context.Context, id int64) (APIKey, error) {
-	res, err := s.write.ExecContext(ctx, "UPDATE api_keys SET disabled_at = ? WHERE id = ? AND disabled_at = 0", millis(s.now()), id)
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: disable api key %d: %w", id, err)
 	}
-	_ = res
-	k, err := scanAPIKey(s.write.QueryRowContext(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE id = ?", id))
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "UPDATE api_keys SET disabled_at = ? WHERE id = ? AND disabled_at = 0", millis(s.now()), id)
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: disable api key %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if err := s.audit(ctx, tx, AuditAPIKey, strconv.FormatInt(id, 10), ActionAPIKeyDisable, nil); err != nil {
+			return APIKey{}, err
+		}
+	}
+	k, err := scanAPIKey(tx.QueryRowContext(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, fmt.Errorf("store: disable api key %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: disable api key %d: %w", id, err)
 	}
-	return k, nil
+	// Other replicas drop the key from their caches at once.
+	if err := s.notify(ctx, tx, Change{APIKeyHash: k.Hash}); err != nil {
+		return APIKey{}, err
+	}
+	return k, commit(tx, "disable api key")
 }
 
 // DeleteAPIKey removes a key and returns it (its hash lets the caller drop
 // it from any cache).
 func (s *Store) DeleteAPIKey(ctx context.Context, id int64) (APIKey, error) {
-	k, err := scanAPIKey(s.write.QueryRowContext(ctx, "DELETE FROM api_keys WHERE id = ? RETURNING "+apiKeyColumns, id))
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: delete api key %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	k, err := scanAPIKey(tx.QueryRowContext(ctx, "DELETE FROM api_keys WHERE id = ? RETURNING "+apiKeyColumns, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, fmt.Errorf("store: delete api key %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: delete api key %d: %w", id, err)
 	}
-	return k, nil
+	if err := s.notify(ctx, tx, Change{APIKeyHash: k.Hash}); err != nil {
+		return APIKey{}, err
+	}
+	if err := s.audit(ctx, tx, AuditAPIKey, strconv.FormatInt(id, 10), ActionAPIKeyDelete, map[string]any{"name": k.Name, "role": k.Role}); err != nil {
+		return APIKey{}, err
+	}
+	return k, commit(tx, "delete api key")
 }
 
 // TouchAPIKey records when a key was last used.

@@ -50,13 +50,10 @@ func (s *Store) recordStreak(ctx context.Context, tx *sql.Tx, accountID string, 
 		updated = n == 1
 	}
 	if !updated {
-		res, err := tx.ExecContext(ctx, insertActivitySQL, activityArgs(Activity{At: now, AccountID: accountID, Kind: "refresh_failed",
+		err := tx.QueryRowContext(ctx, insertActivitySQL+" RETURNING id", activityArgs(Activity{At: now, AccountID: accountID, Kind: "refresh_failed",
 			Outcome: ev.Kind.String(), Detail: truncate(ev.Error, 1000), RefreshReason: ev.Reason, DurationMS: ev.Duration.Milliseconds(),
-			Actor: ev.Actor, Count: max(1, b.Failures), LastAt: now})...)
+			Actor: ev.Actor, Count: max(1, b.Failures), LastAt: now})...).Scan(&rowID)
 		if err != nil {
-			return fmt.Errorf("store: record activity: %w", err)
-		}
-		if rowID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("store: record activity: %w", err)
 		}
 	}

@@ -40,6 +40,7 @@ func bulkActivity(t *testing.T, s *Store, n int) {
 }
 
 func TestBackupDuringConcurrentWritesRestoresEveryEarlierAccount(t *testing.T) {
+	sqliteOnly(t, "backup and restore copy SQLite files (PostgreSQL has pg_dump)")
 	ctx := context.Background()
 	s := openTest(t)
 	in, err := s.CreateIntegration(ctx, sampleIntegration("acme"))
@@ -123,6 +124,7 @@ func TestBackupDuringConcurrentWritesRestoresEveryEarlierAccount(t *testing.T) {
 }
 
 func TestBackupToWritesOnlyCompleteFiles(t *testing.T) {
+	sqliteOnly(t, "backup and restore copy SQLite files (PostgreSQL has pg_dump)")
 	ctx := context.Background()
 	s := openTest(t)
 	if err := s.SetSetting(ctx, "probe", "in the backup"); err != nil {
@@ -162,6 +164,7 @@ func TestBackupToWritesOnlyCompleteFiles(t *testing.T) {
 }
 
 func TestCheckBackupRefusesWhatIsNotAGoodBackup(t *testing.T) {
+	sqliteOnly(t, "backup and restore copy SQLite files (PostgreSQL has pg_dump)")
 	ctx := context.Background()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
@@ -257,6 +260,7 @@ func liveWithWAL(t *testing.T, dir string) string {
 }
 
 func TestRestoreFileMovesTheOldDatabaseAsideWithItsWAL(t *testing.T) {
+	sqliteOnly(t, "backup and restore copy SQLite files (PostgreSQL has pg_dump)")
 	ctx := context.Background()
 	dir := t.TempDir()
 	live := liveWithWAL(t, dir)
@@ -302,6 +306,7 @@ func TestRestoreFileMovesTheOldDatabaseAsideWithItsWAL(t *testing.T) {
 }
 
 func TestRestoreFileRefusesACorruptBackupBeforeTouchingTheLiveDatabase(t *testing.T) {
+	sqliteOnly(t, "backup and restore copy SQLite files (PostgreSQL has pg_dump)")
 	ctx := context.Background()
 	dir := t.TempDir()
 	live := liveWithWAL(t, dir)

@@ -10,6 +10,7 @@ import (
 
 	"airlock/oauthflow"
 	"airlock/store"
+	"airlock/store/pgtest"
 )
 
 // benchTokenStore is a store holding one connected account with a fresh
@@ -26,6 +27,19 @@ func benchTokenStore(b *testing.B) (*store.Store, *store.Sealer, oauthflow.Accou
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	acct := seedBenchToken(b, st)
+	in, err := st.GetIntegrationByID(ctx, acct.IntegrationID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st, sealer, acct, in
+}
+
+// seedBenchToken stores the bench integration and one connected account
+// with a fresh token in st.
+func seedBenchToken(b *testing.B, st *store.Store) oauthflow.Account {
+	b.Helper()
+	ctx := context.Background()
 	in, err := st.CreateIntegration(ctx, oauthflow.Integration{Key: "bench", Name: "Bench", OAuth2: oauthflow.OAuth2{
 		GrantType: oauthflow.GrantAuthorizationCode, AuthorizationURL: "https://idp.example/authorize", TokenURL: "https://idp.example/token",
 		ClientID: "client", ClientSecret: "bench-client-secret"}})
@@ -42,7 +56,7 @@ func benchTokenStore(b *testing.B) (*store.Store, *store.Sealer, oauthflow.Accou
 	if _, err := st.SaveToken(ctx, row.ID, 0, tok, oauthflow.RefreshEvent{Reason: oauthflow.ReasonConnect, Status: oauthflow.StatusConnected}); err != nil {
 		b.Fatal(err)
 	}
-	return st, sealer, row.Account, in
+	return row.Account
 }
 
 // BenchmarkTokenLookup is one account's token lookup, per call: from SQLite
@@ -109,4 +123,47 @@ func pct(ds []time.Duration, p int) time.Duration {
 	slices.Sort(ds)
 	i := (len(ds)*p + 99) / 100
 	return ds[max(0, min(i-1, len(ds)-1))]
+}
+
+// BenchmarkTokenLookupDatabases is LoadToken (one query, both values
+// unsealed: what a cache miss of the token manager costs) from PostgreSQL
+// against the same from SQLite, alternated in the same run. A replica pays
+// it once per account and token, then serves the token from memory.
+func BenchmarkTokenLookupDatabases(b *testing.B) {
+	ctx := context.Background()
+	lite, _, liteAcct, _ := benchTokenStore(b)
+	sealer, _ := store.NewSealer(bytes.Repeat([]byte{3}, store.KeySize))
+	pg, err := store.OpenPostgres(ctx, pgtest.Database(b), store.Options{Sealer: sealer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { pg.Close() })
+	pgAcct := seedBenchToken(b, pg)
+	var liteD, pgD []time.Duration
+	timed := func(st *store.Store, id string, into *[]time.Duration, n int) {
+		for range n {
+			t0 := time.Now()
+			if _, err := st.LoadToken(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			*into = append(*into, time.Since(t0))
+		}
+	}
+	rounds := min(8, b.N)
+	b.ResetTimer()
+	for r := range rounds {
+		n := b.N / rounds
+		if r < b.N%rounds {
+			n++
+		}
+		b.StopTimer()
+		timed(lite, liteAcct.ID, &liteD, n)
+		b.StartTimer()
+		timed(pg, pgAcct.ID, &pgD, n)
+	}
+	b.StopTimer()
+	b.ReportMetric(micros(pct(pgD, 50)), "postgres-p50-µs")
+	b.ReportMetric(micros(pct(pgD, 99)), "postgres-p99-µs")
+	b.ReportMetric(micros(pct(liteD, 50)), "sqlite-p50-µs")
+	b.ReportMetric(float64(pct(pgD, 50))/float64(max(1, pct(liteD, 50))), "x-sqlite")
 }

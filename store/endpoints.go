@@ -47,8 +47,8 @@ func (s *Store) TokensWithoutEndpoints(ctx context.Context) ([]oauthflow.LegacyT
 // RecordTokenEndpoints records the endpoints of an account's token set,
 // unless some are recorded already (a token saved since carries its own).
 func (s *Store) RecordTokenEndpoints(ctx context.Context, accountID string, ep oauthflow.Endpoints) error {
-	if _, err := s.write.ExecContext(ctx, "UPDATE tokens SET token_endpoint = ?, revoke_endpoint = ? WHERE account_id = ? AND token_endpoint = ''",
-		ep.Token, ep.Revoke, accountID); err != nil {
+	if _, err := s.execNotify(ctx, Change{AccountID: accountID}, "UPDATE tokens SET token_endpoint = ?, revoke_endpoint = ?, refresh_endpoint = ? WHERE account_id = ? AND token_endpoint = ''",
+		ep.Token, ep.Revoke, ep.Refresh, accountID); err != nil {
 		return fmt.Errorf("store: record endpoints of account %s: %w", accountID, err)
 	}
 	return nil
@@ -93,7 +93,7 @@ func (s *Store) ReplaceAccountParameters(ctx context.Context, id, name string, p
 		return AccountRow{}, fmt.Errorf("store: update account %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	cur, err := scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?", id))
+	cur, err := scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE a.id = ?"+s.forUpdate("a"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cur, fmt.Errorf("store: update account %s: %w", id, ErrNotFound)
 	}
@@ -129,6 +129,14 @@ func (s *Store) ReplaceAccountParameters(ctx context.Context, id, name string, p
 		if err := s.openAlert(ctx, tx, id, AlertNeedsReconnect, lastError); err != nil {
 			return cur, err
 		}
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: id}); err != nil {
+		return cur, err
+	}
+	details := accountChanges(cur, name, params)
+	details["tokens_deleted"] = hadTokens > 0
+	if err := s.audit(ctx, tx, AuditAccount, id, ActionAccountUpdate, details); err != nil {
+		return cur, err
 	}
 	if err := commit(tx, "update account"); err != nil {
 		return cur, err

@@ -63,7 +63,7 @@ func (s *Store) TakeFlow(ctx context.Context, state, sessionHash string) (Pendin
 	var sealed []byte
 	var created, expires, used int64
 	err = tx.QueryRowContext(ctx, `SELECT state_hash, session_hash, account_id, integration_id, verifier, redirect_uri, token_url,
-		realm, connect_link, created_at, expires_at, used_at FROM oauth_flows WHERE state_hash = ?`, h).Scan(
+		realm, connect_link, created_at, expires_at, used_at FROM oauth_flows WHERE state_hash = ?`+s.forUpdate(), h).Scan(
 		&f.StateHash, &f.SessionHash, &f.AccountID, &f.IntegrationID, &sealed, &f.RedirectURI, &f.TokenURL,
 		&f.Realm, &f.ConnectLink, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -109,9 +109,9 @@ func (s *Store) CountPendingFlows(ctx context.Context) (int, error) {
 // SweepFlows deletes flows that expired more than a day ago (kept a while so a
 // late callback is told "expired" rather than "unknown").
 func (s *Store) SweepFlows(ctx context.Context) (int64, error) {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM oauth_flows WHERE expires_at < ?", millis(s.now().Add(-24*time.Hour)))
+	n, err := s.exclusive(ctx, "sweep-flows", "DELETE FROM oauth_flows WHERE expires_at < ?", millis(s.now().Add(-24*time.Hour)))
 	if err != nil {
 		return 0, fmt.Errorf("store: sweep flows: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }

@@ -69,6 +69,9 @@ func (s *Store) CreateIntegration(ctx context.Context, in oauthflow.Integration)
 		return in, fmt.Errorf("store: create integration %q: %w", in.Key, err)
 	}
 	defer tx.Rollback()
+	if err := s.lockNames(ctx, tx, "integrations:keys"); err != nil {
+		return in, err
+	}
 	var n int
 	// Keys differing only in case would be two integrations a person cannot
 	// tell apart in a URL: taken means taken in any case.
@@ -79,19 +82,22 @@ func (s *Store) CreateIntegration(ctx context.Context, in oauthflow.Integration)
 		return in, fmt.Errorf("store: create integration %q: %w", in.Key, ErrConflict)
 	}
 	now := millis(s.now())
-	res, err := tx.ExecContext(ctx, "INSERT INTO integrations (key, name, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-		in.Key, in.Name, config, now, now)
+	var id int64
+	err = tx.QueryRowContext(ctx, "INSERT INTO integrations (key, name, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+		in.Key, in.Name, config, now, now).Scan(&id)
 	if isUniqueViolation(err) {
 		return in, fmt.Errorf("store: create integration %q: %w", in.Key, ErrConflict)
 	}
 	if err != nil {
 		return in, fmt.Errorf("store: create integration %q: %w", in.Key, err)
 	}
-	id, _ := res.LastInsertId()
 	if in.OAuth2.ClientSecret != "" {
 		if err := s.setClientSecret(ctx, tx, id, in.OAuth2.ClientSecret); err != nil {
 			return in, err
 		}
+	}
+	if err := s.audit(ctx, tx, AuditIntegration, in.Key, ActionIntegrationCreate, integrationChanges("", config, in.OAuth2.ClientSecret != "")); err != nil {
+		return in, err
 	}
 	if err := commit(tx, "create integration"); err != nil {
 		return in, err
@@ -189,7 +195,8 @@ func (s *Store) UpdateIntegration(ctx context.Context, oldKey string, in oauthfl
 	}
 	defer tx.Rollback()
 	var id int64
-	err = tx.QueryRowContext(ctx, "SELECT id FROM integrations WHERE key = ?", oldKey).Scan(&id)
+	var oldConfig string
+	err = tx.QueryRowContext(ctx, "SELECT id, config FROM integrations WHERE key = ?", oldKey).Scan(&id, &oldConfig)
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, fmt.Errorf("store: update integration %q: %w", oldKey, ErrNotFound)
 	}
@@ -197,6 +204,9 @@ func (s *Store) UpdateIntegration(ctx context.Context, oldKey string, in oauthfl
 		return in, fmt.Errorf("store: update integration %q: %w", oldKey, err)
 	}
 	if in.Key != oldKey {
+		if err := s.lockNames(ctx, tx, "integrations:keys"); err != nil {
+			return in, err
+		}
 		var taken, accounts int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM integrations WHERE LOWER(key) = LOWER(?) AND id <> ?", in.Key, id).Scan(&taken); err != nil {
 			return in, fmt.Errorf("store: update integration %q: %w", oldKey, err)
@@ -219,6 +229,12 @@ func (s *Store) UpdateIntegration(ctx context.Context, oldKey string, in oauthfl
 		if err := s.setClientSecret(ctx, tx, id, in.OAuth2.ClientSecret); err != nil {
 			return in, err
 		}
+	}
+	if err := s.notify(ctx, tx, Change{Integrations: true}); err != nil {
+		return in, err
+	}
+	if err := s.audit(ctx, tx, AuditIntegration, in.Key, ActionIntegrationUpdate, integrationChanges(oldConfig, config, in.OAuth2.ClientSecret != "")); err != nil {
+		return in, err
 	}
 	if err := commit(tx, "update integration"); err != nil {
 		return in, err
@@ -249,6 +265,12 @@ func (s *Store) DeleteIntegration(ctx context.Context, key string) (int, error) 
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM integrations WHERE id = ?", id); err != nil {
 		return 0, fmt.Errorf("store: delete integration %q: %w", key, err)
+	}
+	if err := s.notify(ctx, tx, Change{Integrations: true}); err != nil {
+		return 0, err
+	}
+	if err := s.audit(ctx, tx, AuditIntegration, key, ActionIntegrationDelete, map[string]any{"accounts_deleted": n}); err != nil {
+		return 0, err
 	}
 	return n, commit(tx, "delete integration")
 }

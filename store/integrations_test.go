@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -47,11 +46,9 @@ func TestIntegrationSecretIsSealedAndNeverReturned(t *testing.T) {
 	if got, _ := s.IntegrationSecret(ctx, in.ID); got != "super-secret-value-1234" {
 		t.Errorf("secret after an update without one: got %q", got)
 	}
-	s.Close()
-	for _, p := range []string{s.Path(), s.Path() + "-wal"} {
-		b, _ := os.ReadFile(p)
-		if strings.Contains(string(b), "super-secret-value") {
-			t.Errorf("%s contains the client secret in clear", p)
+	for where, text := range storedText(t, s) {
+		if strings.Contains(text, "super-secret-value") {
+			t.Errorf("%s contains the client secret in clear", where)
 		}
 	}
 }

@@ -20,10 +20,21 @@ type ConnectLink = oauthflow.ConnectLink
 func (s *Store) CreateConnectLink(ctx context.Context, token, accountID, createdBy string, ttl time.Duration) (ConnectLink, error) {
 	now := s.now()
 	l := ConnectLink{TokenHash: hashID(token), AccountID: accountID, CreatedBy: createdBy, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	_, err := s.write.ExecContext(ctx, "INSERT INTO connect_links (token_hash, account_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return l, fmt.Errorf("store: create connect link: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, "INSERT INTO connect_links (token_hash, account_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 		l.TokenHash, accountID, createdBy, millis(now), millis(l.ExpiresAt))
 	if err != nil {
 		return l, fmt.Errorf("store: create connect link: %w", err)
+	}
+	if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountConnectLink, map[string]any{"expires_at": l.ExpiresAt.UTC().Format(time.RFC3339)}); err != nil {
+		return l, err
+	}
+	if err := commit(tx, "create connect link"); err != nil {
+		return l, err
 	}
 	l.CreatedAt, l.ExpiresAt = fromMillis(millis(now)), fromMillis(millis(l.ExpiresAt))
 	return l, nil

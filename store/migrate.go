@@ -11,8 +11,18 @@ import (
 	"strings"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
+
+// Each database has its own numbered files: migrations/ for SQLite,
+// migrations/postgres/ for PostgreSQL. A number stands for the same schema
+// in both (PostgreSQL's first file, 0014, is SQLite's 0001 to 0014 in one),
+// so every schema change is a file in each directory under the same number;
+// TestSchemasMatch fails when the two disagree in tables or columns.
+const (
+	sqliteMigrations   = "migrations"
+	postgresMigrations = "migrations/postgres"
+)
 
 // migration is one numbered .sql file.
 type migration struct {
@@ -21,16 +31,23 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads the embedded files named NNNN_name.sql in version order.
-// A shipped file is never edited: a schema change is a new, higher number.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+// loadMigrations reads SQLite's embedded migrations in version order.
+func loadMigrations() ([]migration, error) { return loadMigrationsIn(sqliteMigrations) }
+
+// loadMigrationsIn reads the embedded files of dir named NNNN_name.sql in
+// version order. A shipped file is never edited: a schema change is a new,
+// higher number.
+func loadMigrationsIn(dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, dir)
 	if err != nil {
 		return nil, fmt.Errorf("store: read migrations: %w", err)
 	}
 	var out []migration
 	seen := map[int]string{}
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		name := e.Name()
 		num, _, ok := strings.Cut(name, "_")
 		if !ok || !strings.HasSuffix(name, ".sql") {
@@ -44,7 +61,7 @@ func loadMigrations() ([]migration, error) {
 			return nil, fmt.Errorf("store: migrations %q and %q share version %d", prev, name, v)
 		}
 		seen[v] = name
-		body, err := migrationFiles.ReadFile("migrations/" + name)
+		body, err := migrationFiles.ReadFile(dir + "/" + name)
 		if err != nil {
 			return nil, fmt.Errorf("store: read migration %q: %w", name, err)
 		}
@@ -54,21 +71,67 @@ func loadMigrations() ([]migration, error) {
 	return out, nil
 }
 
+// migrationsDir is the directory of the store's database's migrations.
+func (s *Store) migrationsDir() string {
+	if s.Postgres() {
+		return postgresMigrations
+	}
+	return sqliteMigrations
+}
+
+// migrationConn is where migrations run: the SQLite write pool, or the one
+// PostgreSQL connection that holds the migration lock.
+type migrationConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
 // migrate applies every migration that is not yet recorded, each in its own
 // transaction together with its record, so a crash leaves either all of a
-// migration or none of it.
+// migration or none of it. On PostgreSQL it first takes an advisory lock
+// that every replica's migrate takes: of replicas starting together, one
+// migrates and the others wait, then find nothing left to do.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if !s.Postgres() {
+		return s.runMigrations(ctx, s.write, s.migrationsDir())
+	}
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer conn.Close()
+	// The lock is the session's, so it outlives each migration's
+	// transaction; waiting for it has no time limit (lock_timeout 0), since
+	// another replica's migration may take long. A replica that dies holding
+	// it loses it with its connection.
+	for _, q := range []string{"SET lock_timeout = 0", "SELECT pg_advisory_lock(?)", "RESET lock_timeout"} {
+		var args []any
+		if strings.Contains(q, "?") {
+			args = append(args, lockKey("migrations"))
+		}
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store: migrate: take the migration lock: %w", err)
+		}
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", lockKey("migrations"))
+	return s.runMigrations(ctx, conn, s.migrationsDir())
+}
+
+// runMigrations applies dir's migrations that db has not recorded, refusing
+// a database whose schema is newer than this binary knows.
+func (s *Store) runMigrations(ctx context.Context, db migrationConn, dir string) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
-		applied_at INTEGER NOT NULL)`); err != nil {
+		applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("store: create schema_migrations: %w", err)
 	}
-	all, err := loadMigrations()
+	all, err := loadMigrationsIn(dir)
 	if err != nil {
 		return err
 	}
-	applied, err := s.appliedVersions(ctx)
+	applied, err := appliedVersions(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -83,15 +146,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		if applied[m.version] {
 			continue
 		}
-		if err := s.applyMigration(ctx, m); err != nil {
+		if err := s.applyMigration(ctx, db, m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Store) appliedVersions(ctx context.Context) (map[int]bool, error) {
-	rows, err := s.write.QueryContext(ctx, "SELECT version FROM schema_migrations")
+func appliedVersions(ctx context.Context, db migrationConn) (map[int]bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT version FROM schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("store: read schema_migrations: %w", err)
 	}
@@ -107,8 +170,8 @@ func (s *Store) appliedVersions(ctx context.Context) (map[int]bool, error) {
 	return applied, rows.Err()
 }
 
-func (s *Store) applyMigration(ctx context.Context, m migration) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) applyMigration(ctx context.Context, db migrationConn, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: migration %s: %w", m.name, err)
 	}

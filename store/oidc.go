@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -62,7 +63,7 @@ func (s *Store) TakeOIDCFlow(ctx context.Context, state, sessionHash string) (OI
 	var sealed []byte
 	var created, expires, used int64
 	err = tx.QueryRowContext(ctx, `SELECT session_hash, nonce_hash, verifier, next_path, created_at, expires_at, used_at
-		FROM oidc_flows WHERE state_hash = ?`, h).Scan(&f.SessionHash, &f.NonceHash, &sealed, &f.Next, &created, &expires, &used)
+		FROM oidc_flows WHERE state_hash = ?`+s.forUpdate(), h).Scan(&f.SessionHash, &f.NonceHash, &sealed, &f.Next, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return OIDCFlow{}, fmt.Errorf("store: take sign-in flow: %w", ErrNotFound)
 	}
@@ -96,11 +97,11 @@ func (s *Store) TakeOIDCFlow(ctx context.Context, state, sessionHash string) (OI
 // SweepOIDCFlows deletes sign-ins that expired more than a day ago (kept a
 // while so that a late callback is told "expired" rather than "unknown").
 func (s *Store) SweepOIDCFlows(ctx context.Context) (int64, error) {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM oidc_flows WHERE expires_at < ?", millis(s.now().Add(-24*time.Hour)))
+	n, err := s.exclusive(ctx, "sweep-oidc-flows", "DELETE FROM oidc_flows WHERE expires_at < ?", millis(s.now().Add(-24*time.Hour)))
 	if err != nil {
 		return 0, fmt.Errorf("store: sweep sign-in flows: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // OIDCIdentity is who the identity provider says signed in, and the role
@@ -128,20 +129,28 @@ func (s *Store) SignInOIDCUser(ctx context.Context, id OIDCIdentity) (u User, cr
 	defer tx.Rollback()
 	now := millis(s.now())
 	email := NormalizeEmail(id.Email)
+	// Two first sign-ins of one identity at once create one user.
+	if err := s.lockNames(ctx, tx, "users:oidc:"+id.Issuer+"\x00"+id.Subject, "users:first"); err != nil {
+		return User{}, false, err
+	}
 	u, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE oidc_issuer = ? AND oidc_subject = ?", id.Issuer, id.Subject))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (email, password_hash, role, created_at, updated_at, oidc_issuer, oidc_subject, last_signin_at)
-			VALUES (?, '', ?, ?, ?, ?, ?, ?)`, email, id.Role, now, now, id.Issuer, id.Subject, now)
+		var uid int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, role, created_at, updated_at, oidc_issuer, oidc_subject, last_signin_at)
+			VALUES (?, '', ?, ?, ?, ?, ?, ?) RETURNING id`, email, id.Role, now, now, id.Issuer, id.Subject, now).Scan(&uid)
 		if err != nil {
 			return User{}, false, fmt.Errorf("store: create single sign-on user: %w", err)
 		}
-		uid, _ := res.LastInsertId()
 		if _, err := tx.ExecContext(ctx, "DELETE FROM settings WHERE name = ?", SettingSetupCode); err != nil {
 			return User{}, false, fmt.Errorf("store: spend setup code: %w", err)
 		}
 		u = User{ID: uid, Email: email, Role: id.Role, CreatedAt: fromMillis(now), UpdatedAt: fromMillis(now),
 			OIDCIssuer: id.Issuer, OIDCSubject: id.Subject, LastSignInAt: fromMillis(now)}
+		if err := s.audit(signingIn(ctx, u), tx, AuditUser, strconv.FormatInt(uid, 10), ActionUserCreate,
+			map[string]any{"email": email, "role": id.Role, "single_sign_on": true}); err != nil {
+			return User{}, false, err
+		}
 		return u, true, commit(tx, "create single sign-on user")
 	case err != nil:
 		return User{}, false, fmt.Errorf("store: single sign-on user: %w", err)
@@ -151,6 +160,14 @@ func (s *Store) SignInOIDCUser(ctx context.Context, id OIDCIdentity) (u User, cr
 	if _, err := tx.ExecContext(ctx, "UPDATE users SET email = ?, role = ?, last_signin_at = ?, updated_at = ? WHERE id = ?",
 		email, id.Role, now, now, u.ID); err != nil {
 		return User{}, false, fmt.Errorf("store: single sign-on user %d: %w", u.ID, err)
+	}
+	if changed := fieldDiff(map[string]any{"email": u.Email, "role": u.Role}, map[string]any{"email": email, "role": id.Role}, nil); len(changed) > 0 {
+		// The provider's groups moved the user: whose change it was is the
+		// provider's, but the audit log still shows it happened, at this sign-in.
+		if err := s.audit(signingIn(ctx, u), tx, AuditUser, strconv.FormatInt(u.ID, 10), ActionUserUpdate,
+			map[string]any{"changed": changed, "single_sign_on": true}); err != nil {
+			return User{}, false, err
+		}
 	}
 	u.Email, u.Role, u.LastSignInAt, u.UpdatedAt = email, id.Role, fromMillis(now), fromMillis(now)
 	return u, false, commit(tx, "single sign-on user")

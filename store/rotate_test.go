@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,14 +34,15 @@ func (sd seeded) values() int {
 	return n
 }
 
-// openSealed opens a store on path whose Sealer writes with current.
+// openSealed opens a store on path (a file, or a PostgreSQL URL) whose
+// Sealer writes with current.
 func openSealed(t *testing.T, path string, current []byte, previous ...[]byte) *Store {
 	t.Helper()
 	sealer, err := NewSealer(current, previous...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(context.Background(), path, Options{Sealer: sealer})
+	s, err := openAt(context.Background(), path, Options{Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func countSealedWith(t *testing.T, s *Store, sealer *Sealer) int {
 }
 
 func TestResealAllResealsEveryValueUnderTheNewKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "airlock.db")
+	path := newLocation(t)
 	oldKey, newKey := testKey(1), testKey(2)
 	s := openSealed(t, path, oldKey)
 	// 20 secrets + 400 access + 360 refresh tokens + 218 verifiers + the webhook secret and URL.
@@ -202,7 +202,7 @@ func TestResealAllResealsEveryValueUnderTheNewKey(t *testing.T) {
 }
 
 func TestResealAllResumesAfterInterruption(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "airlock.db")
+	path := newLocation(t)
 	oldKey, newKey := testKey(1), testKey(2)
 	s := openSealed(t, path, oldKey)
 	sd := seedSealed(t, s, 5, 100, 50)
@@ -250,7 +250,7 @@ func TestResealAllValueItCannotOpen(t *testing.T) {
 		for _, damaged := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s damaged=%v", c.name(), damaged), func(t *testing.T) {
 				ctx := context.Background()
-				path := filepath.Join(t.TempDir(), "airlock.db")
+				path := newLocation(t)
 				s := openSealed(t, path, keyA)
 				seedSealed(t, s, 1, 2, 2)
 				var key any
@@ -304,24 +304,13 @@ func TestSealedColumnsCoverEveryBlobColumn(t *testing.T) {
 	for _, c := range sealedColumns {
 		listed[c.name()] = c
 	}
-	rows, err := s.read.Query(`SELECT m.name, p.name, p.type, p.pk FROM sqlite_master m, pragma_table_info(m.name) p
-		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	pks := map[string]string{}
-	for rows.Next() {
-		var table, column, typ string
-		var pk int
-		if err := rows.Scan(&table, &column, &typ, &pk); err != nil {
-			t.Fatal(err)
+	for _, c := range schemaColumns(t, s) {
+		if c.PK {
+			pks[c.Table] = c.Name
 		}
-		if pk == 1 {
-			pks[table] = column
-		}
-		name := table + "." + column
-		if strings.EqualFold(typ, "BLOB") {
+		name := c.Table + "." + c.Name
+		if c.Type == "blob" {
 			if _, ok := listed[name]; !ok {
 				t.Errorf("%s is a BLOB column missing from sealedColumns: add it (with its AAD) so key rotation re-seals it", name)
 			}

@@ -194,7 +194,7 @@ func (s *Store) updateSessionValue(ctx context.Context, idHash, key string, fn f
 	}
 	defer tx.Rollback()
 	var data string
-	err = tx.QueryRowContext(ctx, "SELECT data FROM sessions WHERE id_hash = ?", idHash).Scan(&data)
+	err = tx.QueryRowContext(ctx, "SELECT data FROM sessions WHERE id_hash = ?"+s.forUpdate(), idHash).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: update session value: %w", ErrNotFound)
 	}
@@ -396,12 +396,12 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
 // returns how many went.
 func (s *Store) SweepSessions(ctx context.Context, idle time.Duration) (int64, error) {
 	now := s.now()
-	res, err := s.write.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?",
+	n, err := s.exclusive(ctx, "sweep-sessions", "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?",
 		millis(now), millis(now.Add(-idle)))
 	if err != nil {
 		return 0, fmt.Errorf("store: sweep sessions: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // CountSessions returns the number of session rows (tests and metrics).

@@ -71,15 +71,23 @@ type SigninReservation struct{ ids []int64 }
 //
 // On SQLite the transaction holds the database's one write lock from BEGIN
 // (_txlock=immediate), which serializes reservations across goroutines and
-// processes. A PostgreSQL version must serialize per scope as well, with
-// pg_advisory_xact_lock on each scope (in sorted order) before counting:
-// READ COMMITTED alone lets two transactions both count limit-1.
+// processes. On PostgreSQL, READ COMMITTED alone would let two transactions
+// both count limit-1: each scope's advisory lock is taken first (lockNames,
+// in sorted order), so reservations of one scope run one at a time across
+// replicas.
 func (s *Store) ReserveSigninAttempt(ctx context.Context, window time.Duration, limit int, scopes ...string) (SigninReservation, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return SigninReservation{}, fmt.Errorf("store: reserve sign-in attempt: %w", err)
 	}
 	defer tx.Rollback()
+	names := make([]string, len(scopes))
+	for i, sc := range scopes {
+		names[i] = "signin:" + sc
+	}
+	if err := s.lockNames(ctx, tx, names...); err != nil {
+		return SigninReservation{}, err
+	}
 	now := s.now()
 	for _, sc := range scopes {
 		var n int

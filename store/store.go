@@ -1,17 +1,22 @@
-// Package store keeps all of Airlock's state in SQLite: the schema and its migrations,
-// sealed secret columns, browser sessions, and (in later files) users, integrations,
-// accounts, tokens, pending flows and activity. It holds SQL and nothing else.
+// Package store keeps all of Airlock's state in SQLite (the default: one file in
+// the data dir) or PostgreSQL (several replicas on one database): the schema
+// and its migrations, sealed secret columns, browser sessions, users,
+// integrations, accounts, tokens, pending flows and activity. It holds SQL and
+// nothing else; what differs between the two databases is in dialect.go.
 package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
 
 	"airlock/oauthflow"
@@ -30,10 +35,17 @@ var ErrConflict = oauthflow.ErrConflict
 // SQLite allows one writer at a time; rather than letting many pooled connections
 // race for the write lock (and sleep in the busy handler), writes go through a
 // pool of one connection and reads through a pool of several. Both pools point
-// at the same file in WAL mode, so readers never wait for the writer.
+// at the same file in WAL mode, so readers never wait for the writer. On
+// PostgreSQL, read and write are one pool.
 type Store struct {
-	read   *sql.DB
-	write  *sql.DB
+	read    *sql.DB
+	write   *sql.DB
+	dialect dialect
+	// pgConfig is the PostgreSQL connection's configuration (nil on SQLite),
+	// for the connections a listener and a lock keep to themselves.
+	pgConfig *pgx.ConnConfig
+	// sender tells this store's change notifications from other replicas'.
+	sender string
 	sealer *Sealer
 	path   string
 	now    func() time.Time
@@ -62,6 +74,7 @@ type Options struct {
 	// MaxPageCount, when set, caps the database at that many pages (PRAGMA
 	// max_page_count): a write that needs more fails with SQLITE_FULL, as on
 	// a full disk. Tests use it to simulate one without filling a disk.
+	// SQLite only.
 	MaxPageCount int
 }
 
@@ -80,7 +93,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{write: write, sealer: opts.Sealer, path: path, now: now, failureAlert: opts.RefreshFailureAlert}
+	s := &Store{write: write, sealer: opts.Sealer, path: path, now: now, failureAlert: opts.RefreshFailureAlert, sender: newSenderID()}
 	if s.failureAlert <= 0 {
 		s.failureAlert = 3
 	}
@@ -132,14 +145,14 @@ func openPool(path string, conns int, busy time.Duration, maxPages int) (*sql.DB
 // Close closes both connection pools.
 func (s *Store) Close() error {
 	var errs []error
-	if s.read != nil {
+	if s.read != nil && s.read != s.write {
 		errs = append(errs, s.read.Close())
 	}
 	errs = append(errs, s.write.Close())
 	return errors.Join(errs...)
 }
 
-// Path is the database file.
+// Path is the database file ("" on PostgreSQL).
 func (s *Store) Path() string { return s.path }
 
 // Ping checks that the database answers a query; /readyz uses it.
@@ -151,8 +164,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// IntegrityCheck runs PRAGMA integrity_check and returns nil when SQLite answers "ok".
+// IntegrityCheck runs PRAGMA integrity_check and returns nil when SQLite
+// answers "ok". PostgreSQL checks its own pages: there it is an error.
 func (s *Store) IntegrityCheck(ctx context.Context) error {
+	if s.Postgres() {
+		return errors.New("store: the integrity check is SQLite's; PostgreSQL has amcheck and pg_checksums")
+	}
 	if err := integrityCheck(ctx, s.read); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -174,4 +191,12 @@ func fromMillis(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms).UTC()
+}
+
+// newSenderID is a random id naming this store in the change notifications
+// it sends, so it can ignore its own.
+func newSenderID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -31,11 +31,11 @@ type queryer interface {
 func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oauthflow.Token, error) {
 	var t oauthflow.Token
 	var access, refresh []byte
-	var expires, obtained int64
+	var expires, obtained, refreshExpires int64
 	var scopes string
 	err := q.QueryRowContext(ctx, `SELECT access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
-		token_endpoint, revoke_endpoint FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires,
-		&scopes, &obtained, &t.Version, &t.Endpoints.Token, &t.Endpoints.Revoke)
+		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires,
+		&scopes, &obtained, &t.Version, &t.Endpoints.Token, &t.Endpoints.Revoke, &t.Endpoints.Refresh, &refreshExpires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("store: token of account %s: %w", accountID, oauthflow.ErrNoToken)
 	}
@@ -56,7 +56,7 @@ func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oau
 		}
 		t.RefreshToken = string(plain)
 	}
-	t.Expiry, t.ObtainedAt = fromMillis(expires), fromMillis(obtained)
+	t.Expiry, t.ObtainedAt, t.RefreshExpiry = fromMillis(expires), fromMillis(obtained), fromMillis(refreshExpires)
 	t.Scopes = splitScopes(scopes)
 	return t, nil
 }
@@ -96,7 +96,7 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	}
 	defer tx.Rollback()
 	var cur int64
-	err = tx.QueryRowContext(ctx, "SELECT token_version FROM accounts WHERE id = ?", accountID).Scan(&cur)
+	err = tx.QueryRowContext(ctx, "SELECT token_version FROM accounts WHERE id = ?"+s.forUpdate(), accountID).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("store: save token: account %s: %w", accountID, oauthflow.ErrTokenConflict)
 	}
@@ -109,13 +109,14 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	t.Version = cur + 1
 	now := s.now()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (account_id, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
-		token_endpoint, revoke_endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
 			token_type = excluded.token_type, expires_at = excluded.expires_at, scopes = excluded.scopes,
 			obtained_at = excluded.obtained_at, version = excluded.version,
-			token_endpoint = excluded.token_endpoint, revoke_endpoint = excluded.revoke_endpoint`,
+			token_endpoint = excluded.token_endpoint, revoke_endpoint = excluded.revoke_endpoint,
+			refresh_endpoint = excluded.refresh_endpoint, refresh_expires_at = excluded.refresh_expires_at`,
 		accountID, access, refresh, t.TokenType, millis(t.Expiry), strings.Join(t.Scopes, " "), millis(t.ObtainedAt), t.Version,
-		t.Endpoints.Token, t.Endpoints.Revoke); err != nil {
+		t.Endpoints.Token, t.Endpoints.Revoke, t.Endpoints.Refresh, millis(t.RefreshExpiry)); err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
 	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))
@@ -140,7 +141,16 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	if err := endStreak(ctx, tx, accountID); err != nil {
 		return t, err
 	}
-	if err := s.afterSave(ctx, tx, accountID, ev.Warnings); err != nil {
+	if err := saveFacts(ctx, tx, accountID, ev.Captured, ev.Identity); err != nil {
+		return t, err
+	}
+	if err := s.afterSave(ctx, tx, accountID, ev.Warnings, t.RefreshExpiry); err != nil {
+		return t, err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
+		return t, err
+	}
+	if err := s.auditConnect(ctx, tx, accountID, ev.Reason, t.Scopes); err != nil {
 		return t, err
 	}
 	return t, commit(tx, "save token")
@@ -189,6 +199,9 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, accountID string, ev o
 		}
 	}
 	if err := s.afterFailure(ctx, tx, accountID, ev); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
 		return err
 	}
 	return commit(tx, "record refresh failure")
@@ -247,9 +260,11 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	}
 	defer tx.Rollback()
 	now := s.now()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE account_id = ?", accountID); err != nil {
+	var was string
+	if err := tx.QueryRowContext(ctx, "SELECT status FROM accounts WHERE id = ?", accountID).Scan(&was); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}
+	// The account's row first, then its token: the order SaveToken locks them in.
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = '[]', temporary_failures = 0,
 		token_version = token_version + 1, health = '', updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
 	if err != nil {
@@ -258,6 +273,9 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, ErrNotFound)
 	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE account_id = ?", accountID); err != nil {
+		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
+	}
 	outcome := "not_revoked"
 	if revoked {
 		outcome = "revoked"
@@ -265,16 +283,25 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	if err := insertActivity(ctx, tx, Activity{At: now, AccountID: accountID, Kind: "disconnected", Outcome: outcome, Detail: truncate(detail, 1000), Actor: actor}); err != nil {
 		return err
 	}
-	if err := s.resolveAlerts(ctx, tx, accountID, "disconnected", "", AlertNeedsReconnect, AlertError, AlertRefreshFailing, AlertShortTTL); err != nil {
+	if err := s.resolveAlerts(ctx, tx, accountID, "disconnected", "", AlertNeedsReconnect, AlertError, AlertRefreshFailing, AlertShortTTL, AlertRefreshTokenExpiring); err != nil {
 		return err
 	}
 	if err := endStreak(ctx, tx, accountID); err != nil {
 		return err
 	}
+	if err := s.notify(ctx, tx, Change{AccountID: accountID}); err != nil {
+		return err
+	}
+	if was != oauthflow.StatusDisconnected { // a delete disconnects first: a disconnected account changes in nothing
+		if err := s.audit(ctx, tx, AuditAccount, accountID, ActionAccountDisconnect, map[string]any{"revoked": revoked}); err != nil {
+			return err
+		}
+	}
 	return commit(tx, "disconnect account")
 }
 
 func truncate(s string, n int) string {
+	s = cleanText(s)
 	if len(s) <= n {
 		return s
 	}
@@ -282,4 +309,15 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// cleanText makes text from outside (a provider's error, a URL's path)
+// storable in both databases: PostgreSQL refuses a NUL byte and invalid
+// UTF-8 in a TEXT column, so they are dropped and replaced, on SQLite too,
+// for the same rows on both.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -54,12 +53,10 @@ func TestSaveTokenCompareAndSwap(t *testing.T) {
 	if acc.Status != oauthflow.StatusConnected || acc.LastRefreshedAt.IsZero() || !acc.ExpiresAt.Equal(tok.Expiry) {
 		t.Errorf("account after save: status %s refreshed %v expires %v", acc.Status, acc.LastRefreshedAt, acc.ExpiresAt)
 	}
-	s.Close()
-	for _, p := range []string{s.Path(), s.Path() + "-wal"} {
-		b, _ := os.ReadFile(p)
+	for where, text := range storedText(t, s) {
 		for _, secret := range []string{"AT-one-secret", "RT-one-secret", "AT-two-secret"} {
-			if strings.Contains(string(b), secret) {
-				t.Errorf("%s contains %s in clear", p, secret)
+			if strings.Contains(text, secret) {
+				t.Errorf("%s contains %s in clear", where, secret)
 			}
 		}
 	}

@@ -13,9 +13,10 @@ import (
 
 // Unavailable reports whether err is the database refusing work for a reason
 // outside the request — its write lock held past the busy timeout, the disk
-// full, the file read-only, an I/O error, a file it cannot open — rather
-// than a fault of the request or of Airlock. It reads SQLite's result code,
-// never the message. Such errors answer 503 storage_unavailable.
+// full, the file read-only, an I/O error, a file it cannot open, a
+// PostgreSQL server that cannot be reached — rather than a fault of the
+// request or of Airlock. It reads SQLite's result code or PostgreSQL's
+// SQLSTATE, never the message. Such errors answer 503 storage_unavailable.
 func Unavailable(err error) bool {
 	_, _, ok := unavailable(err)
 	return ok
@@ -32,7 +33,7 @@ func UnavailableReason(err error) (reason, fix string) {
 func unavailable(err error) (reason, fix string, ok bool) {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
-		return "", "", false
+		return pgUnavailable(err)
 	}
 	switch se.Code() & 0xff { // the primary code of an extended one
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL:
@@ -117,17 +118,23 @@ func (s *Store) probe(ctx context.Context) error {
 	return nil
 }
 
-// isForeignKeyViolation reports whether err is SQLite refusing a row whose
-// parent is missing (SQLITE_CONSTRAINT_FOREIGNKEY), by its extended result
-// code rather than its text.
+// isForeignKeyViolation reports whether err is the database refusing a row
+// whose parent is missing (SQLITE_CONSTRAINT_FOREIGNKEY, SQLSTATE 23503), by
+// its code rather than its text.
 func isForeignKeyViolation(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return pgConstraint(err, "23503")
 }
 
-// isUniqueViolation reports whether err is SQLite refusing a duplicate
-// (SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY), by its extended result code.
+// isUniqueViolation reports whether err is the database refusing a duplicate
+// (SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, SQLSTATE 23505), by its code.
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return pgConstraint(err, "23505")
 }

@@ -5,33 +5,32 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// openWith opens a store in the test's temp dir with opts.
-func openWith(t *testing.T, opts Options) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "airlock.db"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// lockWrites takes the write lock from a second connection until release.
+// lockWrites holds writes off from a second connection until release: on
+// SQLite the database's write lock, on PostgreSQL exclusive locks on the
+// tables the readiness probe and the activity log write (which the store
+// waits for lock_timeout, its BusyTimeout, then gives up on).
 func lockWrites(t *testing.T, s *Store) (release func()) {
 	t.Helper()
-	db, err := sql.Open("sqlite", s.Path())
+	driver, dsn := "sqlite", s.Path()
+	lock := []string{"INSERT INTO write_probe (id, at) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET at = write_probe.at + 1"}
+	if s.Postgres() {
+		driver, dsn = "pgx", s.pgConfig.ConnString()
+		lock = []string{"LOCK TABLE write_probe IN EXCLUSIVE MODE", "LOCK TABLE activity IN EXCLUSIVE MODE"}
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tx, err := db.Begin()
-	if err == nil {
-		_, err = tx.Exec("INSERT INTO write_probe (id, at) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET at = at + 1")
+	for _, q := range lock {
+		if err == nil {
+			_, err = tx.Exec(q)
+		}
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -51,29 +50,39 @@ func fill(t *testing.T, s *Store) error {
 	return nil
 }
 
-func TestUnavailableByTheSQLiteResultCode(t *testing.T) {
+// TestUnavailableByTheResultCode: errors that are the database refusing
+// work are told by SQLite's result code or PostgreSQL's SQLSTATE (and a
+// connection the server dropped), never by their text.
+func TestUnavailableByTheResultCode(t *testing.T) {
 	busy := openWith(t, Options{BusyTimeout: 50 * time.Millisecond})
 	release := lockWrites(t, busy)
 	busyErr := busy.AddActivity(context.Background(), Activity{Kind: "request"})
 	release()
-	full := openWith(t, Options{MaxPageCount: 100})
-	fullErr := fill(t, full)
 	plain := openTest(t)
 	_, notFound := plain.GetAccount(context.Background(), "acc_missing")
 	_, syntax := plain.write.Exec("SELEKT 1")
-	cases := []struct {
+	type tcase struct {
 		name       string
 		err        error
 		want       bool
 		wantReason string
-	}{
-		{"write lock held", busyErr, true, "SQLITE_BUSY"},
-		{"disk full", fullErr, true, "SQLITE_FULL"},
+	}
+	var cases []tcase
+	if plain.Postgres() {
+		_, gone := plain.write.Exec("SELECT pg_terminate_backend(pg_backend_pid())")
+		cases = append(cases, tcase{"lock held past lock_timeout", busyErr, true, "55P03"},
+			tcase{"connection ended by the server", gone, true, "PostgreSQL"})
+	} else {
+		full := openWith(t, Options{MaxPageCount: 100})
+		cases = append(cases, tcase{"write lock held", busyErr, true, "SQLITE_BUSY"},
+			tcase{"disk full", fill(t, full), true, "SQLITE_FULL"})
+	}
+	cases = append(cases, []tcase{
 		{"not found", notFound, false, ""},
 		{"SQL error", syntax, false, ""},
 		{"a message that merely says full", errors.New("database or disk is full"), false, ""},
 		{"nil", nil, false, ""},
-	}
+	}...)
 	for _, tc := range cases {
 		reason, fix := UnavailableReason(tc.err)
 		if got := Unavailable(tc.err); got != tc.want || !strings.Contains(reason, tc.wantReason) || (tc.want && fix == "") {

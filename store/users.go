@@ -5,15 +5,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"airlock/oauthflow"
 )
 
-// Roles, from least to most allowed.
+// Roles, from least to most allowed. They are oauthflow's, which maps an
+// identity provider's groups onto them.
 const (
-	RoleViewer  = "viewer"
-	RoleBuilder = "builder"
-	RoleAdmin   = "admin"
+	RoleViewer  = oauthflow.RoleViewer
+	RoleBuilder = oauthflow.RoleBuilder
+	RoleAdmin   = oauthflow.RoleAdmin
 )
 
 // ValidRole reports whether r is one of the three roles.
@@ -111,6 +115,9 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string
 		return User{}, fmt.Errorf("store: create first admin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.lockNames(ctx, tx, "users:first"); err != nil {
+		return User{}, err
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
 		return User{}, fmt.Errorf("store: create first admin: %w", err)
@@ -134,6 +141,9 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash,
 	}
 	now := s.now()
 	email = NormalizeEmail(email)
+	if err := s.lockNames(ctx, tx, "users:email:"+email); err != nil {
+		return User{}, err
+	}
 	var exists int // among password users: a single sign-on user may share the email
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE email = ? AND oidc_subject = ''", email).Scan(&exists); err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)
@@ -141,15 +151,19 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, email, passwordHash,
 	if exists > 0 {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, ErrConflict)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (email, password_hash, role, must_change_password, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, email, passwordHash, role, boolInt(mustChange), millis(now), millis(now))
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, role, must_change_password, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, email, passwordHash, role, boolInt(mustChange), millis(now), millis(now)).Scan(&id)
 	if isUniqueViolation(err) {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, ErrConflict)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user %q: %w", email, err)
 	}
-	id, _ := res.LastInsertId()
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), ActionUserCreate,
+		map[string]any{"email": email, "role": role, "temporary_password": mustChange}); err != nil {
+		return User{}, err
+	}
 	return User{ID: id, Email: email, PasswordHash: passwordHash, Role: role, MustChangePassword: mustChange,
 		CreatedAt: fromMillis(millis(now)), UpdatedAt: fromMillis(millis(now))}, nil
 }
@@ -212,7 +226,10 @@ func (s *Store) SetUserRole(ctx context.Context, id int64, role string) error {
 	if !ValidRole(role) {
 		return fmt.Errorf("store: set role: unknown role %q", role)
 	}
-	return s.updateUserGuarded(ctx, id, role != RoleAdmin, "UPDATE users SET role = ?, updated_at = ? WHERE id = ?", role, millis(s.now()), id)
+	details := func(old string) (string, map[string]any) {
+		return ActionUserRole, map[string]any{"changed": map[string]any{"role": map[string]any{"from": old, "to": role}}}
+	}
+	return s.updateUserGuarded(ctx, id, role != RoleAdmin, details, "UPDATE users SET role = ?, updated_at = ? WHERE id = ?", role, millis(s.now()), id)
 }
 
 // SetUserDisabled disables (ending their sessions) or re-enables a user;
@@ -222,7 +239,12 @@ func (s *Store) SetUserDisabled(ctx context.Context, id int64, disabled bool) er
 	if disabled {
 		at = millis(s.now())
 	}
-	if err := s.updateUserGuarded(ctx, id, disabled, "UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ?", at, millis(s.now()), id); err != nil {
+	action := ActionUserEnable
+	if disabled {
+		action = ActionUserDisable
+	}
+	details := func(string) (string, map[string]any) { return action, nil }
+	if err := s.updateUserGuarded(ctx, id, disabled, details, "UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ?", at, millis(s.now()), id); err != nil {
 		return err
 	}
 	if disabled {
@@ -232,13 +254,17 @@ func (s *Store) SetUserDisabled(ctx context.Context, id int64, disabled bool) er
 }
 
 // updateUserGuarded runs an update on one user; when removesAdmin, it first
-// checks in the same transaction that another enabled admin remains.
-func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bool, query string, args ...any) error {
+// checks in the same transaction that another enabled admin remains. audit
+// names the action and its details, given the user's role before.
+func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bool, audit func(role string) (string, map[string]any), query string, args ...any) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: update user %d: %w", id, err)
 	}
 	defer tx.Rollback()
+	if err := s.lockNames(ctx, tx, "users:admins"); err != nil {
+		return err
+	}
 	var role string
 	var disabled int64
 	err = tx.QueryRowContext(ctx, "SELECT role, disabled_at FROM users WHERE id = ?", id).Scan(&role, &disabled)
@@ -260,18 +286,23 @@ func (s *Store) updateUserGuarded(ctx context.Context, id int64, removesAdmin bo
 	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("store: update user %d: %w", id, err)
 	}
+	action, details := audit(role)
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), action, details); err != nil {
+		return err
+	}
 	return commit(tx, "update user")
 }
 
 // SetPassword replaces a password user's hash; a single sign-on user has no
 // password to replace (ErrNotFound).
 func (s *Store) SetPassword(ctx context.Context, id int64, passwordHash string, mustChange bool) error {
-	res, err := s.write.ExecContext(ctx, "UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ? AND oidc_subject = ''",
+	n, err := s.execAudited(ctx, "set password", auditRow{AuditUser, strconv.FormatInt(id, 10), ActionUserChangePassword, nil},
+		"UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ? AND oidc_subject = ''",
 		passwordHash, boolInt(mustChange), millis(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("store: set password of user %d: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("store: set password of user %d: %w", id, ErrNotFound)
 	}
 	return nil
@@ -298,6 +329,9 @@ func (s *Store) ResetPassword(ctx context.Context, id int64, tempHash string) er
 	if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", id); err != nil {
 		return fmt.Errorf("store: reset password of user %d: %w", id, err)
 	}
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), ActionUserResetPassword, nil); err != nil {
+		return err
+	}
 	return commit(tx, "reset password")
 }
 
@@ -313,6 +347,9 @@ func (s *Store) DeleteUser(ctx context.Context, id, by int64) (User, error) {
 		return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
 	}
 	defer tx.Rollback()
+	if err := s.lockNames(ctx, tx, "users:admins"); err != nil {
+		return User{}, err
+	}
 	u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: delete user %d: %w", id, ErrNotFound)
@@ -334,15 +371,40 @@ func (s *Store) DeleteUser(ctx context.Context, id, by int64) (User, error) {
 			return User{}, fmt.Errorf("store: delete user %d: %w", id, err)
 		}
 	}
+	if err := s.audit(ctx, tx, AuditUser, strconv.FormatInt(id, 10), ActionUserDelete, map[string]any{"email": u.Email, "role": u.Role}); err != nil {
+		return User{}, err
+	}
 	return u, commit(tx, "delete user")
 }
 
-// RecordSignIn notes when a user last signed in (the users page shows it).
+// RecordSignIn notes when a user last signed in (the users page shows it)
+// and, when ctx carries an actor, writes the sign-in to the audit log as
+// that user's, from the actor's address.
 func (s *Store) RecordSignIn(ctx context.Context, id int64) error {
-	if _, err := s.write.ExecContext(ctx, "UPDATE users SET last_signin_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
+	u, err := s.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	method := "password"
+	if u.SSO() {
+		method = "oidc"
+	}
+	ctx = signingIn(ctx, u)
+	if _, err := s.execAudited(ctx, "record sign-in", auditRow{AuditUser, strconv.FormatInt(id, 10), ActionSignIn, map[string]any{"method": method}},
+		"UPDATE users SET last_signin_at = ? WHERE id = ?", millis(s.now()), id); err != nil {
 		return fmt.Errorf("store: record sign-in of user %d: %w", id, err)
 	}
 	return nil
+}
+
+// signingIn makes the user signing in the actor of ctx, keeping the address.
+func signingIn(ctx context.Context, u User) context.Context {
+	a, ok := oauthflow.ActorFrom(ctx)
+	if !ok {
+		return ctx
+	}
+	a.Kind, a.ID, a.Name = oauthflow.ActorUser, strconv.FormatInt(u.ID, 10), u.Email
+	return oauthflow.WithActor(ctx, a)
 }
 
 func boolInt(b bool) int {

@@ -97,12 +97,14 @@ func (s *Store) SetWebhookURL(ctx context.Context, url string) error {
 			return err
 		}
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO webhook_config (id, url, url_sealed, updated_at) VALUES (1, '', ?, ?)
-		ON CONFLICT (id) DO UPDATE SET url = '', url_sealed = excluded.url_sealed, updated_at = excluded.updated_at`, sealed, millis(s.now()))
-	if err != nil {
-		return fmt.Errorf("store: set webhook url: %w", err)
+	change := Changed // the URL often holds the receiver's token: never in the audit log
+	if url == "" {
+		change = "cleared"
 	}
-	return nil
+	_, err := s.execAudited(ctx, "set webhook url", auditRow{AuditSetting, "webhook_url", ActionSettingChange, map[string]any{"webhook_url": change}},
+		`INSERT INTO webhook_config (id, url, url_sealed, updated_at) VALUES (1, '', ?, ?)
+		ON CONFLICT (id) DO UPDATE SET url = '', url_sealed = excluded.url_sealed, updated_at = excluded.updated_at`, sealed, millis(s.now()))
+	return err
 }
 
 // sealPlainWebhookURL seals a webhook URL that an older version stored in
@@ -149,12 +151,10 @@ func (s *Store) SetWebhookSecret(ctx context.Context, secret string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO webhook_config (id, secret, updated_at) VALUES (1, ?, ?)
+	_, err = s.execAudited(ctx, "set webhook secret", auditRow{AuditSetting, "webhook_secret", ActionSettingChange, map[string]any{"webhook_secret": Changed}},
+		`INSERT INTO webhook_config (id, secret, updated_at) VALUES (1, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at`, sealed, millis(s.now()))
-	if err != nil {
-		return fmt.Errorf("store: set webhook secret: %w", err)
-	}
-	return nil
+	return err
 }
 
 const deliveryColumns = "id, event, payload, status, attempts, last_status, last_error, next_attempt_at, created_at, delivered_at"
@@ -177,8 +177,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		return nil, fmt.Errorf("store: claim deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-		millis(now), limit)
+	// SKIP LOCKED on PostgreSQL: deliveries another replica is claiming
+	// right now are left to it, so none is sent twice.
+	rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?"+
+		s.skipLocked(), millis(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim deliveries: %w", err)
 	}

@@ -25,7 +25,7 @@ func fileHolds(t *testing.T, path, s string) []string {
 // the key — and is then in neither the database file nor its WAL.
 func TestWebhookURLIsSealed(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "airlock.db")
+	path := newLocation(t)
 	key := testKey(1)
 	s := openSealed(t, path, key)
 	const token = "hook-token-4f1a9e"
@@ -35,6 +35,14 @@ func TestWebhookURLIsSealed(t *testing.T) {
 	}
 	if got, err := s.GetWebhook(ctx); err != nil || got.URL != set {
 		t.Fatalf("get: got %q (%v), want %q", got.URL, err, set)
+	}
+	if s.Postgres() { // no older version ever stored it in plaintext there
+		for where, text := range storedText(t, s) {
+			if strings.Contains(text, token) {
+				t.Errorf("the URL set is in plaintext in %s", where)
+			}
+		}
+		return
 	}
 	if in := fileHolds(t, path, token); len(in) > 0 {
 		t.Errorf("the URL set is in plaintext in %v", in)

@@ -19,7 +19,8 @@ var fieldOrder = []string{
 	"name", "key", "parameters", "oauth2.grant_type", "oauth2.authorization_url", "oauth2.token_url", "oauth2.token_method",
 	"oauth2.revoke_url", "oauth2.scope", "oauth2.client_id", "oauth2.client_secret", "oauth2.client_auth", "oauth2.pkce",
 	"oauth2.authorization_params", "oauth2.token_params", "oauth2.issuer", "oauth2.refresh_window_seconds",
-	"oauth2.rejected_statuses", "token.name", "token.template", "token.in", "request_parameters", "api_base_urls", "health_check",
+	"oauth2.rejected_statuses", "oauth2.capture", "oauth2.userinfo_url", "oauth2.identity", "oauth2.required_scopes", "token.name", "token.template", "token.in", "request_parameters", "api_base_urls", "health_check",
+	"oauth2.token_body", "oauth2.refresh_url", "oauth2.refresh_params", "oauth2.token_response", "rejected_responses",
 }
 
 var fieldLabels = map[string]string{
@@ -28,18 +29,27 @@ var fieldLabels = map[string]string{
 	"oauth2.token_method": "Access token verb", "oauth2.revoke_url": "Revoke token endpoint", "oauth2.scope": "Scope",
 	"oauth2.client_id": "Client ID", "oauth2.client_secret": "Client secret", "oauth2.client_auth": "Client authentication",
 	"oauth2.pkce": "PKCE", "oauth2.authorization_params": "Extra authorization parameters", "oauth2.token_params": "Extra token parameters",
+	"oauth2.capture": "Captured values", "oauth2.userinfo_url": "Userinfo URL", "oauth2.identity.from": "Identity source",
+	"oauth2.identity.path": "Identity path", "oauth2.required_scopes": "Required scopes",
 	"oauth2.issuer": "Expected issuer", "oauth2.refresh_window_seconds": "Refresh window", "oauth2.rejected_statuses": "Token rejected statuses",
 	"token.name": "Token parameter name", "token.template": "Token value template", "token.in": "Token parameter type",
 	"request_parameters": "Request parameters", "api_base_urls": "API base URLs",
 	"health_check.method": "Health check method", "health_check.url": "Health check URL", "health_check.expect_status": "Health check expected status",
+	"oauth2.token_body": "Token request body", "oauth2.refresh_url": "Refresh endpoint", "oauth2.refresh_params": "Extra refresh parameters",
+	"oauth2.token_response.access_token": "Access token path", "oauth2.token_response.refresh_token": "Refresh token path",
+	"oauth2.token_response.expires_in": "Expires in path", "oauth2.token_response.expires_at": "Expires at path",
+	"oauth2.token_response.expires_at_format": "Expires at format", "oauth2.token_response.scope": "Scope path",
+	"rejected_responses": "Token rejected rules",
 }
+
+var ruleIndexRE = regexp.MustCompile(`^rejected_responses\[(\d+)\](?:\.([\w\[\]]+))?$`)
 
 var indexedPathRE = regexp.MustCompile(`^(parameters|request_parameters|api_base_urls)\[(\d+)\](?:\.(\w+))?$`)
 
 // formField is the form control that shows a path's error: extra
 // parameters and rejected statuses are one control each in the form.
 func formField(path string) string {
-	for _, agg := range []string{"oauth2.authorization_params", "oauth2.token_params", "oauth2.rejected_statuses"} {
+	for _, agg := range []string{"oauth2.authorization_params", "oauth2.token_params", "oauth2.rejected_statuses", "oauth2.capture", "oauth2.required_scopes", "oauth2.refresh_params", "rejected_responses"} {
 		if strings.HasPrefix(path, agg) {
 			return agg
 		}
@@ -56,6 +66,10 @@ func fieldLabel(path string) string {
 		n, _ := strconv.Atoi(m[2])
 		what := map[string]string{"parameters": "Parameter", "request_parameters": "Request parameter", "api_base_urls": "API base URL"}[m[1]]
 		return strings.TrimSpace(fmt.Sprintf("%s %d %s", what, n+1, strings.ReplaceAll(m[3], "_", " ")))
+	}
+	if m := ruleIndexRE.FindStringSubmatch(path); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return strings.TrimSpace(fmt.Sprintf("Token rejected rule %d %s", n+1, strings.ReplaceAll(m[2], "_", " ")))
 	}
 	if ctl := formField(path); ctl != path {
 		if name := strings.TrimPrefix(path[len(ctl):], "."); name != "" && !strings.HasPrefix(name, "[") {

@@ -15,7 +15,7 @@ type Page struct {
 	Title   string
 	Org     string
 	Realm   string
-	Nav     string // the active navigation entry: "home", "integrations", "accounts", "activity", "settings", "users"
+	Nav     string // the active navigation entry: "home", "integrations", "accounts", "activity", "api", "settings", "users", "audit"
 	User    *User  // nil when nobody is signed in
 	CSRF    string // the session's CSRF token, sent by htmx as X-CSRF-Token and by forms as _csrf
 	Flashes []Flash
@@ -60,10 +60,12 @@ func (p Page) NavItems() []NavItem {
 		{ID: "integrations", Label: "Integrations", Href: "/integrations"},
 		{ID: "accounts", Label: "Accounts", Href: "/accounts"},
 		{ID: "activity", Label: "Activity", Href: "/activity"},
+		{ID: "api", Label: "API", Href: "/api"},
 	}
 	if p.User != nil && p.User.IsAdmin {
 		items = append(items, NavItem{ID: "users", Label: "Users", Href: "/users"},
-			NavItem{ID: "settings", Label: "Settings", Href: "/settings"})
+			NavItem{ID: "settings", Label: "Settings", Href: "/settings"},
+			NavItem{ID: "audit", Label: "Audit log", Href: "/audit"})
 	}
 	return items
 }
