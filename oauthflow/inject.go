@@ -104,7 +104,11 @@ func setToken(hreq *http.Request, in Integration, value string) string {
 
 // tokenValue fills the integration's template ({token} and parameters).
 func tokenValue(in Integration, params map[string]string, token string) (string, error) {
-	v, err := ExpandHeaderValue(tokenTemplate(in), withToken(params, token))
+	tmpl := tokenTemplate(in)
+	if tmpl == DefaultTemplate && !hasControl(token) { // most integrations: no template to parse per request
+		return "Bearer " + token, nil
+	}
+	v, err := expandHeader(tmpl, params, token, true)
 	if err != nil {
 		return "", &RequestError{Field: "token.template", Msg: "The token template cannot be filled: " + err.Error(), Err: err}
 	}

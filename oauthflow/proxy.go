@@ -169,7 +169,7 @@ func (r *Runner) proxyRetry(ctx context.Context, a Account, in Integration, targ
 // proxyTarget is the chosen base URL joined with the request's path and
 // query, then checked as every request is.
 func (r *Runner) proxyTarget(a Account, in Integration, req ProxyRequest) (*url.URL, error) {
-	base, err := chooseBase(a, in, req.Base)
+	base, err := r.chooseBase(a, in, req.Base)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func (r *Runner) proxyTarget(a Account, in Integration, req ProxyRequest) (*url.
 // chooseBase is the first API base URL, or the one the caller named: one of
 // the integration's (as written or filled in), or any absolute http(s) URL
 // when they are ["*"].
-func chooseBase(a Account, in Integration, named string) (*url.URL, error) {
+func (r *Runner) chooseBase(a Account, in Integration, named string) (*url.URL, error) {
 	named = strings.TrimSpace(named)
 	if AllowsAnyOrigin(in) {
 		if named == "" {
@@ -207,9 +207,9 @@ func chooseBase(a Account, in Integration, named string) (*url.URL, error) {
 	if len(in.APIBaseURLs) == 0 {
 		return nil, &RequestError{Field: "url", Msg: "This integration has no API base URLs: add the API's origin."}
 	}
-	for _, tmpl := range in.APIBaseURLs {
-		u, err := ExpandURL(tmpl, a.Values())
-		if err != nil {
+	for i, u := range r.bases.get(in, a.Values()) {
+		tmpl := in.APIBaseURLs[i]
+		if u == nil {
 			continue
 		}
 		if named == "" || named == tmpl || strings.TrimSuffix(named, "/") == strings.TrimSuffix(u.String(), "/") {
@@ -224,11 +224,14 @@ func chooseBase(a Account, in Integration, named string) (*url.URL, error) {
 
 // proxySend makes one attempt; the response's body is the caller's to close.
 func (r *Runner) proxySend(ctx context.Context, a Account, in Integration, method string, target *url.URL, req ProxyRequest, body io.Reader, tok Token) (*http.Response, error) {
-	u := *target
-	hreq, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	// Built on an empty URL and given the target itself, rather than
+	// formatting the target for NewRequest to parse it again.
+	hreq, err := http.NewRequestWithContext(ctx, method, "", body)
 	if err != nil {
 		return nil, &RequestError{Field: "method", Msg: "The request cannot be built: " + err.Error(), Err: err}
 	}
+	u := *target
+	hreq.URL = &u
 	hreq.ContentLength = req.ContentLength
 	if body == nil || body == http.NoBody {
 		hreq.ContentLength, hreq.Body = 0, http.NoBody
