@@ -40,3 +40,29 @@ func TestCoalescingWriterKeepsEveryLine(t *testing.T) {
 		next[g]++
 	}
 }
+
+// TestCoalescingWriterWriteDuringClose: lines written while the server
+// stops all arrive, and a Write racing Close does not send on the closed
+// channel (the kick is sent under the lock; the window before was too narrow
+// for this test to hit reliably).
+func TestCoalescingWriterWriteDuringClose(t *testing.T) {
+	for range 200 {
+		var out lockedBuffer
+		c := newCoalescingWriter(&out)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 50 {
+					c.Write([]byte("line\n"))
+				}
+			}()
+		}
+		c.Close()
+		wg.Wait()
+		if got := strings.Count(out.String(), "line\n"); got != 200 {
+			t.Fatalf("got %d lines, want 200", got)
+		}
+	}
+}
