@@ -124,7 +124,6 @@ func benchServeEnv(b *testing.B, data string) []string {
 
 type benchProcess struct {
 	cmd *exec.Cmd
-	url string // http://<addr>
 }
 
 // benchStart starts `airlock serve` on a free loopback port and returns once
@@ -145,7 +144,7 @@ func benchStart(b *testing.B, bin string, env []string) (*benchProcess, time.Dur
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := &benchProcess{cmd: cmd, url: "http://" + addr}
+	p := &benchProcess{cmd: cmd}
 	for {
 		resp, err := client.Get("http://" + addr + "/readyz")
 		if err == nil {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,9 +25,6 @@ type Metrics struct {
 	outboundSeconds prometheus.Histogram
 	httpRequests    *prometheus.CounterVec
 	webhooks        *prometheus.CounterVec
-	// The per-request counters, by their labels.
-	httpByRoute     *labelled
-	outboundByClass *labelled
 }
 
 // NewMetrics builds the registry (its own, not the global default). st feeds
@@ -54,7 +52,6 @@ func NewMetrics(st *store.Store) *Metrics {
 	}
 	m.reg.MustRegister(m.refreshes, m.refreshSeconds, m.tokenWaits, m.outbound, m.outboundSeconds, m.httpRequests, m.webhooks,
 		newStateCollector(st), prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	m.httpByRoute, m.outboundByClass = newLabelled(m.httpRequests, ""), newLabelled(m.outbound, "xx")
 	return m
 }
 
@@ -92,7 +89,7 @@ func (m *Metrics) observeRequest(in oauthflow.Integration, status int, d time.Du
 	if m == nil {
 		return
 	}
-	m.outboundByClass.get(in.Key, status/100).Inc()
+	m.outbound.WithLabelValues(in.Key, strconv.Itoa(status/100)+"xx").Inc()
 	m.outboundSeconds.Observe(d.Seconds())
 }
 
@@ -106,7 +103,7 @@ func (h *Handler) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
 				route = "unmatched"
 			}
-			h.metrics.httpByRoute.get(route, c.Response().Status).Inc()
+			h.metrics.httpRequests.WithLabelValues(route, strconv.Itoa(c.Response().Status)).Inc()
 		}
 		return err
 	}
