@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -73,6 +74,54 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 type serverOption func(*Deps)
 
+// template is a database file migrated once per test process: running the
+// migrations on every test's fresh file was half of this package's CPU under
+// the race detector (SQLite parsing the schema, with checkptr on). Each test
+// gets a copy; store.Open finds it current and applies nothing.
+var template struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// migratedDB returns the path of a fresh, fully migrated database file in
+// the test's temp dir.
+func migratedDB(t *testing.T) string {
+	t.Helper()
+	template.once.Do(func() {
+		dir, err := os.MkdirTemp("", "airlock-template-")
+		if err != nil {
+			template.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		sealer, err := store.NewSealer(bytes.Repeat([]byte{7}, store.KeySize))
+		if err != nil {
+			template.err = err
+			return
+		}
+		path := filepath.Join(dir, "airlock.db")
+		st, err := store.Open(context.Background(), path, store.Options{Sealer: sealer})
+		if err != nil {
+			template.err = err
+			return
+		}
+		if err := st.Close(); err != nil {
+			template.err = err
+			return
+		}
+		template.data, template.err = os.ReadFile(path)
+	})
+	if template.err != nil {
+		t.Fatalf("template database: %v", template.err)
+	}
+	path := filepath.Join(t.TempDir(), "airlock.db")
+	if err := os.WriteFile(path, template.data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Helper()
 	return newTestServerWith(t, store.Options{}, opts...)
@@ -90,7 +139,7 @@ func newTestServerWith(t *testing.T, so store.Options, opts ...serverOption) *te
 		t.Fatal(err)
 	}
 	so.Sealer, so.Now = sealer, clk.Now
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "airlock.db"), so)
+	st, err := store.Open(ctx, migratedDB(t), so)
 	if err != nil {
 		t.Fatal(err)
 	}

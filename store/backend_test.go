@@ -62,7 +62,48 @@ func newLocation(t *testing.T) string {
 	if backend == "postgres" {
 		return pgtest.Database(t)
 	}
-	return filepath.Join(t.TempDir(), "airlock.db")
+	path := filepath.Join(t.TempDir(), "airlock.db")
+	if err := os.WriteFile(path, sqliteTemplate(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// liteTemplate is a SQLite file migrated once per test process, as
+// PostgreSQL's databases are copies of one template: migrating every test's
+// file was most of this package's CPU under the race detector.
+var liteTemplate struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// sqliteTemplate returns the bytes of the migrated template file.
+func sqliteTemplate(t *testing.T) []byte {
+	t.Helper()
+	liteTemplate.once.Do(func() {
+		dir, err := os.MkdirTemp("", "airlock-store-template-")
+		if err != nil {
+			liteTemplate.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "airlock.db")
+		s, err := Open(context.Background(), path, Options{})
+		if err != nil {
+			liteTemplate.err = err
+			return
+		}
+		if err := s.Close(); err != nil {
+			liteTemplate.err = err
+			return
+		}
+		liteTemplate.data, liteTemplate.err = os.ReadFile(path)
+	})
+	if liteTemplate.err != nil {
+		t.Fatalf("template database: %v", liteTemplate.err)
+	}
+	return liteTemplate.data
 }
 
 // openAt opens the database at loc (a path or a postgres:// URL) as the
