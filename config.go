@@ -24,6 +24,7 @@ import (
 type Config struct {
 	Addr       string
 	PublicAddr string
+	PprofAddr  string
 	PublicURL  *url.URL
 	DataDir    string
 	// DatabaseURL is AIRLOCK_DATABASE_URL: a PostgreSQL database several
@@ -80,6 +81,7 @@ func (s setting) flagName() string {
 var settings = []setting{
 	{"AIRLOCK_ADDR", "127.0.0.1:8080", "address the server listens on (host:port)", setAddr},
 	{"AIRLOCK_PUBLIC_ADDR", "", "optional second address (host:port) serving only what browsers outside and providers reach: the OAuth and single sign-on callbacks, connect links, static files and /healthz", setPublicAddr},
+	{"AIRLOCK_PPROF_ADDR", "", "loopback address (host:port) serving Go's profiler (/debug/pprof/) for operators measuring the server; off when empty, refused unless the host is a loopback address", setPprofAddr},
 	{"AIRLOCK_PUBLIC_URL", "http://127.0.0.1:8080", "URL browsers and providers reach Airlock at; the OAuth redirect URI is built from it (https required unless the host is loopback)", setPublicURL},
 	{"AIRLOCK_DATA_DIR", "./data", "directory for the SQLite database, the lock file and development keys", func(c *Config, v string) error {
 		if v == "" {
@@ -231,6 +233,27 @@ func setAddr(c *Config, v string) error {
 		}
 	}
 	c.Addr = v
+	return nil
+}
+
+// setPprofAddr takes only a loopback address: profiles show what the
+// server is doing and its command line, and a profile request costs CPU.
+func setPprofAddr(c *Config, v string) error {
+	c.PprofAddr = ""
+	if v == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (for example 127.0.0.1:6060)", v)
+	}
+	if a, err := netip.ParseAddr(host); err != nil || !a.IsLoopback() {
+		return fmt.Errorf("%q: the profiler listens on loopback only: use 127.0.0.1:<port> or [::1]:<port>", v)
+	}
+	if err := setAddr(&Config{}, v); err != nil {
+		return err
+	}
+	c.PprofAddr = v
 	return nil
 }
 

@@ -123,7 +123,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	logOut := newCoalescingWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
 	// On SQLite the data dir holds the database, and one server at a time;
 	// on PostgreSQL it holds nothing that matters, and replicas share the
 	// database: no lock (the database's own maintenance lock instead, below).
@@ -223,6 +225,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		lns.close()
 		return err
 	}
+	stopPprof, err := servePprof(cfg.PprofAddr, log)
+	if err != nil {
+		lns.close()
+		return err
+	}
+	defer stopPprof()
 	srv := newHTTPServer(test.handler(e, mgr.Wait), log)
 	var pubSrv *http.Server
 	if lns.public != nil {

@@ -124,6 +124,7 @@ func benchServeEnv(b *testing.B, data string) []string {
 
 type benchProcess struct {
 	cmd *exec.Cmd
+	url string // http://<addr>
 }
 
 // benchStart starts `airlock serve` on a free loopback port and returns once
@@ -144,7 +145,7 @@ func benchStart(b *testing.B, bin string, env []string) (*benchProcess, time.Dur
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := &benchProcess{cmd: cmd}
+	p := &benchProcess{cmd: cmd, url: "http://" + addr}
 	for {
 		resp, err := client.Get("http://" + addr + "/readyz")
 		if err == nil {

@@ -41,9 +41,12 @@ type replicaSet struct {
 	publicURL string
 	provider  *fakeprovider.Provider
 	offset    atomic.Int64 // the simulated clock's lead on real time, shared by the replicas and the provider
-	adminKey  string
-	dbURL     string
-	http      *http.Client
+	// inflight counts requests sent through rs.request and not answered
+	// yet: the clock may move only when there are none (advance, settle).
+	inflight atomic.Int64
+	adminKey string
+	dbURL    string
+	http     *http.Client
 }
 
 // newReplicaSet starts n replicas on a fresh database with a fake provider
@@ -99,8 +102,11 @@ func (rs *replicaSet) start(i int, extra ...string) *airlockProc {
 }
 
 // advance moves the simulated clock of every live replica and the provider.
+// No request may be under way: one would start a refresh on one side of the
+// jump and save it on the other (see settle).
 func (rs *replicaSet) advance(d time.Duration) {
 	rs.t.Helper()
+	rs.quiet("advance the clock")
 	rs.offset.Add(int64(d))
 	for _, p := range rs.procs {
 		select {
@@ -149,6 +155,8 @@ func (rs *replicaSet) api(i int, method, path, body string, out any, key ...stri
 // request sends one request through the account on replica i and returns
 // Airlock's status and the API's ("200/200").
 func (rs *replicaSet) request(i int, accountID string) string {
+	rs.inflight.Add(1)
+	defer rs.inflight.Add(-1)
 	var out struct {
 		Status int `json:"status"`
 	}
@@ -264,9 +272,17 @@ func (rs *replicaSet) form(b *http.Client, i int, page, path string, v url.Value
 	return resp
 }
 
-// settle waits until no replica has a refresh under way.
+// settle waits until no replica has a refresh under way. The caller must
+// have every request answered first (it fails the test otherwise): a request
+// still on its way to a replica whose settle has returned can start a
+// refresh there, which the next advance then jumps in the middle of. The
+// refresh lease is timed by the simulated clock, so that jump expires it at
+// once, another replica takes it over and spends the same rotating refresh
+// token: a double spend that real time, which does not jump by minutes, never
+// causes.
 func (rs *replicaSet) settle() {
 	rs.t.Helper()
+	rs.quiet("settle")
 	for i, p := range rs.procs {
 		select {
 		case <-p.exited:
@@ -281,6 +297,15 @@ func (rs *replicaSet) settle() {
 		if resp.StatusCode != http.StatusNoContent {
 			rs.t.Fatalf("settle replica %d: got %d", i, resp.StatusCode)
 		}
+	}
+}
+
+// quiet fails the test if a request sent through rs.request is still
+// unanswered.
+func (rs *replicaSet) quiet(what string) {
+	rs.t.Helper()
+	if n := rs.inflight.Load(); n != 0 {
+		rs.t.Fatalf("%s with %d requests under way: wait for their answers first, or the clock can jump in the middle of a refresh they start", what, n)
 	}
 }
 

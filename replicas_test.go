@@ -118,30 +118,31 @@ func TestReplicasRotationUnderLoad(t *testing.T) {
 	connectCalls := rs.provider.TokenCalls()
 	var mu sync.Mutex
 	failures := map[string]int{}
-	jobs := make(chan int)
-	var done sync.WaitGroup
-	for range workers {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			for n := range jobs {
-				if r := rs.request(n%3, ids[n%accounts]); r != "200/200" {
-					mu.Lock()
-					failures[r]++
-					mu.Unlock()
-				}
-			}
-		}()
-	}
 	for elapsed := time.Duration(0); elapsed < span; elapsed += step {
+		jobs := make(chan int, perStep)
 		for n := range perStep {
 			jobs <- n
 		}
-		rs.settle() // every request of the round was answered; their background refreshes finish
+		close(jobs)
+		var round sync.WaitGroup
+		for range workers {
+			round.Go(func() {
+				for n := range jobs {
+					if r := rs.request(n%3, ids[n%accounts]); r != "200/200" {
+						mu.Lock()
+						failures[r]++
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		// Every request of the round answered (a request still on its way
+		// when the clock moves can start a refresh that the jump expires the
+		// lease of: settle), then their background refreshes finished.
+		round.Wait()
+		rs.settle()
 		rs.advance(step)
 	}
-	close(jobs)
-	done.Wait()
 	total := int(span/step) * perStep
 	if len(failures) > 0 {
 		t.Errorf("failed requests of %d: %v, want none", total, failures)

@@ -46,8 +46,9 @@ func (p *jsonProblem) fields() map[string]string {
 // JSON value, no unknown fields. Any problem is a 400 bad_json that says
 // what is wrong and, for a wrong type, names the field by its JSON path.
 func decodeJSON(c echo.Context, v any) error {
-	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody)
-	if p := decodeJSONFrom(body, v); p != nil {
+	r := c.Request()
+	body := http.MaxBytesReader(c.Response(), r.Body, maxJSONBody)
+	if p := decodeJSONSized(body, r.ContentLength, v); p != nil {
 		return apiErr("bad_json", p.msg, p.fields())
 	}
 	return nil
@@ -57,7 +58,17 @@ func decodeJSON(c echo.Context, v any) error {
 // textarea). The caller caps the reader's size. JSON text is UTF-8 (RFC 8259
 // §8.1): invalid bytes are refused rather than silently replaced.
 func decodeJSONFrom(r io.Reader, v any) *jsonProblem {
-	b, err := io.ReadAll(r)
+	return decodeJSONSized(r, -1, v)
+}
+
+// decodeJSONSized is decodeJSONFrom for a body of known length (-1 when
+// unknown), read into one buffer of that size rather than a growing one.
+func decodeJSONSized(r io.Reader, n int64, v any) *jsonProblem {
+	size := int64(512) // io.ReadAll's start
+	if n >= 0 && n < maxJSONBody {
+		size = n + 1 // +1: room for the read that finds the end
+	}
+	b, err := readAllSized(r, int(size))
 	if err != nil {
 		return jsonError(err)
 	}
@@ -79,6 +90,24 @@ func decodeJSONFrom(r io.Reader, v any) *jsonProblem {
 		return &jsonProblem{msg: "The body holds more than one JSON value: send a single JSON object."}
 	}
 	return nil
+}
+
+// readAllSized is io.ReadAll starting from a buffer of size bytes.
+func readAllSized(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // noBody guards the API routes that take no body (actions: refresh,

@@ -33,6 +33,9 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		h.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", p.status, "err", err)
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		// Said in a header too, so a caller of the proxy can tell Airlock's
+		// own errors from the upstream's whatever their bodies look like.
+		c.Response().Header().Set("Airlock-Error", p.code)
 		_ = writeAPIError(c, p.status, p.code, p.msg, p.fields)
 		return
 	}

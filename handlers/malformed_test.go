@@ -21,6 +21,7 @@ const (
 	jsonObject     apiBody = iota // decodes a JSON object; {} is not enough
 	jsonPatch                     // decodes a JSON object; {} (and null) change nothing
 	noBodyAccepted                // takes no body: none, {} or null
+	opaqueBody                    // the proxy: any body is the upstream's, passed on unread (TestProxyEndToEnd)
 )
 
 // apiBodies classifies every state-changing API route. A route missing here
@@ -39,6 +40,16 @@ var apiBodies = map[string]apiBody{
 	"POST /api/v1/accounts/:id/request":        jsonObject,
 	"POST /api/v1/discovery":                   jsonObject,
 	"POST /api/v1/redirect-uri/check":          noBodyAccepted,
+	"POST /api/v1/accounts/:id/proxy":          opaqueBody,
+	"POST /api/v1/accounts/:id/proxy/*":        opaqueBody,
+	"PUT /api/v1/accounts/:id/proxy":           opaqueBody,
+	"PUT /api/v1/accounts/:id/proxy/*":         opaqueBody,
+	"PATCH /api/v1/accounts/:id/proxy":         opaqueBody,
+	"PATCH /api/v1/accounts/:id/proxy/*":       opaqueBody,
+	"DELETE /api/v1/accounts/:id/proxy":        opaqueBody,
+	"DELETE /api/v1/accounts/:id/proxy/*":      opaqueBody,
+	"OPTIONS /api/v1/accounts/:id/proxy":       opaqueBody,
+	"OPTIONS /api/v1/accounts/:id/proxy/*":     opaqueBody,
 }
 
 // malformedJSON are bodies no route may accept.
@@ -180,6 +191,9 @@ func TestMalformedAPIBodies(t *testing.T) {
 		kind, ok := apiBodies[r]
 		if !ok {
 			t.Errorf("route %s is not in apiBodies: say what its body is, and test it here", r)
+			continue
+		}
+		if kind == opaqueBody {
 			continue
 		}
 		method, route, _ := strings.Cut(r, " ")

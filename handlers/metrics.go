@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,6 +24,9 @@ type Metrics struct {
 	outboundSeconds prometheus.Histogram
 	httpRequests    *prometheus.CounterVec
 	webhooks        *prometheus.CounterVec
+	// The per-request counters, by their labels.
+	httpByRoute     *labelled
+	outboundByClass *labelled
 }
 
 // NewMetrics builds the registry (its own, not the global default). st feeds
@@ -52,6 +54,7 @@ func NewMetrics(st *store.Store) *Metrics {
 	}
 	m.reg.MustRegister(m.refreshes, m.refreshSeconds, m.tokenWaits, m.outbound, m.outboundSeconds, m.httpRequests, m.webhooks,
 		newStateCollector(st), prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.httpByRoute, m.outboundByClass = newLabelled(m.httpRequests, ""), newLabelled(m.outbound, "xx")
 	return m
 }
 
@@ -89,7 +92,7 @@ func (m *Metrics) observeRequest(in oauthflow.Integration, status int, d time.Du
 	if m == nil {
 		return
 	}
-	m.outbound.WithLabelValues(in.Key, strconv.Itoa(status/100)+"xx").Inc()
+	m.outboundByClass.get(in.Key, status/100).Inc()
 	m.outboundSeconds.Observe(d.Seconds())
 }
 
@@ -103,7 +106,7 @@ func (h *Handler) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
 				route = "unmatched"
 			}
-			h.metrics.httpRequests.WithLabelValues(route, strconv.Itoa(c.Response().Status)).Inc()
+			h.metrics.httpByRoute.get(route, c.Response().Status).Inc()
 		}
 		return err
 	}

@@ -254,6 +254,10 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			rec.Header().Set("Content-Type", "application/json")
+			var e apiError
+			if json.Unmarshal([]byte(tc.respBody), &e) == nil && tc.status >= 400 {
+				rec.Header().Set("Airlock-Error", e.Error.Code) // as the error handler does (TestContractChecksAirlockError)
+			}
 			rec.WriteHeader(tc.status)
 			rec.WriteString(tc.respBody)
 			err := checkContract(router, req, []byte(tc.reqBody), rec)

@@ -89,12 +89,19 @@ func apiContract(t *testing.T, next http.Handler) http.Handler {
 func checkContract(router routers.Router, r *http.Request, body []byte, rec *httptest.ResponseRecorder) error {
 	req := r.Clone(context.Background())
 	req.Body = io.NopCloser(bytes.NewReader(body))
+	proxied := routeOneSegment(req)
 	route, params, err := router.FindRoute(req)
 	if err != nil {
 		if rec.Code != http.StatusNotFound && rec.Code != http.StatusMethodNotAllowed {
 			return fmt.Errorf("not in the document (%v), yet answered", err)
 		}
-		return checkErrorEnvelope(rec.Body.Bytes())
+		if err := checkErrorEnvelope(rec.Body.Bytes()); err != nil {
+			return err
+		}
+		return checkAirlockError(nil, rec, false)
+	}
+	if err := checkAirlockError(route.Spec, rec, proxied); err != nil {
+		return err
 	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: bearerPresent, MultiError: true}}
@@ -132,6 +139,53 @@ func checkErrorEnvelope(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil || v.Error == nil || v.Error.Message == "" ||
 		(v.Error.Code != "not_found" && v.Error.Code != "method_not_allowed") {
 		return fmt.Errorf("an unknown route must answer the error envelope, got %q", truncate(string(b), 200))
+	}
+	return nil
+}
+
+// routeOneSegment makes a proxy path findable: OpenAPI's {path} is one
+// segment, the proxy's rest of the path any number of them. It reports
+// whether the request is the proxy's.
+func routeOneSegment(req *http.Request) bool {
+	rest, ok := strings.CutPrefix(req.URL.Path, "/api/v1/accounts/")
+	id, tail, _ := strings.Cut(rest, "/")
+	tail, ok2 := strings.CutPrefix(tail, "proxy")
+	if !ok || !ok2 || (tail != "" && tail[0] != '/') {
+		return false
+	}
+	if tail != "" {
+		req.URL.Path, req.URL.RawPath = "/api/v1/accounts/"+id+"/proxy/rest-of-path", ""
+	}
+	return true
+}
+
+// checkAirlockError checks the Airlock-Error header: an answer that carries
+// it is the Error shape (spec's schema, when given) with the same code, and
+// every error of a route other than the proxy's carries it. The proxy's
+// errors without it are the upstream's, which may look like anything.
+func checkAirlockError(spec *openapi3.T, rec *httptest.ResponseRecorder, proxied bool) error {
+	code := rec.Header().Get("Airlock-Error")
+	if code == "" {
+		if rec.Code >= 400 && !proxied {
+			return fmt.Errorf("an error of Airlock's without an Airlock-Error header")
+		}
+		return nil
+	}
+	var v struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || v.Error.Code != code || rec.Code < 400 {
+		return fmt.Errorf("Airlock-Error %q on a %d answer whose error code is %q: they must agree", code, rec.Code, v.Error.Code)
+	}
+	if spec == nil {
+		return nil
+	}
+	var doc any
+	json.Unmarshal(rec.Body.Bytes(), &doc)
+	if err := spec.Components.Schemas["Error"].Value.VisitJSON(doc, openapi3.EnableJSONSchema2020(), openapi3.MultiErrors()); err != nil {
+		return fmt.Errorf("Airlock-Error %q, but the body is not the Error shape: %v", code, err)
 	}
 	return nil
 }

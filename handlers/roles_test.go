@@ -102,6 +102,21 @@ var wantRoutePerms = map[string]perm{
 	"GET /api/v1/audit":                        permAdmin,
 	"GET /api/v1/openapi.json":                 permNone,
 	"GET /api":                                 permRead,
+	// The proxy, every method in proxyMethods.
+	"GET /api/v1/accounts/:id/proxy":       permBuild,
+	"GET /api/v1/accounts/:id/proxy/*":     permBuild,
+	"HEAD /api/v1/accounts/:id/proxy":      permBuild,
+	"HEAD /api/v1/accounts/:id/proxy/*":    permBuild,
+	"POST /api/v1/accounts/:id/proxy":      permBuild,
+	"POST /api/v1/accounts/:id/proxy/*":    permBuild,
+	"PUT /api/v1/accounts/:id/proxy":       permBuild,
+	"PUT /api/v1/accounts/:id/proxy/*":     permBuild,
+	"PATCH /api/v1/accounts/:id/proxy":     permBuild,
+	"PATCH /api/v1/accounts/:id/proxy/*":   permBuild,
+	"DELETE /api/v1/accounts/:id/proxy":    permBuild,
+	"DELETE /api/v1/accounts/:id/proxy/*":  permBuild,
+	"OPTIONS /api/v1/accounts/:id/proxy":   permBuild,
+	"OPTIONS /api/v1/accounts/:id/proxy/*": permBuild,
 }
 
 func TestEveryRouteIsClassified(t *testing.T) {

@@ -12,7 +12,10 @@ import (
 // the same rule (allows).
 func (h *Handler) routes(e *echo.Echo) {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
-	e.Use(h.countRequests, h.logRequests, h.secureHeaders, h.publicOnly, h.oversizeCookies, middleware.BodyLimit("4M"))
+	// echo applies these anew on every request: what a middleware prepares
+	// once it prepares outside the func(next) it returns (secureHeaders).
+	e.Use(h.countRequests, h.logRequests, h.secureHeaders(), h.publicOnly, h.oversizeCookies, middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: "4M", Skipper: func(c echo.Context) bool { return isProxyRoute(c.Path()) }}))
 
 	// Unauthenticated plumbing.
 	h.add(e, permNone, "GET", "/healthz", h.healthz)
@@ -132,6 +135,11 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
 	api.add(permAdmin, "GET", "/audit", h.apiAuditList)
+	// The proxy: any method, the path after /proxy joined to the base URL.
+	for _, m := range proxyMethods {
+		api.add(permBuild, m, "/accounts/:id/proxy", h.apiProxy)
+		api.add(permBuild, m, "/accounts/:id/proxy/*", h.apiProxy)
+	}
 
 	// What the public listener (AIRLOCK_PUBLIC_ADDR) serves: what browsers
 	// outside the organisation and providers must reach, nothing else.
@@ -144,8 +152,13 @@ type router interface {
 }
 
 // add registers a route and records its permission.
+// The route's middleware is put around fn here, once: echo applies a route's
+// middleware anew on every request (a closure per layer per request).
 func (h *Handler) add(r router, p perm, method, path string, fn echo.HandlerFunc, m ...echo.MiddlewareFunc) {
-	rt := r.Add(method, path, fn, m...)
+	for i := len(m) - 1; i >= 0; i-- { // m[0] outermost, as echo orders them
+		fn = m[i](fn)
+	}
+	rt := r.Add(method, path, fn)
 	h.routePerms[method+" "+rt.Path] = p
 }
 
@@ -160,7 +173,11 @@ type withMiddleware struct {
 
 // Add registers a route behind the middleware, then the route's own.
 func (w withMiddleware) Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return w.e.Add(method, path, h, append(append([]echo.MiddlewareFunc{}, w.mw...), m...)...)
+	all := append(append([]echo.MiddlewareFunc{}, w.mw...), m...)
+	for i := len(all) - 1; i >= 0; i-- { // once, as Handler.add does
+		h = all[i](h)
+	}
+	return w.e.Add(method, path, h)
 }
 
 type consoleRoutes struct {

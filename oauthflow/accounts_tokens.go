@@ -108,13 +108,19 @@ func (a *Accounts) run(ctx context.Context, acct Account, in Integration, req Re
 	}
 	resp, err := a.o.Runner.Do(ctx, acct, in, req)
 	if err == nil && resp.RejectedTwice {
-		msg := fmt.Sprintf("The API answered %d even with a freshly refreshed token: check the scopes granted and the integration's token settings.", resp.Status)
-		if serr := a.st.SetAccountError(ctx, acct.ID, msg); serr != nil {
-			a.o.Log.Warn("record rejection", "account_id", acct.ID, "err", serr)
-		}
-		a.changed(acct.ID)
+		a.rejectedTwice(ctx, acct, resp.Status)
 	}
 	return resp, err
+}
+
+// rejectedTwice writes on the account that the API refused even a freshly
+// refreshed token.
+func (a *Accounts) rejectedTwice(ctx context.Context, acct Account, status int) {
+	msg := fmt.Sprintf("The API answered %d even with a freshly refreshed token: check the scopes granted and the integration's token settings.", status)
+	if serr := a.st.SetAccountError(ctx, acct.ID, msg); serr != nil {
+		a.o.Log.Warn("record rejection", "account_id", acct.ID, "err", serr)
+	}
+	a.changed(acct.ID)
 }
 
 // CheckHealth sends the integration's health check through the account and

@@ -18,6 +18,12 @@ type segment struct {
 // {{ and }} stand for literal braces. Positions in errors are 1-based
 // character positions, which is what a person counts in a form field.
 func parseTemplate(tmpl string) ([]segment, error) {
+	if !strings.ContainsAny(tmpl, "{}") { // most templates hold none; parsed on every request
+		if tmpl == "" {
+			return nil, nil
+		}
+		return []segment{{text: tmpl}}, nil
+	}
 	var segs []segment
 	var lit strings.Builder
 	flush := func() {
@@ -135,20 +141,33 @@ func Expand(tmpl string, values map[string]string) (string, error) {
 // control characters except tab (CR and LF would let a value add headers,
 // NUL and the rest are refused by HTTP anyway).
 func ExpandHeaderValue(tmpl string, values map[string]string) (string, error) {
+	return expandHeader(tmpl, values, "", false)
+}
+
+// expandHeader is ExpandHeaderValue; with withToken, {token} is token
+// whatever values hold (the token template, filled on every request without
+// copying the account's values into a map of their own).
+func expandHeader(tmpl string, values map[string]string, token string, withToken bool) (string, error) {
 	segs, err := parseTemplate(tmpl)
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
 	for _, s := range segs {
-		v, where := s.text, "the template"
-		if s.param {
+		v := s.text
+		switch {
+		case s.param && withToken && s.text == "token":
+			v = token
+		case s.param:
 			if v, err = lookup(values, s.text); err != nil {
 				return "", err
 			}
-			where = fmt.Sprintf("the value of parameter %q", s.text)
 		}
 		if hasControl(v) {
+			where := "the template"
+			if s.param {
+				where = fmt.Sprintf("the value of parameter %q", s.text)
+			}
 			return "", fmt.Errorf("%s contains a line break or control character, which a header value may not hold", where)
 		}
 		b.WriteString(v)
@@ -224,6 +243,9 @@ func ExpandURL(tmpl string, values map[string]string) (*url.URL, error) {
 	if frag != "" {
 		s += "#" + frag
 	}
+	if s == sk.text {
+		return u, nil // no placeholder, nothing dropped: u is what parsing s again would give
+	}
 	out, err := url.Parse(s)
 	if err != nil || out.Scheme != u.Scheme || out.Host != host || out.User != nil || out.Port() != u.Port() {
 		return nil, fmt.Errorf("the expanded URL changed structure; check the parameter values")
@@ -241,6 +263,9 @@ type skeleton struct {
 }
 
 func newSkeleton(tmpl string, segs []segment) *skeleton {
+	if len(segs) == 1 && !segs[0].param { // no placeholder: no marker to choose
+		return &skeleton{text: segs[0].text}
+	}
 	prefix, low := "xplh", strings.ToLower(tmpl)
 	for strings.Contains(low, prefix) {
 		prefix += "q"

@@ -101,7 +101,7 @@ func sameOriginOnly(req *http.Request, via []*http.Request) error {
 	if len(via) == 0 {
 		return nil
 	}
-	if len(via) > maxRedirects || originOf(req.URL) != originOf(via[0].URL) || pathProblem(req.URL) != "" {
+	if len(via) > maxRedirects || !sameOrigin(req.URL, via[0].URL) || pathProblem(req.URL) != "" {
 		return http.ErrUseLastResponse
 	}
 	if scope, ok := req.Context().Value(redirectScopeKey{}).(func(*url.URL) error); ok && scope(req.URL) != nil {
@@ -150,10 +150,25 @@ func pathProblem(u *url.URL) string {
 // https://a and https://a:443 are the same origin. The redirect policy and
 // the API base-URL check both use it.
 func originOf(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + effectivePort(u)
+}
+
+// sameOrigin is originOf(a) == originOf(b) without building either: the
+// base-URL check runs it on every request.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && effectivePort(a) == effectivePort(b)
+}
+
+// effectivePort is the URL's port, or its scheme's default (80, 443).
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
 	}
-	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
+	switch {
+	case strings.EqualFold(u.Scheme, "http"):
+		return "80"
+	case strings.EqualFold(u.Scheme, "https"):
+		return "443"
+	}
+	return ""
 }

@@ -198,3 +198,20 @@ func port(rawURL string) string {
 	u, _ := url.Parse(rawURL)
 	return u.Port()
 }
+
+// TestSameOriginAgreesWithOriginOf: the base-URL check's sameOrigin, which
+// builds no strings, answers as comparing originOf's strings does.
+func TestSameOriginAgreesWithOriginOf(t *testing.T) {
+	urls := []string{"https://api.example.com", "https://API.example.com:443/v1", "https://api.example.com:8443",
+		"http://api.example.com", "http://api.example.com:80/x", "HTTP://api.example.com", "https://[::1]:443",
+		"https://[::1]", "ftp://api.example.com", "ftp://api.example.com:21", "https://other.example.com"}
+	for _, a := range urls {
+		for _, b := range urls {
+			ua, _ := url.Parse(a)
+			ub, _ := url.Parse(b)
+			if got, want := sameOrigin(ua, ub), originOf(ua) == originOf(ub); got != want {
+				t.Errorf("sameOrigin(%s, %s): got %v, want %v", a, b, got, want)
+			}
+		}
+	}
+}

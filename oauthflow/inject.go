@@ -42,15 +42,8 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 	if hreq.Header.Get("User-Agent") == "" {
 		hreq.Header.Set("User-Agent", userAgent) // the same name the token requests carry
 	}
-	for i, rp := range in.RequestParameters {
-		if rp.In != InHeader {
-			continue
-		}
-		v, err := ExpandHeaderValue(rp.Value, a.Values())
-		if err != nil {
-			return nil, Sent{}, &RequestError{Field: fmt.Sprintf("request_parameters[%d].value", i), Msg: err.Error(), Err: err}
-		}
-		hreq.Header.Set(rp.Name, v)
+	if err := setHeaderParams(hreq.Header, a, in); err != nil {
+		return nil, Sent{}, err
 	}
 	value, err := tokenValue(in, a.Values(), tok.AccessToken)
 	if err != nil {
@@ -60,6 +53,41 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 	if req.Describe {
 		sent = Sent{Method: method, Header: hreq.Header.Clone(), URL: hreq.URL.String()}
 	}
+	name := setToken(hreq, in, value)
+	if in.Token.In == InQuery {
+		if req.Describe {
+			q := hreq.URL.Query()
+			q.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
+			su := *hreq.URL
+			su.RawQuery = q.Encode()
+			sent.URL = su.String()
+		}
+	} else if req.Describe {
+		sent.Header.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
+	}
+	return hreq, sent, nil
+}
+
+// setHeaderParams sets the integration's header request parameters, after
+// the caller's headers, so they win.
+func setHeaderParams(h http.Header, a Account, in Integration) error {
+	for i, rp := range in.RequestParameters {
+		if rp.In != InHeader {
+			continue
+		}
+		v, err := ExpandHeaderValue(rp.Value, a.Values())
+		if err != nil {
+			return &RequestError{Field: fmt.Sprintf("request_parameters[%d].value", i), Msg: err.Error(), Err: err}
+		}
+		h.Set(rp.Name, v)
+	}
+	return nil
+}
+
+// setToken puts the filled token template where the integration says —
+// header or query — last, so nothing the caller sent replaces it, and
+// returns the header or query name it used.
+func setToken(hreq *http.Request, in Integration, value string) string {
 	name := in.Token.Name
 	if name == "" {
 		name = DefaultTokenName
@@ -68,24 +96,19 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 		q := hreq.URL.Query()
 		q.Set(name, value)
 		hreq.URL.RawQuery = q.Encode()
-		if req.Describe {
-			q.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
-			su := *hreq.URL
-			su.RawQuery = q.Encode()
-			sent.URL = su.String()
-		}
 	} else {
 		hreq.Header.Set(name, value)
-		if req.Describe {
-			sent.Header.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
-		}
 	}
-	return hreq, sent, nil
+	return name
 }
 
 // tokenValue fills the integration's template ({token} and parameters).
 func tokenValue(in Integration, params map[string]string, token string) (string, error) {
-	v, err := ExpandHeaderValue(tokenTemplate(in), withToken(params, token))
+	tmpl := tokenTemplate(in)
+	if tmpl == DefaultTemplate && !hasControl(token) { // most integrations: no template to parse per request
+		return "Bearer " + token, nil
+	}
+	v, err := expandHeader(tmpl, params, token, true)
 	if err != nil {
 		return "", &RequestError{Field: "token.template", Msg: "The token template cannot be filled: " + err.Error(), Err: err}
 	}

@@ -118,6 +118,9 @@ type RunnerOptions struct {
 type Runner struct {
 	opts  RunnerOptions
 	bases baseCache
+	// proxyHTTP is opts.HTTP's transport as the proxy uses it (proxyClient).
+	proxyOnce sync.Once
+	proxyHTTP *http.Client
 }
 
 // NewRunner builds a Runner.
@@ -194,6 +197,13 @@ func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error
 	if err != nil {
 		return nil, &RequestError{Field: "url", Msg: "The URL is not valid: " + err.Error(), Err: err}
 	}
+	return r.allowed(a, in, u)
+}
+
+// allowed checks a URL ready to send — no traversal in its path, under the
+// API base URLs — and adds the integration's query request parameters: the
+// request API and the proxy both end here.
+func (r *Runner) allowed(a Account, in Integration, u *url.URL) (*url.URL, error) {
 	if msg := pathProblem(u); msg != "" {
 		// A server would resolve them and leave the base path (tenantA/../tenantB).
 		return nil, &RequestError{Field: "url", Msg: msg}
@@ -221,76 +231,32 @@ func (r *Runner) target(a Account, in Integration, req Request) (*url.URL, error
 	return u, nil
 }
 
-// expandBases fills in the base URL templates; one that cannot be filled in
-// allows nothing.
+// expandBases fills in the base URL templates, one URL per template; one
+// that cannot be filled in is nil and allows nothing.
 func expandBases(tmpls []string, values map[string]string) []*url.URL {
-	out := make([]*url.URL, 0, len(tmpls))
-	for _, tmpl := range tmpls {
+	out := make([]*url.URL, len(tmpls))
+	for i, tmpl := range tmpls {
 		if base, err := ExpandURL(tmpl, values); err == nil {
-			out = append(out, base)
+			out[i] = base
 		}
 	}
 	return out
 }
 
 func checkAgainst(bases []*url.URL, u *url.URL) error {
-	allowed := make([]string, 0, len(bases))
 	for _, base := range bases {
-		if originOf(base) == originOf(u) && underPath(base.Path, u.Path) {
+		if base != nil && sameOrigin(base, u) && underPath(base.Path, u.Path) {
 			return nil
 		}
-		allowed = append(allowed, base.String())
+	}
+	allowed := make([]string, 0, len(bases))
+	for _, base := range bases {
+		if base != nil {
+			allowed = append(allowed, base.String())
+		}
 	}
 	return &RequestError{Field: "url", Msg: fmt.Sprintf("%s is outside this integration's API base URLs (%s): the token is sent only there.",
 		u.Scheme+"://"+u.Host+u.Path, strings.Join(allowed, ", "))}
-}
-
-// baseCache remembers expanded base URLs per integration version and account
-// values: expanding them was a fifth of the runner's own time per request.
-type baseCache struct {
-	mu sync.Mutex
-	m  map[string][]*url.URL
-}
-
-func (bc *baseCache) check(in Integration, values map[string]string, u *url.URL) error {
-	switch {
-	case len(in.APIBaseURLs) == 0: // no base URLs: nowhere, not "anywhere"
-		return &RequestError{Field: "url", Msg: "This integration has no API base URLs: add the API's origin."}
-	case AllowsAnyOrigin(in):
-		return nil // "*", which only an admin may set (the integration shows a warning)
-	}
-	key := baseKey(in, values)
-	bc.mu.Lock()
-	bases, ok := bc.m[key]
-	bc.mu.Unlock()
-	if !ok {
-		bases = expandBases(in.APIBaseURLs, values)
-		bc.mu.Lock()
-		if bc.m == nil || len(bc.m) >= 4096 {
-			bc.m = map[string][]*url.URL{}
-		}
-		bc.m[key] = bases
-		bc.mu.Unlock()
-	}
-	return checkAgainst(bases, u)
-}
-
-// baseKey identifies the templates and the values that fill them.
-func baseKey(in Integration, values map[string]string) string {
-	var b strings.Builder
-	for _, t := range in.APIBaseURLs {
-		b.WriteString(t)
-		b.WriteByte(0)
-	}
-	for _, p := range in.Parameters {
-		b.WriteString(values[p.Name])
-		b.WriteByte(0)
-	}
-	for _, c := range in.OAuth2.Capture { // captured values fill base URLs too
-		b.WriteString(values[c.Name])
-		b.WriteByte(0)
-	}
-	return b.String()
 }
 
 // underPath reports whether path is base or below it, on a segment boundary.

@@ -38,7 +38,7 @@ func Compare(b *testing.B, callers int, vs []Variant) []Run {
 			if i == len(vs)-1 {
 				b.StartTimer()
 			}
-			runs[i].add(Load(b, callers, n, v.Call))
+			runs[i].Add(Load(b, callers, n, v.Call))
 		}
 		b.StopTimer()
 	}
@@ -53,7 +53,8 @@ type Run struct {
 	cpu  time.Duration
 }
 
-func (r *Run) add(o Run) {
+// Add joins o's calls to r's.
+func (r *Run) Add(o Run) {
 	r.durs = append(r.durs, o.durs...)
 	r.wall += o.wall
 	r.cpu += o.cpu

@@ -17,7 +17,7 @@ import (
 )
 
 // figure is one row of `make bench`'s table: a metric of a benchmark, with
-// the target issue 8 set for it (op "" when there is none).
+// the target its issue set for it (op "" when there is none).
 type figure struct {
 	label  string
 	bench  string // benchmark name without the -GOMAXPROCS suffix
@@ -27,6 +27,24 @@ type figure struct {
 }
 
 var figures = []figure{
+	// The headline (issue 18): the binary, the upstream and a bare reverse
+	// proxy as three processes; targets are ratios to the bare proxy.
+	{"Processes: direct p50, 1 caller (µs)", "BenchmarkProcesses/callers=1", "direct-p50-µs", "", 0},
+	{"Bare proxy: added p50, 1 caller (µs)", "BenchmarkProcesses/callers=1", "bare-added-p50-µs", "", 0},
+	{"Bare proxy: CPU per request, 1 caller (µs)", "BenchmarkProcesses/callers=1", "bare-cpu-µs/req", "", 0},
+	{"Proxy: added p50 vs bare proxy, 1 caller", "BenchmarkProcesses/callers=1", "proxy-added-p50-ratio", "<=", 1.2},
+	{"Proxy: added p99, 1 caller (µs)", "BenchmarkProcesses/callers=1", "proxy-added-p99-µs", "", 0},
+	{"Proxy: CPU per request vs bare proxy, 1 caller", "BenchmarkProcesses/callers=1", "proxy-cpu-ratio", "<=", 1.2},
+	{"Proxy: CPU per request vs bare proxy, 50 callers", "BenchmarkProcesses/callers=50", "proxy-cpu-ratio", "<=", 1.2},
+	{"Proxy: throughput vs bare proxy, 50 callers", "BenchmarkProcesses/callers=50", "proxy-throughput-ratio", ">=", 0.95},
+	{"Proxy: added p99, 50 callers (µs)", "BenchmarkProcesses/callers=50", "proxy-added-p99-µs", "", 0},
+	{"Request API: added p50 vs bare proxy, 1 caller", "BenchmarkProcesses/callers=1", "api-added-p50-ratio", "<=", 1.5},
+	{"Request API: added p99, 1 caller (µs)", "BenchmarkProcesses/callers=1", "api-added-p99-µs", "", 0},
+	{"Request API: CPU per request vs bare proxy, 1 caller", "BenchmarkProcesses/callers=1", "api-cpu-ratio", "<=", 1.5},
+	{"Request API: CPU per request vs bare proxy, 50 callers", "BenchmarkProcesses/callers=50", "api-cpu-ratio", "<=", 1.5},
+	{"Request API: throughput vs bare proxy, 50 callers", "BenchmarkProcesses/callers=50", "api-throughput-ratio", ">=", 0.9},
+	{"Request API: added p99, 50 callers (µs)", "BenchmarkProcesses/callers=50", "api-added-p99-µs", "", 0},
+	// The in-process breakdown.
 	{"Runner: added p50, 1 caller (µs)", "BenchmarkRunner/callers=1", "p50-added-µs", "<=", 25},
 	{"Runner: throughput vs direct, 1 caller", "BenchmarkRunner/callers=1", "throughput-ratio", ">=", 0.8},
 	{"Runner: added CPU per request, 1 caller (µs)", "BenchmarkRunner/callers=1", "cpu-added-µs/req", "", 0},
