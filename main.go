@@ -354,7 +354,8 @@ func tokenHTTPOptions(cfg Config, guard *oauthflow.DialGuard) oauthflow.HTTPOpti
 // its account up for at most 30 s.
 func managerOptions(cfg Config, st *store.Store, tokens *oauthflow.Client, metrics *handlers.Metrics, log *slog.Logger, fault func(string)) oauthflow.ManagerOptions {
 	return oauthflow.ManagerOptions{Store: st, Client: tokens, CallTimeout: cfg.TokenTimeout + 15*time.Second,
-		LeaseTTL: oauthflow.DefaultLeaseTTL, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log}
+		LeaseTTL: oauthflow.DefaultLeaseTTL, OnRefresh: metrics.ObserveRefresh, OnWait: metrics.ObserveTokenWait, Fault: fault, Log: log,
+		Traces: st}
 }
 
 // housekeeping deletes expired sessions, old pending flows and activity past

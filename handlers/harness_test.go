@@ -166,7 +166,7 @@ func newTestServerWith(t *testing.T, so store.Options, opts ...serverOption) *te
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:            clk.Now,
 		PasswordParams: cheapPasswords,
-		Manager:        oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, Now: clk.Now, OnRefresh: metrics.ObserveRefresh}),
+		Manager:        oauthflow.NewManager(oauthflow.ManagerOptions{Store: st, Client: tokens, Now: clk.Now, OnRefresh: metrics.ObserveRefresh, Traces: st}),
 		Metrics:        metrics,
 		WebhookClient:  oauthflow.NewHTTPClient(oauthflow.HTTPOptions{Guard: guard}, oauthflow.NoRedirects),
 		WebhookBackoff: time.Second,

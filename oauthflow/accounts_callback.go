@@ -23,6 +23,9 @@ type CallbackRequest struct {
 type Connected struct {
 	Account Account
 	ViaLink bool // the flow began at a connect link
+	// TraceID is the connect's trace (0 when traces are off); set also
+	// when the connect failed after its state was checked.
+	TraceID int64
 }
 
 // refused is a callback refused before any call to the token endpoint.
@@ -37,7 +40,7 @@ func refused(title, msg string, err error) error {
 // link is spent or in use in another browser. Otherwise it exchanges the
 // code at the token endpoint recorded in the flow, stores the token and
 // spends the account's connect links. Refusals carry a title for a page.
-func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (Connected, error) {
+func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (res Connected, err error) {
 	q := r.Query
 	if q.Get("state") == "" {
 		return Connected{}, refused("The provider sent no state", "The answer from the provider is incomplete, so Airlock cannot tell which connection it belongs to. Start the connection again from the account page.", nil)
@@ -54,6 +57,9 @@ func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (Con
 	if err != nil {
 		return Connected{}, err
 	}
+	var tok Token
+	ctx, tr := a.traceConnect(ctx, acct, in, flow, q)
+	defer func() { res.TraceID = a.endConnect(ctx, tr, err, in, flow, tok) }()
 	if err := a.checkAnswer(ctx, acct, in, q); err != nil {
 		return Connected{}, err
 	}
@@ -64,7 +70,7 @@ func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (Con
 	if err != nil {
 		return Connected{}, err
 	}
-	tok, err := a.exchange(ctx, acct, in, flow, q.Get("code"))
+	tok, err = a.exchange(ctx, acct, in, flow, q.Get("code"))
 	if err != nil {
 		release()
 		a.recordCallbackFailure(ctx, acct, err.Error())

@@ -209,7 +209,13 @@ func (a *Accounts) revokeStored(ctx context.Context, acct Account, in Integratio
 	if err != nil {
 		return false, "", err
 	}
-	revoked, rerr := a.o.Client.RevokeAll(ctx, in, acct.Values(), tok)
+	var revoked bool
+	var rerr error
+	if tok.Endpoints.Revoke != "" { // RevokeAll sends nothing without one: nothing to trace
+		revoked, rerr = a.traceRevoke(ctx, acct, in, func(ctx context.Context) (bool, error) {
+			return a.o.Client.RevokeAll(ctx, in, acct.Values(), tok)
+		})
+	}
 	switch {
 	case tok.Endpoints.Revoke == "" && in.OAuth2.RevokeURL == "":
 		return false, "no revoke endpoint: tokens deleted locally", nil

@@ -36,7 +36,7 @@ func (c *Client) Userinfo(ctx context.Context, target, accessToken string) (any,
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	status, _, body, err := c.do(req, endpoint)
+	status, _, body, err := c.do(req, endpoint, "userinfo", Secrets{Values: []string{accessToken}})
 	if err != nil {
 		return nil, scrubError(err, []string{accessToken})
 	}

@@ -195,7 +195,7 @@ func (c *Client) token(ctx context.Context, in Integration, values map[string]st
 	forms := sync.OnceValue(secrets.forms) // only an error needs them
 	clean := func(s string, max int) string { return scrubN(s, forms(), max) }
 	now := c.now() // before sending: the expiry errs on the early side
-	status, ct, body, err := c.do(req, endpoint)
+	status, ct, body, err := c.do(req, endpoint, stepName(form), secrets)
 	if err != nil {
 		return Token{}, scrubError(err, forms())
 	}
@@ -205,7 +205,23 @@ func (c *Client) token(ctx context.Context, in Integration, values map[string]st
 	}
 	t.Endpoints = ep
 	t.Answer = decodeAnswer(ct, body)
+	// The new tokens, wherever the answer put them, stay out of the trace
+	// even when no field name gave them away.
+	tracerFrom(ctx).remaskLast(Secrets{Values: []string{t.AccessToken, t.RefreshToken}})
 	return t, nil
+}
+
+// stepName names a token request's trace step by its grant.
+func stepName(form url.Values) string {
+	switch form.Get("grant_type") {
+	case GrantAuthorizationCode:
+		return "code exchange"
+	case "refresh_token":
+		return "refresh"
+	case GrantClientCredentials:
+		return "client credentials"
+	}
+	return "token request"
 }
 
 // tokenRequest is the request to target carrying form: the extra token
@@ -303,33 +319,63 @@ func endpointURL(target string) (*url.URL, error) {
 }
 
 // do sends req and reads at most maxTokenBody bytes of the answer; a 3xx is
-// an error (never followed), so is a larger answer.
-func (c *Client) do(req *http.Request, endpoint string) (status int, contentType string, body []byte, err error) {
+// an error (never followed), so is a larger answer. When ctx carries a
+// trace, the exchange becomes its step called name, masked with s's secrets
+// before it is recorded.
+func (c *Client) do(req *http.Request, endpoint, name string, s Secrets) (int, string, []byte, error) {
+	tr := tracerFrom(req.Context())
+	if tr == nil {
+		status, h, body, err := c.roundTrip(req, endpoint)
+		if err != nil {
+			return 0, "", nil, err
+		}
+		return status, h.Get("Content-Type"), body, nil
+	}
+	m := newMasker(s)
+	step := TraceStep{Name: name, At: c.now(), Request: m.request(req)}
+	status, h, body, err := c.roundTrip(req, endpoint)
+	step.Duration = c.now().Sub(step.At)
+	if h != nil {
+		step.Response = m.response(status, h, body)
+	}
+	if err != nil {
+		step.Error = m.text(err.Error())
+	}
+	tr.add(step)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	return status, h.Get("Content-Type"), body, nil
+}
+
+// roundTrip is do without the trace: the answer's status, headers and body
+// (the headers also with an error, when an answer arrived).
+func (c *Client) roundTrip(req *http.Request, endpoint string) (int, http.Header, []byte, error) {
 	hc, err := c.httpClient(req.Method)
 	if err != nil {
-		return 0, "", nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: err}
+		return 0, nil, nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Err: err}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, "", nil, transportError(req, endpoint, err)
+		return 0, nil, nil, transportError(req, endpoint, err)
 	}
 	defer resp.Body.Close()
 	noteAnswer(req.Context(), resp) // Retry-After, for the token manager's backoff
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		loc, _ := url.Parse(resp.Header.Get("Location"))
-		return 0, "", nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Status: resp.StatusCode,
+		return resp.StatusCode, resp.Header, nil, &TokenError{Kind: KindConfig, Endpoint: endpoint, Status: resp.StatusCode,
 			Description: fmt.Sprintf("redirected to %s; redirects are not followed: set the URL to the final address", safeURL(req.URL.ResolveReference(orEmpty(loc))))}
 	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxTokenBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenBody+1))
 	if err != nil {
-		return 0, "", nil, &TokenError{Kind: KindTemporary, Endpoint: endpoint, Status: resp.StatusCode,
+		return resp.StatusCode, resp.Header, nil, &TokenError{Kind: KindTemporary, Endpoint: endpoint, Status: resp.StatusCode,
 			Err: fmt.Errorf("read the answer: %w", err)}
 	}
 	if len(body) > maxTokenBody {
-		return 0, "", nil, &TokenError{Kind: statusKind(resp.StatusCode), Endpoint: endpoint, Status: resp.StatusCode,
+		return resp.StatusCode, resp.Header, body[:maxTokenBody], &TokenError{Kind: statusKind(resp.StatusCode), Endpoint: endpoint, Status: resp.StatusCode,
 			Description: endpoint + " answer larger than 1 MiB"}
 	}
-	return resp.StatusCode, resp.Header.Get("Content-Type"), body, nil
+	return resp.StatusCode, resp.Header, body, nil
 }
 
 func orEmpty(u *url.URL) *url.URL {

@@ -108,6 +108,10 @@ type ManagerOptions struct {
 	// most dangerous ("before_token_request", "after_token_response",
 	// "after_commit"); the crash tests build a binary that blocks there.
 	Fault func(point string)
+	// Traces, if set, keeps a trace of every refresh and client-credentials
+	// fetch (and, through Accounts, of connects and revocations). A failed
+	// save is logged, never the refresh's failure.
+	Traces TraceStore
 	// Log hears of what needs a person's attention: a token the provider
 	// issued that could not be saved yet, a failure that could not be
 	// recorded. Nil discards.

@@ -120,12 +120,19 @@ func (m *Manager) acquire(ctx context.Context, accountID string, basis int64, re
 // reports that the token could not be saved yet: it is served from memory
 // and a background save, which now owns the lease, retries until it lands.
 func (m *Manager) call(ctx context.Context, a Account, in Integration, stored Token, reason, note string) (res TokenResult, handedOver bool, err error) {
+	cctx, ci := withCallInfo(ctx)
+	var callErr error // what the trace records: also a failure the caller is spared
+	if m.opts.Traces != nil {
+		var tr *tracer
+		cctx, tr = startTrace(cctx, refreshKind(in), a, in, m.opts.Now)
+		defer func() { m.endTrace(ctx, tr, cmpErr(callErr, err), in, stored) }()
+	}
 	if in.OAuth2.GrantType != GrantClientCredentials && stored.RefreshToken == "" {
 		res, err = m.noRefreshToken(ctx, a, reason, note)
+		tracerFrom(cctx).note("no refresh token is stored: nothing was sent; the account needs a reconnect")
 		return res, false, err
 	}
 	m.fault(FaultBeforeTokenRequest)
-	cctx, ci := withCallInfo(ctx)
 	start := m.opts.Now()
 	var tok Token
 	ep, err := endpointsFor(in, a, stored) // the recorded endpoints, never the account's current values
@@ -138,7 +145,8 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	}
 	took := m.opts.Now().Sub(start)
 	if err != nil {
-		res, err = m.failed(ctx, a, in, stored, reason, note, err, took, ci)
+		callErr = err
+		res, err = m.failed(cctx, a, in, stored, reason, note, err, took, ci)
 		return res, false, err
 	}
 	m.fault(FaultAfterTokenResponse)
@@ -158,8 +166,10 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	}
 	ev := RefreshEvent{Reason: reason, Note: note, Warnings: Warnings(in, tok), Duration: took, Status: StatusConnected}
 	ev.Captured = m.refreshCaptures(a, in, &tok)
+	tracerFrom(cctx).note(savedNote(in, stored, tok))
 	saved, err := m.saveToken(ctx, a.ID, prev, tok, ev)
 	if errors.Is(err, ErrTokenConflict) {
+		tracerFrom(cctx).note("the account changed during the refresh (lease lost or disconnected): the stored token wins")
 		// Only possible when our lease expired mid-call or the account was
 		// disconnected meanwhile: the stored state wins.
 		cur, lerr := m.opts.Store.LoadToken(ctx, a.ID)
@@ -169,6 +179,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 		return TokenResult{Token: cur, Refreshed: true, Reason: reason, Note: note}, false, nil
 	}
 	if err != nil {
+		tracerFrom(cctx).note("the store could not take the token yet: served from memory while its save is retried")
 		return m.keep(a.ID, prev, tok, ev, err, true), true, nil
 	}
 	m.endStreak(a.ID)
@@ -189,8 +200,10 @@ func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored 
 	case KindInvalidGrant:
 		m.observe(in, "rejected", took)
 		if cur, lerr := m.opts.Store.LoadToken(ctx, a.ID); lerr == nil && cur.Version != stored.Version {
+			tracerFrom(ctx).note("invalid_grant, but the store holds a newer token (another refresh won): that one is used")
 			return TokenResult{Token: cur, Refreshed: true, Reason: reason, Note: note}, nil
 		}
+		tracerFrom(ctx).note("invalid_grant after re-reading the store: the account needs a reconnect")
 		if lost := m.lostVersion(a.ID); lost != 0 && lost == stored.Version {
 			err = fmt.Errorf("the rotation of the refresh token was probably lost in transit: an earlier refresh of it got no answer "+
 				"(a timeout or a dropped connection after it was sent), so the provider likely issued a new refresh token that never arrived, "+
@@ -202,6 +215,7 @@ func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored 
 	case KindConfig:
 		m.observe(in, "rejected", took)
 		ev.Status = StatusError
+		tracerFrom(ctx).note("a configuration problem: the account's status becomes error until the integration is fixed")
 	default:
 		m.observe(in, "temporary_error", took)
 	}
@@ -211,6 +225,9 @@ func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored 
 			lost = stored.Version
 		}
 		ev.Backoff = m.failedAttempt(a.ID, err, parseRetryAfter(ci.retryAfterHeader(), m.opts.Now()), lost)
+	}
+	if kind == KindTemporary {
+		tracerFrom(ctx).note("a temporary failure: the account backs off and tries again")
 	}
 	ev.Error = err.Error()
 	if rerr := m.recordFailure(ctx, a.ID, ev); rerr != nil {
@@ -245,6 +262,42 @@ func (m *Manager) noRefreshToken(ctx context.Context, a Account, reason, note st
 	delete(m.cache, a.ID)
 	m.mu.Unlock()
 	return TokenResult{}, err
+}
+
+// cmpErr is the first non-nil error.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// refreshKind is the trace kind of a token call of the manager.
+func refreshKind(in Integration) string {
+	if in.OAuth2.GrantType == GrantClientCredentials {
+		return TraceClientCredentials
+	}
+	return TraceRefresh
+}
+
+// savedNote says what a successful token call left in the store.
+func savedNote(in Integration, stored, tok Token) string {
+	switch {
+	case in.OAuth2.GrantType == GrantClientCredentials:
+		return "new access token saved"
+	case tok.RefreshToken != stored.RefreshToken:
+		return "new refresh token saved (rotated)"
+	}
+	return "new access token saved; the refresh token is kept (not rotated)"
+}
+
+// endTrace finishes and saves the trace of a token call.
+func (m *Manager) endTrace(ctx context.Context, tr *tracer, err error, in Integration, stored Token) {
+	var d *Diagnosis
+	if err != nil {
+		d = Diagnose(err, DiagnosisContext{Integration: in, Stored: stored, Grant: refreshKind(in), Now: m.opts.Now()})
+	}
+	saveTrace(ctx, m.opts.Traces, m.log, tr.finish(err, d))
 }
 
 func (m *Manager) observe(in Integration, outcome string, d time.Duration) {

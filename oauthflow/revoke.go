@@ -1,6 +1,7 @@
 package oauthflow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/url"
@@ -31,7 +32,7 @@ func (c *Client) Revoke(ctx context.Context, in Integration, values map[string]s
 	}
 	secrets.Values = append([]string{token}, also...)
 	forms := secrets.forms()
-	status, ct, body, err := c.do(req, endpoint)
+	status, ct, body, err := c.do(req, endpoint, "revoke "+cmp.Or(hint, "token"), secrets)
 	if err != nil {
 		return scrubError(err, forms)
 	}
