@@ -74,49 +74,38 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 type serverOption func(*Deps)
 
-// template is a database file migrated once per test process: running the
-// migrations on every test's fresh file was half of this package's CPU under
-// the race detector (SQLite parsing the schema, with checkptr on). Each test
-// gets a copy; store.Open finds it current and applies nothing.
-var template struct {
-	once sync.Once
-	data []byte
-	err  error
-}
+// migratedTemplate is a database file migrated once per test process:
+// running the migrations on every test's fresh file was half of this
+// package's CPU under the race detector (SQLite parsing the schema, with
+// checkptr on). Each test gets a copy; store.Open finds it current and
+// applies nothing.
+var migratedTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "airlock-template-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "airlock.db")
+	st, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
+})
 
 // migratedDB returns the path of a fresh, fully migrated database file in
 // the test's temp dir.
 func migratedDB(t *testing.T) string {
 	t.Helper()
-	template.once.Do(func() {
-		dir, err := os.MkdirTemp("", "airlock-template-")
-		if err != nil {
-			template.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		sealer, err := store.NewSealer(bytes.Repeat([]byte{7}, store.KeySize))
-		if err != nil {
-			template.err = err
-			return
-		}
-		path := filepath.Join(dir, "airlock.db")
-		st, err := store.Open(context.Background(), path, store.Options{Sealer: sealer})
-		if err != nil {
-			template.err = err
-			return
-		}
-		if err := st.Close(); err != nil {
-			template.err = err
-			return
-		}
-		template.data, template.err = os.ReadFile(path)
-	})
-	if template.err != nil {
-		t.Fatalf("template database: %v", template.err)
+	data, err := migratedTemplate()
+	if err != nil {
+		t.Fatalf("template database: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "airlock.db")
-	if err := os.WriteFile(path, template.data, 0o600); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

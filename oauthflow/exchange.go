@@ -324,24 +324,23 @@ func endpointURL(target string) (*url.URL, error) {
 // before it is recorded.
 func (c *Client) do(req *http.Request, endpoint, name string, s Secrets) (int, string, []byte, error) {
 	tr := tracerFrom(req.Context())
-	if tr == nil {
-		status, h, body, err := c.roundTrip(req, endpoint)
-		if err != nil {
-			return 0, "", nil, err
-		}
-		return status, h.Get("Content-Type"), body, nil
+	var m *masker
+	var step TraceStep
+	if tr != nil {
+		m = newMasker(s)
+		step = TraceStep{Name: name, At: c.now(), Request: m.request(req)}
 	}
-	m := newMasker(s)
-	step := TraceStep{Name: name, At: c.now(), Request: m.request(req)}
 	status, h, body, err := c.roundTrip(req, endpoint)
-	step.Duration = c.now().Sub(step.At)
-	if h != nil {
-		step.Response = m.response(status, h, body)
+	if tr != nil {
+		step.Duration = c.now().Sub(step.At)
+		if h != nil {
+			step.Response = m.response(status, h, body)
+		}
+		if err != nil {
+			step.Error = m.text(err.Error())
+		}
+		tr.add(step)
 	}
-	if err != nil {
-		step.Error = m.text(err.Error())
-	}
-	tr.add(step)
 	if err != nil {
 		return 0, "", nil, err
 	}

@@ -72,38 +72,31 @@ func newLocation(t *testing.T) string {
 // liteTemplate is a SQLite file migrated once per test process, as
 // PostgreSQL's databases are copies of one template: migrating every test's
 // file was most of this package's CPU under the race detector.
-var liteTemplate struct {
-	once sync.Once
-	data []byte
-	err  error
-}
+var liteTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "airlock-store-template-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "airlock.db")
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Close(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
+})
 
 // sqliteTemplate returns the bytes of the migrated template file.
 func sqliteTemplate(t *testing.T) []byte {
 	t.Helper()
-	liteTemplate.once.Do(func() {
-		dir, err := os.MkdirTemp("", "airlock-store-template-")
-		if err != nil {
-			liteTemplate.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		path := filepath.Join(dir, "airlock.db")
-		s, err := Open(context.Background(), path, Options{})
-		if err != nil {
-			liteTemplate.err = err
-			return
-		}
-		if err := s.Close(); err != nil {
-			liteTemplate.err = err
-			return
-		}
-		liteTemplate.data, liteTemplate.err = os.ReadFile(path)
-	})
-	if liteTemplate.err != nil {
-		t.Fatalf("template database: %v", liteTemplate.err)
+	data, err := liteTemplate()
+	if err != nil {
+		t.Fatalf("template database: %v", err)
 	}
-	return liteTemplate.data
+	return data
 }
 
 // openAt opens the database at loc (a path or a postgres:// URL) as the
