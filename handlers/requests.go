@@ -44,7 +44,7 @@ func (h *Handler) accountRequest(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The body is larger than 1 MiB.")
 	}
 	resp, err := h.accounts.Request(ctx, c.Param("id"), oauthflow.Request{Method: form.Method, URL: form.URL, Header: hdr,
-		Body: []byte(form.Body), Describe: true})
+		Body: []byte(form.Body), Describe: true, Trace: true})
 	result := resultVM(resp, err)
 	if !isHTMX(c) {
 		v, verr := h.accountView(c, c.Param("id"))

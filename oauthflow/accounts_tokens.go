@@ -99,7 +99,13 @@ func (a *Accounts) Request(ctx context.Context, id string, req Request) (*Respon
 	if err != nil {
 		return nil, err
 	}
-	return a.run(ctx, acct, in, req)
+	if !req.Trace {
+		return a.run(ctx, acct, in, req)
+	}
+	if err := usable(acct); err != nil {
+		return nil, err
+	}
+	return a.runTraced(ctx, TraceTestRequest, acct, in, func(ctx context.Context) (*Response, error) { return a.run(ctx, acct, in, req) }, requestFailure)
 }
 
 func (a *Accounts) run(ctx context.Context, acct Account, in Integration, req Request) (*Response, error) {
@@ -137,12 +143,14 @@ func (a *Accounts) CheckHealth(ctx context.Context, id string) error {
 	if err := usable(acct); err != nil {
 		return err
 	}
-	health, detail := "healthy", ""
-	resp, err := a.run(ctx, acct, in, Request{Method: hc.Method, URL: hc.URL})
 	want := hc.ExpectStatus
 	if want == 0 {
 		want = http.StatusOK
 	}
+	resp, err := a.runTraced(ctx, TraceHealthCheck, acct, in, func(ctx context.Context) (*Response, error) {
+		return a.run(ctx, acct, in, Request{Method: hc.Method, URL: hc.URL})
+	}, func(resp *Response, err error) (*Diagnosis, error) { return healthFailure(hc, want, resp, err) })
+	health, detail := "healthy", ""
 	switch {
 	case err != nil:
 		health, detail = "failing", err.Error()
@@ -158,4 +166,19 @@ func (a *Accounts) CheckHealth(ctx context.Context, id string) error {
 	}
 	a.changed(id)
 	return nil
+}
+
+// healthFailure is why a health check's trace failed (nil when it passed).
+func healthFailure(hc *HealthCheck, want int, resp *Response, err error) (*Diagnosis, error) {
+	switch {
+	case err != nil:
+		return nil, err
+	case resp.RejectedTwice:
+		return rejectedTwiceDiagnosis(resp.Status), fmt.Errorf("the API answered %d even with a freshly refreshed token", resp.Status)
+	case resp.Status != want:
+		return &Diagnosis{Code: DiagHealthStatus, Message: fmt.Sprintf("%s %s answered %d, expected %d.", hc.Method, hc.URL, resp.Status, want),
+				Hint: "check health_check.url and health_check.expect_status against the API's documentation (the answer is in the step below)"},
+			fmt.Errorf("%s %s answered %d, expected %d", hc.Method, hc.URL, resp.Status, want)
+	}
+	return nil, nil
 }

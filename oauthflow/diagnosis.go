@@ -28,6 +28,8 @@ const (
 	DiagDialGuard           = "dial_guard"
 	DiagConnect             = "connect_failed"
 	DiagNoRefreshToken      = "no_refresh_token"
+	DiagRejectedTwice       = "rejected_after_refresh"
+	DiagHealthStatus        = "health_check_status"
 	DiagOther               = "failed"
 )
 

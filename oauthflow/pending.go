@@ -35,6 +35,10 @@ func (m *Manager) Connect(ctx context.Context, a Account, in Integration, tok To
 // learnt about the account (captured values, identity).
 func (m *Manager) ConnectWith(ctx context.Context, a Account, in Integration, tok Token, actor string, f AccountFacts) (Token, error) {
 	tok.Answer = nil
+	tok.Rotations, tok.RefreshIssuedAt = 0, time.Time{}
+	if tok.RefreshToken != "" {
+		tok.RefreshIssuedAt = tok.ObtainedAt // a new chain begins
+	}
 	ev := RefreshEvent{Reason: ReasonConnect, Note: "connected", Warnings: Warnings(in, tok), Actor: actor, Status: StatusConnected,
 		Captured: f.Captured, Identity: f.Identity}
 	saved, err := m.saveToken(ctx, a.ID, -1, tok, ev)

@@ -157,6 +157,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if tok.RefreshToken == stored.RefreshToken && tok.RefreshExpiry.IsZero() {
 		tok.RefreshExpiry = stored.RefreshExpiry // the kept refresh token dies when it did
 	}
+	keepRefreshHistory(&tok, stored)
 	if len(tok.Scopes) == 0 {
 		tok.Scopes = stored.Scopes // an answer without scope grants what was granted before (RFC 6749 §5.1)
 	}
@@ -262,6 +263,23 @@ func (m *Manager) noRefreshToken(ctx context.Context, a Account, reason, note st
 	delete(m.cache, a.ID)
 	m.mu.Unlock()
 	return TokenResult{}, err
+}
+
+// keepRefreshHistory carries the refresh token's issue time and rotation
+// count over from stored, or starts them anew when the answer rotated it:
+// what a refused refresh token's diagnosis quotes.
+func keepRefreshHistory(tok *Token, stored Token) {
+	switch {
+	case tok.RefreshToken == "":
+		tok.RefreshIssuedAt, tok.Rotations = time.Time{}, 0
+	case tok.RefreshToken == stored.RefreshToken:
+		tok.RefreshIssuedAt, tok.Rotations = stored.RefreshIssuedAt, stored.Rotations
+	default:
+		tok.RefreshIssuedAt, tok.Rotations = tok.ObtainedAt, stored.Rotations+1
+		if stored.RefreshToken == "" {
+			tok.Rotations = 0
+		}
+	}
 }
 
 // cmpErr is the first non-nil error.

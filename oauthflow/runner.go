@@ -54,6 +54,10 @@ type Request struct {
 	// Describe asks for Response.Sent (the request as sent, token masked),
 	// which the console shows; the API does not, and skips the cost.
 	Describe bool
+	// Trace records the request as a trace of kind "request" (masked), for
+	// the console's test request only: API requests never set it, so the
+	// request path writes nothing more.
+	Trace bool
 }
 
 // Sent is the request as it went out, with the token masked.
@@ -77,6 +81,9 @@ type Response struct {
 	Attempts      int
 	// RejectedTwice: the API rejected even the freshly refreshed token.
 	RejectedTwice bool
+	// TraceID is the request's trace, when it was traced (Request.Trace,
+	// or the health check); 0 otherwise.
+	TraceID int64
 }
 
 // RequestRecord is what the runner reports of each request for the activity
@@ -298,13 +305,18 @@ func (r *Runner) send(ctx context.Context, a Account, in Integration, method str
 	start := time.Now()
 	resp, err := r.opts.HTTP.Do(hreq)
 	if err != nil {
-		return nil, classifySendError(hreq, err)
+		err = classifySendError(hreq, err)
+		traceAPIStep(ctx, in, a, tok, hreq, start, nil, nil, false, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, truncated, err := readCapped(resp.Body, r.opts.MaxBody)
 	if err != nil {
-		return nil, classifySendError(hreq, err)
+		err = classifySendError(hreq, err)
+		traceAPIStep(ctx, in, a, tok, hreq, start, resp, nil, false, err)
+		return nil, err
 	}
+	traceAPIStep(ctx, in, a, tok, hreq, start, resp, body, truncated, nil)
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, Truncated: truncated,
 		Duration: time.Since(start), Sent: sent, Attempts: 1}, nil
 }

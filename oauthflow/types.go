@@ -268,6 +268,11 @@ type Token struct {
 	Scopes        []string
 	ObtainedAt    time.Time
 	Version       int64
+	// RefreshIssuedAt is when the refresh token was issued: the connect, or
+	// the refresh that rotated it (zero when unknown: stored before it was
+	// kept). Rotations counts its rotations since the connect.
+	RefreshIssuedAt time.Time
+	Rotations       int
 	// Endpoints are where the set was obtained, for its refresh and revocation.
 	Endpoints Endpoints
 	// Answer is the decoded token answer, read for captures and identity;

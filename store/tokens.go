@@ -31,11 +31,12 @@ type queryer interface {
 func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oauthflow.Token, error) {
 	var t oauthflow.Token
 	var access, refresh []byte
-	var expires, obtained, refreshExpires int64
+	var expires, obtained, refreshExpires, refreshIssued int64
 	var scopes string
 	err := q.QueryRowContext(ctx, `SELECT access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
-		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at FROM tokens WHERE account_id = ?`, accountID).Scan(&access, &refresh, &t.TokenType, &expires,
-		&scopes, &obtained, &t.Version, &t.Endpoints.Token, &t.Endpoints.Revoke, &t.Endpoints.Refresh, &refreshExpires)
+		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at, refresh_issued_at, rotations FROM tokens WHERE account_id = ?`,
+		accountID).Scan(&access, &refresh, &t.TokenType, &expires, &scopes, &obtained, &t.Version, &t.Endpoints.Token, &t.Endpoints.Revoke,
+		&t.Endpoints.Refresh, &refreshExpires, &refreshIssued, &t.Rotations)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("store: token of account %s: %w", accountID, oauthflow.ErrNoToken)
 	}
@@ -57,6 +58,7 @@ func (s *Store) loadToken(ctx context.Context, q queryer, accountID string) (oau
 		t.RefreshToken = string(plain)
 	}
 	t.Expiry, t.ObtainedAt, t.RefreshExpiry = fromMillis(expires), fromMillis(obtained), fromMillis(refreshExpires)
+	t.RefreshIssuedAt = fromMillis(refreshIssued)
 	t.Scopes = splitScopes(scopes)
 	return t, nil
 }
@@ -109,14 +111,15 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	t.Version = cur + 1
 	now := s.now()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (account_id, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, version,
-		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		token_endpoint, revoke_endpoint, refresh_endpoint, refresh_expires_at, refresh_issued_at, rotations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
 			token_type = excluded.token_type, expires_at = excluded.expires_at, scopes = excluded.scopes,
 			obtained_at = excluded.obtained_at, version = excluded.version,
 			token_endpoint = excluded.token_endpoint, revoke_endpoint = excluded.revoke_endpoint,
-			refresh_endpoint = excluded.refresh_endpoint, refresh_expires_at = excluded.refresh_expires_at`,
+			refresh_endpoint = excluded.refresh_endpoint, refresh_expires_at = excluded.refresh_expires_at,
+			refresh_issued_at = excluded.refresh_issued_at, rotations = excluded.rotations`,
 		accountID, access, refresh, t.TokenType, millis(t.Expiry), strings.Join(t.Scopes, " "), millis(t.ObtainedAt), t.Version,
-		t.Endpoints.Token, t.Endpoints.Revoke, t.Endpoints.Refresh, millis(t.RefreshExpiry)); err != nil {
+		t.Endpoints.Token, t.Endpoints.Revoke, t.Endpoints.Refresh, millis(t.RefreshExpiry), millis(t.RefreshIssuedAt), t.Rotations); err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
 	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))
