@@ -49,6 +49,7 @@ type Config struct {
 	ActivityRetention      time.Duration
 	ActivityMaxRows        int64
 	AuditRetention         time.Duration
+	TraceRetention         time.Duration
 	KeepaliveAfter         time.Duration
 	RefreshFailureAlert    int
 	// PasswordSignIn is AIRLOCK_PASSWORD_SIGNIN; OIDC the single sign-on settings.
@@ -154,6 +155,7 @@ var settings = []setting{
 		c.ActivityMaxRows = n
 		return nil
 	}},
+	{"AIRLOCK_TRACE_RETENTION", "720h", "how long failed flow traces are kept at least (the last 50 traces per account are kept whatever their age): a duration such as 720h, or days such as 30d", setTraceRetention},
 	{"AIRLOCK_AUDIT_RETENTION", "365d", "how long audit log rows are kept: a duration such as 8760h, or days such as 365d", setAuditRetention},
 	{"AIRLOCK_KEEPALIVE_AFTER", "24h", "refresh an idle authorization-code account whose last refresh is older than this (0 turns keep-alive off)", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)

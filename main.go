@@ -358,8 +358,8 @@ func managerOptions(cfg Config, st *store.Store, tokens *oauthflow.Client, metri
 		Traces: st}
 }
 
-// housekeeping deletes expired sessions, old pending flows and activity past
-// its retention every few minutes, and activity past AIRLOCK_ACTIVITY_MAX_ROWS
+// housekeeping deletes expired sessions, old pending flows, activity past
+// its retention and traces past theirs every few minutes, and activity past AIRLOCK_ACTIVITY_MAX_ROWS
 // every minute, until ctx ends.
 func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, cfg Config, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
@@ -373,6 +373,7 @@ func housekeeping(ctx context.Context, st *store.Store, ss *store.SessionStore, 
 		if minute%5 == 0 {
 			sweep(ctx, st, ss, cfg.ActivityRetention, log)
 			pruneAudit(ctx, st, cfg.AuditRetention, log)
+			pruneTraces(ctx, st, cfg.TraceRetention, log)
 		}
 		select {
 		case <-ctx.Done():

@@ -58,6 +58,27 @@ func setAuditRetention(c *Config, v string) error {
 	return nil
 }
 
+// setTraceRetention reads AIRLOCK_TRACE_RETENTION: how long failed traces
+// are kept at least, a Go duration or a number of days.
+func setTraceRetention(c *Config, v string) error {
+	d, err := parseDays(v)
+	if err != nil || d < time.Hour {
+		return fmt.Errorf("%q is not a duration of at least 1h such as 720h, or a number of days such as 30d", v)
+	}
+	c.TraceRetention = d
+	return nil
+}
+
+// pruneTraces keeps each account's last store.TracesKept traces and the
+// failed ones younger than retention.
+func pruneTraces(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
+	if n, err := st.PruneTraces(ctx, retention); err != nil && ctx.Err() == nil {
+		log.Warn("prune traces", "err", err)
+	} else if n > 0 {
+		log.Debug("pruned flow traces", "rows", n, "failed_retention", retention)
+	}
+}
+
 // parseDays is time.ParseDuration that also takes "Nd", N whole days.
 func parseDays(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)

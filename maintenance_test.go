@@ -106,3 +106,31 @@ func TestCLIChangesAreAudited(t *testing.T) {
 		t.Errorf("details hold the key: %s", rows[0].Details)
 	}
 }
+
+// TestTraceRetentionSetting: AIRLOCK_TRACE_RETENTION defaults to 30 days,
+// takes a duration or days, and names itself when wrong.
+func TestTraceRetentionSetting(t *testing.T) {
+	for _, c := range []struct {
+		env     string
+		want    time.Duration
+		wantErr string
+	}{{"", 720 * time.Hour, ""}, {"48h", 48 * time.Hour, ""}, {"90d", 90 * 24 * time.Hour, ""}, {"soon", 0, "AIRLOCK_TRACE_RETENTION"}, {"0d", 0, "at least 1h"}} {
+		t.Run(c.env, func(t *testing.T) {
+			fs, vals := newFlagSet("serve", io.Discard)
+			env := map[string]string{}
+			if c.env != "" {
+				env["AIRLOCK_TRACE_RETENTION"] = c.env
+			}
+			cfg, err := resolveConfig(fs, vals, envMap(env))
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("got %v, want an error naming %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg.TraceRetention != c.want {
+				t.Errorf("got %v, %v; want %v", cfg.TraceRetention, err, c.want)
+			}
+		})
+	}
+}

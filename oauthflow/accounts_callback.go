@@ -73,7 +73,8 @@ func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (res
 	tok, err = a.exchange(ctx, acct, in, flow, q.Get("code"))
 	if err != nil {
 		release()
-		a.recordCallbackFailure(ctx, acct, err.Error())
+		d := Diagnose(err, DiagnosisContext{Integration: in, Grant: TraceConnect, RedirectURI: flow.RedirectURI, Now: a.o.Now()})
+		a.recordCallbackFailure(ctx, acct, Explain(err, d))
 		return Connected{}, exchangeRefusal(err, r.User)
 	}
 	facts, err := a.facts(ctx, acct, in, q, tok, r.User)

@@ -83,7 +83,7 @@ func oauthDiagnosis(te *TokenError, dc DiagnosisContext) *Diagnosis {
 	switch {
 	case te.Code == "redirect_uri_mismatch" || strings.Contains(said, "redirect_uri") || strings.Contains(said, "redirect uri"):
 		return &Diagnosis{Code: DiagRedirectURI, Message: "The provider refused the redirect URI: " + capitalize(te.Error()) + ".",
-			Hint: fmt.Sprintf("register exactly this redirect URI in the app at the provider: %s", dc.RedirectURI)}
+			Hint: redirectHint(dc.RedirectURI)}
 	case isInvalidGrant(te.Code) && dc.Grant == TraceConnect:
 		return &Diagnosis{Code: DiagInvalidGrantCode, Message: "The provider refused the authorization code (" + te.Code + ").",
 			Hint: "the code expired or was used; start again from the account page"}
@@ -112,17 +112,33 @@ func oauthDiagnosis(te *TokenError, dc DiagnosisContext) *Diagnosis {
 	return nil
 }
 
-// refreshRefusal says what is known of the refused refresh token.
+// refreshRefusal says what is known of the refused refresh token: its age,
+// the last successful refresh (or connect) and its rotations.
 func refreshRefusal(te *TokenError, dc DiagnosisContext) string {
 	msg := "The provider refused the refresh token (" + te.Code + ")."
-	if !dc.Stored.ObtainedAt.IsZero() && !dc.Now.IsZero() {
-		age := dc.Now.Sub(dc.Stored.ObtainedAt).Round(time.Second)
-		msg += fmt.Sprintf(" The token set was obtained %s ago (%s, the last successful connect or refresh)",
-			age, dc.Stored.ObtainedAt.UTC().Format(time.RFC3339))
-		msg += fmt.Sprintf("; it has been saved %d times (connects and rotations).", dc.Stored.Version)
+	st := dc.Stored
+	if dc.Now.IsZero() || st.ObtainedAt.IsZero() {
+		return msg
+	}
+	if !st.RefreshIssuedAt.IsZero() {
+		msg += fmt.Sprintf(" The refresh token is %s old (issued %s).", ago(dc.Now, st.RefreshIssuedAt), stamp(st.RefreshIssuedAt))
+	} else {
+		msg += " The refresh token's age is unknown (it was stored before Airlock kept it)."
+	}
+	msg += fmt.Sprintf(" The last successful refresh or connect was %s ago (%s).", ago(dc.Now, st.ObtainedAt), stamp(st.ObtainedAt))
+	switch st.Rotations {
+	case 0:
+		msg += " It was never rotated since the connect."
+	case 1:
+		msg += " It was rotated once since the connect."
+	default:
+		msg += fmt.Sprintf(" It was rotated %d times since the connect.", st.Rotations)
 	}
 	return msg
 }
+
+func ago(now, t time.Time) time.Duration { return now.Sub(t).Round(time.Second) }
+func stamp(t time.Time) string           { return t.UTC().Format(time.RFC3339) }
 
 func isInvalidGrant(code string) bool {
 	k, ok := codeKind(code)
@@ -167,7 +183,7 @@ func transportDiagnosis(err error) *Diagnosis {
 		return tlsDiagnosis("the certificate is invalid: " + invalid.Error())
 	case errors.As(err, &certErr):
 		return tlsDiagnosis("the certificate could not be verified: " + certErr.Error())
-	case errors.As(err, &recordErr):
+	case errors.As(err, &recordErr) || (err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")):
 		return tlsDiagnosis("the server did not answer TLS (is the URL http rather than https, or the port wrong?)")
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return &Diagnosis{Code: DiagTimeout, Message: "The provider did not answer in time.",
@@ -189,4 +205,25 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// redirectHint names the redirect URI to register: the one the exchange
+// sent, when known.
+func redirectHint(uri string) string {
+	if uri == "" {
+		return "register exactly the callback URL shown on the integration page as a redirect URI in the app at the provider"
+	}
+	return "register exactly this redirect URI in the app at the provider: " + uri
+}
+
+// Explain is err's text with its diagnosis (when it names a cause): what
+// an account's last_error and its alert's and webhook's reason say.
+func Explain(err error, d *Diagnosis) string {
+	if err == nil {
+		return ""
+	}
+	if d == nil || d.Code == DiagOther || d.Hint == "" {
+		return err.Error()
+	}
+	return err.Error() + ". Diagnosis (" + d.Code + "): " + d.Message + " Fix: " + d.Hint + "."
 }

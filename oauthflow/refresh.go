@@ -230,7 +230,9 @@ func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored 
 	if kind == KindTemporary {
 		tracerFrom(ctx).note("a temporary failure: the account backs off and tries again")
 	}
-	ev.Error = err.Error()
+	// The account's last_error, its alert and the webhook's reason say the
+	// cause and the fix, not only what the provider answered.
+	ev.Error = Explain(err, Diagnose(err, DiagnosisContext{Integration: in, Stored: stored, Grant: refreshKind(in), Now: m.opts.Now()}))
 	if rerr := m.recordFailure(ctx, a.ID, ev); rerr != nil {
 		m.log.Error("could not record a failed refresh", "account_id", a.ID, "refresh_error", ev.Error, "err", rerr)
 	}
