@@ -29,7 +29,7 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 // loopbackOnly is the tests' base dialer: it refuses anything but 127.0.0.0/8.
-func loopbackOnly(t *testing.T) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func loopbackOnly(t testing.TB) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, _ := net.SplitHostPort(addr)
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
@@ -42,7 +42,7 @@ func loopbackOnly(t *testing.T) func(ctx context.Context, network, addr string) 
 }
 
 type engine struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *fakeClock
 	provider *fakeprovider.Provider
 	store    *store.Store
@@ -54,14 +54,14 @@ type engine struct {
 	managers []*oauthflow.Manager
 }
 
-func newEngine(t *testing.T, opts fakeprovider.Options, grant string) *engine {
+func newEngine(t testing.TB, opts fakeprovider.Options, grant string) *engine {
 	t.Helper()
 	return newEngineWith(t, opts, grant, store.Options{})
 }
 
 // newEngineWith is newEngine with store options (the sealer and the clock
 // are set here).
-func newEngineWith(t *testing.T, opts fakeprovider.Options, grant string, so store.Options) *engine {
+func newEngineWith(t testing.TB, opts fakeprovider.Options, grant string, so store.Options) *engine {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)}
 	opts.Clock = clk.Now

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func queryParam(t *testing.T, raw, name string) string {
+func queryParam(t testing.TB, raw, name string) string {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -311,13 +311,21 @@ func savedNote(in Integration, stored, tok Token) string {
 	return "new access token saved; the refresh token is kept (not rotated)"
 }
 
-// endTrace finishes and saves the trace of a token call.
+// endTrace finishes the trace of a token call and saves it in the
+// background, after the lease is released and the caller has its token:
+// the write is no part of the refresh's latency. Wait (shutdown) waits for
+// it like for any save, so no trace is lost when the process stops.
 func (m *Manager) endTrace(ctx context.Context, tr *tracer, err error, in Integration, stored Token) {
 	var d *Diagnosis
 	if err != nil {
 		d = Diagnose(err, DiagnosisContext{Integration: in, Stored: stored, Grant: refreshKind(in), Now: m.opts.Now()})
 	}
-	saveTrace(ctx, m.opts.Traces, m.log, tr.finish(err, d))
+	t := tr.finish(err, d)
+	m.running.Add(1)
+	go func() {
+		defer m.running.Done()
+		saveTrace(context.WithoutCancel(ctx), m.opts.Traces, m.log, t)
+	}()
 }
 
 func (m *Manager) observe(in Integration, outcome string, d time.Duration) {

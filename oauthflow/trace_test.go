@@ -35,6 +35,7 @@ func tracedManager(e *engine) *oauthflow.Manager {
 // lastTrace is the account's newest trace, with its steps.
 func lastTrace(t *testing.T, e *engine) oauthflow.Trace {
 	t.Helper()
+	e.settle() // the manager saves a trace in the background
 	list, _, err := e.store.ListTraces(context.Background(), e.acct.ID, 10, "")
 	if err != nil || len(list) == 0 {
 		t.Fatalf("traces: got %v, %v; want at least one", list, err)
