@@ -110,7 +110,7 @@ func TestTraceAPIAndConsole(t *testing.T) {
 	}
 	page = c.get(link)
 	if page.status != http.StatusOK || !strings.Contains(page.body, `id="diagnosis-hint"`) || !strings.Contains(page.body, "Basic ••••") ||
-		!strings.Contains(page.body, "data-curl=") {
+		!strings.Contains(page.body, "data-request=") {
 		t.Errorf("trace page: got %d without the hint, the masked header or Copy as curl\n%s", page.status, truncate(page.body, 800))
 	}
 	noPlaintext(t, "the trace page", page.body)

@@ -25,15 +25,15 @@
     }
   });
 
-  // "Copy as curl" on a trace step: <button data-curl="{json}" data-curl-out="#id">.
+  // "Copy as curl" on a trace step: <button data-request="{json}" data-curl-out="#id">.
   // The values are the trace's, masked ones stay masked; the command is
   // also shown (selected) for when the clipboard is not available.
   var sq = function (s) { return "'" + String(s).replace(/'/g, "'\\''") + "'"; };
   document.addEventListener("click", function (ev) {
-    var btn = ev.target.closest("[data-curl]");
+    var btn = ev.target.closest("[data-curl-out]");
     if (!btn) return;
     var r;
-    try { r = JSON.parse(btn.getAttribute("data-curl")); } catch (e) { return; }
+    try { r = JSON.parse(btn.getAttribute("data-request")); } catch (e) { return; }
     var parts = ["curl", "-X", r.method || "GET", sq(r.url)];
     (r.headers || []).forEach(function (h) { parts.push("-H", sq(h[0] + ": " + h[1])); });
     if (r.body) parts.push("--data-raw", sq(r.body));
