@@ -110,7 +110,7 @@ func traceShots(t *testing.T, b *browser) {
 			}
 			b.do("viewport", chromedp.EmulateViewport(width, 900), chromedp.Sleep(200*time.Millisecond))
 			runB(b, "scroll to top", chromedp.Evaluate[int](`window.scrollTo(0, 0), 0`))
-			png := runB(b, "screenshot", chromedp.FullScreenshot(90))
+			png := runB(b, "screenshot", chromedp.FullScreenshot(100))
 			file := filepath.Join(dir, "trace-"+mode+"-"+map[int64]string{1280: "wide", 390: "390"}[width]+".png")
 			if err := os.WriteFile(file, png, 0o644); err != nil {
 				t.Fatal(err)
