@@ -20,11 +20,12 @@ func (h *Handler) accountConnect(c echo.Context) error {
 	case !res.ClientCredentials:
 		return seeOther(c, res.AuthURL)
 	}
-	kind, msg := "success", "Connected: a client-credentials token was issued."
+	kind, msg, link := "success", "Connected: a client-credentials token was issued.", ""
 	if res.Failure != nil {
 		kind, msg = "error", "The token request failed: "+res.Failure.Error()
+		link = h.newestTrace(c.Request().Context(), c.Param("id"))
 	}
-	if err := h.flash(c, kind, msg); err != nil {
+	if err := h.flashLink(c, kind, msg, link); err != nil {
 		return err
 	}
 	return seeOther(c, "/accounts/"+c.Param("id"))

@@ -151,6 +151,16 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 		return views.AccountView{}, err
 	}
 	v.Alerts = alertVMs(alerts)
+	if v.Traces, err = h.accountTraces(ctx, id, accountTracesShown, ""); err != nil {
+		return views.AccountView{}, err
+	}
+	if len(v.Alerts) > 0 || v.Account.LastError != "" {
+		failed := h.newestFailedTrace(ctx, id)
+		v.FailedTrace = failed
+		for i := range v.Alerts {
+			v.Alerts[i].TraceURL = failed
+		}
+	}
 	return v, nil
 }
 

@@ -27,7 +27,7 @@ func (h *Handler) callback(c echo.Context) error {
 	done, err := h.accounts.CompleteCallback(c.Request().Context(), oauthflow.CallbackRequest{
 		Query: c.Request().URL.Query(), SessionHash: sessionHash(c), User: user})
 	if err != nil {
-		return h.refusal(c, err)
+		return h.refusalWithTrace(c, err, h.connectTrace(c, user, done.TraceID))
 	}
 	if done.ViaLink {
 		return c.Redirect(http.StatusSeeOther, "/connect/done")
@@ -41,11 +41,32 @@ func (h *Handler) callback(c echo.Context) error {
 // refusal shows a refused callback or connect link on a page of its own;
 // any other error goes to the error handler.
 func (h *Handler) refusal(c echo.Context, err error) error {
+	return h.refusalWithTrace(c, err, "")
+}
+
+// refusalWithTrace is refusal with a link to the failed connect's trace
+// ("" for none).
+func (h *Handler) refusalWithTrace(c echo.Context, err error, traceURL string) error {
 	e := oauthflow.ErrorOf(err)
 	if e.Title == "" {
 		return err
 	}
-	return h.renderCallback(c, statusFor(e.Code), views.CallbackView{Title: e.Title, Message: e.Message})
+	return h.renderCallback(c, statusFor(e.Code), views.CallbackView{Title: e.Title, Message: e.Message, TraceURL: traceURL})
+}
+
+// connectTrace is the console link of a failed connect's trace, for a
+// signed-in console user only: someone who opened a connect link is told
+// no details (see CompleteCallback). A failed read only loses the link.
+func (h *Handler) connectTrace(c echo.Context, user string, id int64) string {
+	if user == "" || id == 0 {
+		return ""
+	}
+	t, err := h.store.Trace(c.Request().Context(), id)
+	if err != nil {
+		h.log.Warn("find a connect's trace", "trace_id", id, "err", err)
+		return ""
+	}
+	return traceLink(t.AccountID, t.ID)
 }
 
 func (h *Handler) renderCallback(c echo.Context, status int, v views.CallbackView) error {

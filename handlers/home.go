@@ -37,6 +37,7 @@ func (h *Handler) home(c echo.Context) error {
 	}
 	p := h.userPage(c, "Dashboard", "home")
 	v := views.HomeView{Integrations: nInt, Alerts: alertVMs(alerts), CanAck: canBuild(c), CSRF: p.CSRF, Empty: nInt == 0}
+	h.linkAlertTraces(ctx, v.Alerts)
 	for _, st := range []string{oauthflow.StatusConnected, oauthflow.StatusPending, oauthflow.StatusNeedsReconnect, oauthflow.StatusError, oauthflow.StatusDisconnected} {
 		v.Accounts += byStatus[st]
 		if byStatus[st] > 0 {

@@ -380,3 +380,45 @@ func TestMalformedConsoleForms(t *testing.T) {
 		t.Error("the log has a 500")
 	}
 }
+
+// apiQueries lists the API reads that take ?limit=&cursor= (or a numeric
+// id), with the bad query parameters each must refuse naming the parameter
+// (422 invalid_fields) or, for an id that names nothing, 404 not_found.
+var apiQueries = map[string][]struct{ query, code, field string }{
+	"GET /api/v1/accounts/:id/traces": {
+		{"limit=0", "invalid_fields", "limit"}, {"limit=201", "invalid_fields", "limit"}, {"limit=ten", "invalid_fields", "limit"},
+		{"cursor=zz", "invalid_fields", "cursor"}, {"cursor=-1", "invalid_fields", "cursor"},
+	},
+	"GET /api/v1/traces/:id": {{"", "not_found", ""}},
+}
+
+// TestMalformedAPIQueries sends each read of apiQueries its bad query on
+// resources that exist (a trace id that is not a number for /traces/:id):
+// the API's error shape, naming the parameter, never a 500.
+func TestMalformedAPIQueries(t *testing.T) {
+	ts := newTestServer(t)
+	p := ts.provider(fakeprovider.Options{AccessTTL: time.Hour})
+	key := ts.apiKey(store.RoleViewer)
+	n := 0
+	fx := ts.fixture(p, &n)
+	for r, cases := range apiQueries {
+		if _, ok := ts.h.routePerms[r]; !ok {
+			t.Errorf("apiQueries lists %s, which is not a route", r)
+			continue
+		}
+		_, route, _ := strings.Cut(r, " ")
+		path := fx.path(route)
+		if strings.HasPrefix(route, "/api/v1/traces/") {
+			path = strings.Replace(route, ":id", "not-a-number", 1)
+		}
+		for _, tc := range cases {
+			t.Run(r+"?"+tc.query, func(t *testing.T) {
+				got := ts.api("GET", path+"?"+tc.query, key, "")
+				e, shaped := apiErrorOf(got.body)
+				if !shaped || e.Code != tc.code || e.Message == "" || (tc.field != "" && e.Fields[tc.field] == "") {
+					t.Errorf("got %d %s, want %s naming %q", got.status, truncate(got.body, 200), tc.code, tc.field)
+				}
+			})
+		}
+	}
+}

@@ -292,6 +292,18 @@ func (h *Handler) saveSession(c echo.Context) error {
 // changed in the database row, not saved from this request's copy, so tabs
 // that queue and show messages at the same moment do not lose or repeat them.
 func (h *Handler) flash(c echo.Context, kind, msg string) error {
+	return h.flashLink(c, kind, msg, "")
+}
+
+// flashSep parts a queued message from the console path it links to.
+const flashSep = "\x1f"
+
+// flashLink queues a message that links to a console path (a failure's
+// trace); "" links nowhere.
+func (h *Handler) flashLink(c echo.Context, kind, msg, link string) error {
+	if link != "" {
+		msg += flashSep + link
+	}
 	s := session(c)
 	if s.ID == "" { // a session that was never saved has no row to queue in
 		if err := h.saveSession(c); err != nil {
@@ -332,7 +344,11 @@ func (h *Handler) takeFlashes(c echo.Context) []views.Flash {
 		if !ok {
 			kind, msg = "info", str
 		}
-		out = append(out, views.Flash{Kind: kind, Message: msg})
+		msg, link, _ := strings.Cut(msg, flashSep)
+		if !strings.HasPrefix(link, "/") || strings.HasPrefix(link, "//") {
+			link = "" // only this console's own paths
+		}
+		out = append(out, views.Flash{Kind: kind, Message: msg, Link: link})
 	}
 	return out
 }

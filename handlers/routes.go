@@ -89,6 +89,9 @@ func (h *Handler) builderRoutes(con *consoleRoutes) {
 func (h *Handler) accountRoutes(con *consoleRoutes) {
 	con.add(permRead, "GET", "/accounts", h.accountsPage)
 	con.add(permRead, "GET", "/accounts/:id", h.accountPage)
+	con.add(permRead, "GET", "/accounts/:id/traces", h.tracesPage)
+	con.add(permRead, "GET", "/accounts/:id/traces/:trace", h.tracePage)
+	con.add(permRead, "GET", "/accounts/:id/traces/:trace/json", h.traceDownload)
 	con.add(permRead, "GET", "/activity", h.activityPage)
 	con.add(permRead, "GET", "/api", h.apiReferencePage)
 	con.add(permBuild, "POST", "/alerts/:id/ack", h.alertAck)
@@ -134,6 +137,8 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.action(permBuild, "DELETE", "/accounts/:id", h.apiAccountDelete)
 	api.add(permBuild, "POST", "/accounts/:id/request", h.apiRequest)
 	api.add(permAdmin, "GET", "/accounts/:id/token", h.apiToken)
+	api.add(permRead, "GET", "/accounts/:id/traces", h.apiTraceList)
+	api.add(permRead, "GET", "/traces/:id", h.apiTraceGet)
 	api.add(permAdmin, "GET", "/audit", h.apiAuditList)
 	// The proxy: any method, the path after /proxy joined to the base URL.
 	for _, m := range proxyMethods {

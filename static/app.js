@@ -25,6 +25,29 @@
     }
   });
 
+  // "Copy as curl" on a trace step: <button data-request="{json}" data-curl-out="#id">.
+  // The values are the trace's, masked ones stay masked; the command is
+  // also shown (selected) for when the clipboard is not available.
+  var sq = function (s) { return "'" + String(s).replace(/'/g, "'\\''") + "'"; };
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest("[data-curl-out]");
+    if (!btn) return;
+    var r;
+    try { r = JSON.parse(btn.getAttribute("data-request")); } catch (e) { return; }
+    var parts = ["curl", "-X", r.method || "GET", sq(r.url)];
+    (r.headers || []).forEach(function (h) { parts.push("-H", sq(h[0] + ": " + h[1])); });
+    if (r.body) parts.push("--data-raw", sq(r.body));
+    var cmd = parts.join(" ");
+    var out = document.querySelector(btn.getAttribute("data-curl-out"));
+    if (out) { out.value = cmd; out.hidden = false; out.select(); }
+    var label = btn.textContent;
+    var done = function () {
+      btn.textContent = "Copied";
+      setTimeout(function () { btn.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(cmd).then(done, function () {});
+  });
+
   // Confirmation for destructive forms: <form data-confirm="Delete …?">.
   document.addEventListener("submit", function (ev) {
     var form = ev.target.closest("form[data-confirm]");

@@ -35,6 +35,8 @@ type User struct {
 type Flash struct {
 	Kind    string // "success", "error" or "info"
 	Message string
+	// Link is a console path the message points to (a failure's trace), "" for none.
+	Link string
 }
 
 // ErrorView is an error page or htmx error partial.
