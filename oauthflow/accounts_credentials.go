@@ -46,8 +46,8 @@ func ValidateCredentials(in Integration, creds map[string]string) FieldErrors {
 	return fe
 }
 
-// CredentialHints mask credentials for display: a secret field's last 4
-// characters (none when it is short), a plain field's value.
+// CredentialHints mask credentials for display: a secret field as "set,
+// ends in …1234" (just "set" when it is short), a plain field's value.
 func CredentialHints(in Integration, creds map[string]string) map[string]string {
 	h := make(map[string]string, len(creds))
 	for _, f := range in.CredentialFields {
@@ -56,9 +56,9 @@ func CredentialHints(in Integration, creds map[string]string) map[string]string 
 		case !f.Secret:
 			h[f.Name] = v
 		case len(v) >= 8:
-			h[f.Name] = v[len(v)-4:]
+			h[f.Name] = "set, ends in …" + v[len(v)-4:]
 		default:
-			h[f.Name] = ""
+			h[f.Name] = "set"
 		}
 	}
 	return h
