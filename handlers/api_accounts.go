@@ -30,6 +30,9 @@ type accountJSON struct {
 	Identity        *string             `json:"identity"`
 	// RefreshTokenExpiresAt is when the refresh token dies (issue 14), null when unknown.
 	RefreshTokenExpiresAt *string `json:"refresh_token_expires_at"`
+	// Credentials (issue 17) are masked hints, never the values: a secret
+	// field as "set, ends in …1234", a plain one as it is.
+	Credentials map[string]string `json:"credentials"`
 }
 
 func rfc3339OrNil(t time.Time) *string {
@@ -69,7 +72,18 @@ func toAccountJSON(a oauthflow.Account, connectURL string) accountJSON {
 	if a.Identity != "" {
 		j.Identity = &a.Identity
 	}
+	j.Credentials = maskedCredentials(a.CredentialHints)
 	return j
+}
+
+// maskedCredentials copies the stored hints ("set, ends in …1234" for a
+// secret field, a plain field's value), never nil.
+func maskedCredentials(hints map[string]string) map[string]string {
+	out := make(map[string]string, len(hints))
+	for k, v := range hints {
+		out[k] = v
+	}
+	return out
 }
 
 // accountInput is the body of account create and update.
@@ -78,18 +92,50 @@ type accountInput struct {
 	Parameters map[string]string `json:"parameters"`
 }
 
+// accountCreateInput is the body of account create: credentials for the
+// integrations that are not OAuth 2.0 (issue 17).
+type accountCreateInput struct {
+	Name        *string           `json:"name"`
+	Parameters  map[string]string `json:"parameters"`
+	Credentials map[string]string `json:"credentials"`
+}
+
+// credentialsInput is the body of PUT /api/v1/accounts/{id}/credentials.
+type credentialsInput struct {
+	Credentials map[string]string `json:"credentials"`
+}
+
+// apiAccountCredentials: PUT /api/v1/accounts/{id}/credentials replaces
+// the account's credentials and connects it with them (custom_token: after
+// a fetch; a failed one still answers 200, status error and last_error).
+func (h *Handler) apiAccountCredentials(c echo.Context) error {
+	var body credentialsInput
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	if body.Credentials == nil {
+		return apiErr("invalid_fields", "Some fields are not valid: see fields.", map[string]string{"credentials": "Give the credentials, e.g. {\"token\": \"…\"}."})
+	}
+	me, _ := currentIdentity(c)
+	res, err := h.accounts.SetCredentials(c.Request().Context(), c.Param("id"), body.Credentials, me.Label())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAccountJSON(res.Account, ""))
+}
+
 // apiAccountCreate: POST /api/v1/integrations/{key}/accounts. An
 // authorization-code account comes back pending with a connect_url; a
 // client-credentials account gets its token at once (connected, or error with
 // last_error — still 201).
 func (h *Handler) apiAccountCreate(c echo.Context) error {
-	var body accountInput
+	var body accountCreateInput
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
 	me, _ := currentIdentity(c)
 	res, err := h.accounts.Create(c.Request().Context(), c.Param("key"), oauthflow.NewAccount{Name: trimmed(body.Name),
-		Parameters: body.Parameters, Actor: me.Label(), Connect: true})
+		Parameters: body.Parameters, Actor: me.Label(), Connect: true, Credentials: body.Credentials})
 	if err != nil {
 		return err
 	}

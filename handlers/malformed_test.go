@@ -32,6 +32,7 @@ var apiBodies = map[string]apiBody{
 	"DELETE /api/v1/integrations/:key":         noBodyAccepted,
 	"POST /api/v1/integrations/:key/accounts":  jsonObject,
 	"PATCH /api/v1/accounts/:id":               jsonPatch,
+	"PUT /api/v1/accounts/:id/credentials":     jsonObject,
 	"POST /api/v1/accounts/:id/connect-link":   noBodyAccepted,
 	"POST /api/v1/accounts/:id/refresh":        noBodyAccepted,
 	"POST /api/v1/accounts/:id/disconnect":     noBodyAccepted,

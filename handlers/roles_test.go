@@ -95,6 +95,7 @@ var wantRoutePerms = map[string]perm{
 	"GET /api/v1/integrations/:key/accounts":   permRead,
 	"GET /api/v1/accounts/:id":                 permRead,
 	"PATCH /api/v1/accounts/:id":               permBuild,
+	"PUT /api/v1/accounts/:id/credentials":     permBuild,
 	"POST /api/v1/accounts/:id/connect-link":   permBuild,
 	"POST /api/v1/accounts/:id/refresh":        permBuild,
 	"POST /api/v1/accounts/:id/disconnect":     permBuild,

@@ -130,6 +130,7 @@ func (h *Handler) apiRoutes(e *echo.Echo) {
 	api.add(permRead, "GET", "/integrations/:key/accounts", h.apiAccountList)
 	api.add(permRead, "GET", "/accounts/:id", h.apiAccountGet)
 	api.add(permBuild, "PATCH", "/accounts/:id", h.apiAccountPatch)
+	api.add(permBuild, "PUT", "/accounts/:id/credentials", h.apiAccountCredentials)
 	api.action(permBuild, "POST", "/accounts/:id/connect-link", h.apiConnectLink)
 	api.action(permBuild, "POST", "/accounts/:id/refresh", h.apiAccountRefresh)
 	api.action(permBuild, "POST", "/accounts/:id/disconnect", h.apiAccountDisconnect)

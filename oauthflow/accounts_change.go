@@ -17,6 +17,10 @@ type NewAccount struct {
 	// token (a failed request leaves it created, in status error), an
 	// authorization-code account a connect link.
 	Connect bool
+	// Credentials are what an api_token, basic or custom_token account
+	// supplies (its integration's credential fields): required there, and
+	// the account is connected with them at once.
+	Credentials map[string]string
 }
 
 // Created is a new account and, for authorization code with Connect, the
@@ -24,6 +28,9 @@ type NewAccount struct {
 type Created struct {
 	Account    Account
 	ConnectURL string
+	// Failure says why a custom_token account's first fetch failed: the
+	// account is created anyway, in status error.
+	Failure error
 }
 
 // invalidAccount is the error for an account's field problems.
@@ -45,10 +52,26 @@ func (a *Accounts) Create(ctx context.Context, integrationKey string, n NewAccou
 	if values == nil {
 		values = map[string]string{}
 	}
-	if fe := ValidateAccount(in, n.Name, values); fe != nil {
+	fe := ValidateAccount(in, n.Name, values)
+	var creds map[string]string
+	if in.UsesCredentials() {
+		creds = trimCredentials(n.Credentials)
+		for k, msg := range ValidateCredentials(in, creds) {
+			if fe == nil {
+				fe = FieldErrors{}
+			}
+			fe[k] = msg
+		}
+	} else if len(n.Credentials) > 0 {
+		fe = FieldErrors{"credentials": "This integration uses OAuth 2.0: its accounts connect with Connect; remove credentials."}
+	}
+	if fe != nil {
 		return Created{}, invalidAccount(fe)
 	}
 	acct, err := a.st.AddAccount(ctx, Account{IntegrationID: in.ID, Name: n.Name, Parameters: n.Parameters})
+	if err == nil && in.UsesCredentials() {
+		return a.useCredentials(ctx, acct, in, creds, n.Actor)
+	}
 	if err != nil || !n.Connect {
 		return Created{Account: acct}, err
 	}

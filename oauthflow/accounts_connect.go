@@ -48,7 +48,14 @@ func (a *Accounts) Connect(ctx context.Context, id string, r ConnectRequest) (Co
 	if err != nil {
 		return ConnectResult{}, err
 	}
-	if in.OAuth2.GrantType == GrantClientCredentials {
+	switch {
+	case in.StaticCredentials():
+		return ConnectResult{}, conflict("This account connects with its credentials: set them (PUT /api/v1/accounts/"+id+"/credentials or the account page's form).", nil)
+	case in.Type() == AuthCustomToken:
+		_, ferr := a.mgr.Refresh(ctx, acct, in, ReasonConnect)
+		a.changed(acct.ID)
+		return ConnectResult{ClientCredentials: true, Failure: ferr}, nil
+	case in.OAuth2.GrantType == GrantClientCredentials:
 		return ConnectResult{ClientCredentials: true, Failure: a.connectNow(ctx, acct, in)}, nil
 	}
 	u, err := a.startFlow(ctx, acct, in, "", r.Session)

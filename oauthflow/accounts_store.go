@@ -73,6 +73,13 @@ type AccountStore interface {
 	CountAccounts(ctx context.Context, integrationID int64) (int, error)
 	// ResetIdentity forgets the account's recorded identity.
 	ResetIdentity(ctx context.Context, id string) error
+	// SetAccountCredentials replaces the account's credentials (sealed) and
+	// their display hints; AccountCredentials opens them.
+	SetAccountCredentials(ctx context.Context, id string, creds, hints map[string]string, actor string) error
+	AccountCredentials(ctx context.Context, id string) (map[string]string, error)
+	// RecoverAccount brings an account in status error back to connected
+	// (its failure alerts close); any other status is left alone.
+	RecoverAccount(ctx context.Context, id string) error
 }
 
 // IntegrationStore keeps integrations; the client secret is sealed at rest

@@ -23,7 +23,10 @@ func usable(a Account) error {
 // refreshable refuses a manual refresh of an account that only a new
 // connection can fix: its parameters changed (its refresh token belongs to
 // other values) or its grant is dead.
-func refreshable(a Account) error {
+func refreshable(a Account, in Integration) error {
+	if in.StaticCredentials() {
+		return conflict(fmt.Sprintf("%s sends the credentials it was given: there is no token to refresh. If the API rejects them, replace them", a.Name), nil)
+	}
 	switch a.Status {
 	case StatusNeedsReconnect:
 		return conflict(fmt.Sprintf("%s needs to be reconnected, not refreshed: its authorization no longer matches (or was revoked). Press Reconnect", a.Name), ErrNeedsReconnect)
@@ -49,7 +52,7 @@ func (a *Accounts) Refresh(ctx context.Context, id, actor string) (Refreshed, er
 	if err != nil {
 		return Refreshed{}, err
 	}
-	if err := refreshable(acct); err != nil {
+	if err := refreshable(acct, in); err != nil {
 		return Refreshed{Account: acct, Err: err, Refused: true}, nil
 	}
 	_, rerr := a.mgr.Refresh(ctx, acct, in, ReasonManual)
@@ -115,6 +118,9 @@ func (a *Accounts) run(ctx context.Context, acct Account, in Integration, req Re
 	resp, err := a.o.Runner.Do(ctx, acct, in, req)
 	if err == nil && resp.RejectedTwice {
 		a.rejectedTwice(ctx, acct, resp.Status)
+	}
+	if err == nil {
+		a.recovered(ctx, acct, in, in.RejectedResponse(resp.Status, resp.Header, resp.Body))
 	}
 	return resp, err
 }

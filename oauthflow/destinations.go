@@ -34,6 +34,9 @@ func CredentialURLs(in Integration) map[string]string {
 		add("health_check.url", in.HealthCheck.URL)
 	}
 	add("oauth2.userinfo_url", in.OAuth2.UserinfoURL) // it receives the access token
+	if in.CustomToken != nil {
+		add("custom_token.url", in.CustomToken.URL) // it receives the credentials
+	}
 	return m
 }
 
@@ -128,6 +131,9 @@ func revokeEndpoint(in Integration, values map[string]string) (string, error) {
 // connection would; an authorization-code token without them gets none, and
 // its refresh asks for a reconnection.
 func endpointsFor(in Integration, a Account, stored Token) (Endpoints, error) {
+	if in.Type() != AuthOAuth2 {
+		return Endpoints{}, nil // custom_token builds its request each time; the others call no endpoint
+	}
 	if stored.Endpoints.Token != "" || in.OAuth2.GrantType != GrantClientCredentials {
 		return stored.Endpoints, nil
 	}

@@ -46,7 +46,7 @@ func (m *Manager) Refresh(ctx context.Context, a Account, in Integration, reason
 	if err != nil && !errors.Is(err, ErrNoToken) {
 		return TokenResult{}, err
 	}
-	if errors.Is(err, ErrNoToken) && in.OAuth2.GrantType != GrantClientCredentials {
+	if errors.Is(err, ErrNoToken) && !in.FetchesToken() {
 		return TokenResult{}, fmt.Errorf("%w: it has no token yet; connect it first", ErrNeedsReconnect)
 	}
 	return m.refresh(ctx, a, in, Token{Version: t.Version}, reason, "refresh requested")

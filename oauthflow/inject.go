@@ -54,7 +54,7 @@ func (r *Runner) build(ctx context.Context, a Account, in Integration, method st
 		sent = Sent{Method: method, Header: hreq.Header.Clone(), URL: hreq.URL.String()}
 	}
 	name := setToken(hreq, in, value)
-	if in.Token.In == InQuery {
+	if tokenIn(in) == InQuery {
 		if req.Describe {
 			q := hreq.URL.Query()
 			q.Set(name, maskedValue(in, a.Values(), tok.AccessToken))
@@ -89,10 +89,10 @@ func setHeaderParams(h http.Header, a Account, in Integration) error {
 // returns the header or query name it used.
 func setToken(hreq *http.Request, in Integration, value string) string {
 	name := in.Token.Name
-	if name == "" {
+	if name == "" || in.Type() == AuthBasic {
 		name = DefaultTokenName
 	}
-	if in.Token.In == InQuery {
+	if tokenIn(in) == InQuery {
 		q := hreq.URL.Query()
 		q.Set(name, value)
 		hreq.URL.RawQuery = q.Encode()
@@ -104,6 +104,9 @@ func setToken(hreq *http.Request, in Integration, value string) string {
 
 // tokenValue fills the integration's template ({token} and parameters).
 func tokenValue(in Integration, params map[string]string, token string) (string, error) {
+	if in.Type() == AuthBasic { // the stored token is base64(username:password)
+		return "Basic " + token, nil
+	}
 	tmpl := tokenTemplate(in)
 	if tmpl == DefaultTemplate && !hasControl(token) { // most integrations: no template to parse per request
 		return "Bearer " + token, nil
@@ -117,8 +120,19 @@ func tokenValue(in Integration, params map[string]string, token string) (string,
 
 // maskedValue is tokenValue with the token masked, for display.
 func maskedValue(in Integration, params map[string]string, token string) string {
+	if in.Type() == AuthBasic {
+		return "Basic " + MaskToken(token)
+	}
 	v, _ := Expand(tokenTemplate(in), withToken(params, MaskToken(token)))
 	return v
+}
+
+// tokenIn is where the token goes: basic always sends a header.
+func tokenIn(in Integration) string {
+	if in.Type() == AuthBasic {
+		return InHeader
+	}
+	return in.Token.In
 }
 
 func tokenTemplate(in Integration) string {

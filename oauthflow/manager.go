@@ -235,7 +235,7 @@ func (m *Manager) dueNote(in Integration, t Token) (bool, string) {
 	}
 	left := t.Expiry.Sub(m.opts.Now())
 	w := RefreshWindow(in, t)
-	if in.OAuth2.GrantType != GrantClientCredentials && t.RefreshToken == "" {
+	if !in.FetchesToken() && t.RefreshToken == "" {
 		w = 0
 	}
 	if left > w {
@@ -343,6 +343,9 @@ func (m *Manager) Wait(ctx context.Context) error {
 
 // Warnings are what an account's owner should know about a token.
 func Warnings(in Integration, t Token) []Warning {
+	if in.StaticCredentials() {
+		return nil // what the account was given: no lifetime, nothing to renew
+	}
 	var ws []Warning
 	if life := t.Lifetime(); life > 0 && life < 5*time.Minute {
 		ws = append(ws, Warning{Code: WarnShortTTL, Message: fmt.Sprintf(

@@ -76,6 +76,7 @@ func (a *Accounts) Proxy(ctx context.Context, id string, req ProxyRequest) (*Pro
 	if err != nil {
 		return nil, err
 	}
+	a.recovered(ctx, acct, in, in.Rejected(resp.Status))
 	return &resp.ProxyResponse, nil
 }
 

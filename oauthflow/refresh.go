@@ -31,7 +31,7 @@ func (m *Manager) refreshLeased(ctx context.Context, a Account, in Integration, 
 	stored, err := m.opts.Store.LoadToken(ctx, a.ID)
 	switch {
 	case errors.Is(err, ErrNoToken):
-		if in.OAuth2.GrantType != GrantClientCredentials {
+		if !in.FetchesToken() {
 			return TokenResult{}, fmt.Errorf("%w: it has no token; connect it first", ErrNeedsReconnect)
 		}
 	case err != nil:
@@ -127,7 +127,11 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 		cctx, tr = startTrace(cctx, refreshKind(in), a, in, m.opts.Now)
 		defer func() { m.endTrace(ctx, tr, cmpErr(callErr, err), in, stored) }()
 	}
-	if in.OAuth2.GrantType != GrantClientCredentials && stored.RefreshToken == "" {
+	if in.StaticCredentials() {
+		res, err = m.credentialsRejected(cctx, a, stored, reason, note)
+		return res, false, err
+	}
+	if !in.FetchesToken() && stored.RefreshToken == "" {
 		res, err = m.noRefreshToken(ctx, a, reason, note)
 		tracerFrom(cctx).note("no refresh token is stored: nothing was sent; the account needs a reconnect")
 		return res, false, err
@@ -138,6 +142,8 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	ep, err := endpointsFor(in, a, stored) // the recorded endpoints, never the account's current values
 	switch {
 	case err != nil:
+	case in.Type() == AuthCustomToken:
+		tok, err = m.customToken(cctx, a, in)
 	case in.OAuth2.GrantType == GrantClientCredentials:
 		tok, err = m.opts.Client.ClientCredentials(cctx, in, a.Values(), ep)
 	default:
@@ -151,7 +157,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	}
 	m.fault(FaultAfterTokenResponse)
 	m.observe(in, "ok", took)
-	if tok.RefreshToken == "" && in.OAuth2.GrantType != GrantClientCredentials {
+	if tok.RefreshToken == "" && !in.FetchesToken() {
 		tok.RefreshToken = stored.RefreshToken // RFC 6749 §6: no new refresh token means keep the old one
 	}
 	if tok.RefreshToken == stored.RefreshToken && tok.RefreshExpiry.IsZero() {
@@ -222,7 +228,7 @@ func (m *Manager) failed(ctx context.Context, a Account, in Integration, stored 
 	}
 	if kind != KindInvalidGrant {
 		var lost int64
-		if in.OAuth2.GrantType != GrantClientCredentials && answerLost(err, ci) {
+		if !in.FetchesToken() && answerLost(err, ci) {
 			lost = stored.Version
 		}
 		ev.Backoff = m.failedAttempt(a.ID, err, parseRetryAfter(ci.retryAfterHeader(), m.opts.Now()), lost)
@@ -294,6 +300,9 @@ func cmpErr(a, b error) error {
 
 // refreshKind is the trace kind of a token call of the manager.
 func refreshKind(in Integration) string {
+	if in.Type() == AuthCustomToken {
+		return TraceCustomToken
+	}
 	if in.OAuth2.GrantType == GrantClientCredentials {
 		return TraceClientCredentials
 	}
@@ -303,7 +312,7 @@ func refreshKind(in Integration) string {
 // savedNote says what a successful token call left in the store.
 func savedNote(in Integration, stored, tok Token) string {
 	switch {
-	case in.OAuth2.GrantType == GrantClientCredentials:
+	case in.FetchesToken():
 		return "new access token saved"
 	case tok.RefreshToken != stored.RefreshToken:
 		return "new refresh token saved (rotated)"

@@ -172,9 +172,17 @@ type Integration struct {
 	Name string `json:"name"`
 	// Preset is the name of the preset the integration was started from
 	// ("" for none): its page shows that preset's setup notes.
-	Preset            string             `json:"preset,omitempty"`
-	Parameters        []Parameter        `json:"parameters"`
-	OAuth2            OAuth2             `json:"oauth2"`
+	Preset string `json:"preset,omitempty"`
+	// AuthType is AuthOAuth2 (default), AuthAPIToken, AuthBasic or
+	// AuthCustomToken; OAuth2 is set only for AuthOAuth2.
+	AuthType   string      `json:"auth_type"`
+	Parameters []Parameter `json:"parameters"`
+	// CredentialFields are what an account supplies (fixed for api_token
+	// and basic, declared for custom_token); CustomToken is custom_token's
+	// token request.
+	CredentialFields  []CredentialField  `json:"credential_fields,omitempty"`
+	CustomToken       *CustomToken       `json:"custom_token,omitempty"`
+	OAuth2            OAuth2             `json:"oauth2,omitzero"`
 	Token             TokenPlacement     `json:"token"`
 	RequestParameters []RequestParameter `json:"request_parameters"`
 	APIBaseURLs       []string           `json:"api_base_urls"`
@@ -189,6 +197,9 @@ type Integration struct {
 
 // RefreshWindow is the configured window (default 30 min).
 func (in Integration) RefreshWindow() time.Duration {
+	if in.Type() == AuthCustomToken {
+		return in.customRefreshWindow()
+	}
 	if in.OAuth2.RefreshWindowSeconds <= 0 {
 		return DefaultRefreshWindow
 	}
@@ -236,6 +247,10 @@ type Account struct {
 	// Identity is who the account is at the provider, recorded at the first
 	// connect ("" until then, or after a reset).
 	Identity string
+	// CredentialHints mask the account's credentials for display: a
+	// secret field's last 4 characters, a plain field's value. The
+	// credentials themselves are sealed and read only to be sent.
+	CredentialHints map[string]string
 }
 
 // Endpoints are the expanded, absolute token and revocation endpoint URLs a

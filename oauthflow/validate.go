@@ -98,7 +98,10 @@ func Normalize(in *Integration) {
 		}
 	}
 	in.Parameters = params
-	normalizeOAuth2(&in.OAuth2)
+	normalizeAuthType(in)
+	if in.AuthType == AuthOAuth2 {
+		normalizeOAuth2(&in.OAuth2)
+	}
 	normalizeQuirks(in)
 	t := &in.Token
 	t.In = orText(strings.ToLower(strings.TrimSpace(t.In)), InHeader)
@@ -188,8 +191,11 @@ func Validate(in Integration, opts ValidateOptions) FieldErrors {
 		params[n] = true
 	}
 	v.declareCaptures(in)
-	v.quirksB(in, params)
-	v.oauth2(in.OAuth2, opts)
+	v.authType(in)
+	if in.Type() == AuthOAuth2 {
+		v.quirksB(in, params)
+		v.oauth2(in.OAuth2, opts)
+	}
 	v.token(in.Token)
 	v.requestParams(in.RequestParameters, in.Token)
 	v.baseURLs(in.APIBaseURLs)

@@ -240,6 +240,7 @@ func TestNormalize(t *testing.T) {
 	want := Integration{
 		Key:        "acme",
 		Name:       "Acme",
+		AuthType:   AuthOAuth2,
 		Parameters: []Parameter{{Name: "region"}},
 		OAuth2: OAuth2{GrantType: GrantAuthorizationCode, TokenMethod: "GET", ClientAuth: ClientAuthBody, ClientSecret: "s3cret",
 			AuthorizationParams: map[string]string{}, TokenParams: map[string]string{"audience": "x"},

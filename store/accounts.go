@@ -26,7 +26,7 @@ func NewAccountID() string {
 const accountColumns = `a.id, a.integration_id, i.key, a.name, a.parameters, a.status, a.last_error, a.warnings,
 	a.last_refreshed_at, a.created_at, a.updated_at, a.health, a.health_detail, a.health_checked_at, a.temporary_failures,
 	COALESCE(t.expires_at, 0), COALESCE(t.scopes, ''), t.refresh_token IS NOT NULL AND t.account_id IS NOT NULL,
-	a.captured, a.identity, COALESCE(t.refresh_expires_at, 0)`
+	a.captured, a.identity, COALESCE(t.refresh_expires_at, 0), a.credential_hints`
 
 const accountFrom = ` FROM accounts a JOIN integrations i ON i.id = a.integration_id LEFT JOIN tokens t ON t.account_id = a.id `
 
@@ -43,16 +43,19 @@ type AccountRow struct {
 func scanAccount(row interface{ Scan(...any) error }) (AccountRow, error) {
 	var r AccountRow
 	a := &r.Account
-	var params, warnings, scopes, captured string
+	var params, warnings, scopes, captured, hints string
 	var refreshed, created, updated, expires, refreshExpires int64
 	if err := row.Scan(&a.ID, &a.IntegrationID, &a.IntegrationKey, &a.Name, &params, &a.Status, &a.LastError, &warnings,
 		&refreshed, &created, &updated, &r.Health, &r.HealthDetail, &r.HealthCheckedAt, &r.TemporaryFailures,
-		&expires, &scopes, &a.HasRefreshToken, &captured, &a.Identity, &refreshExpires); err != nil {
+		&expires, &scopes, &a.HasRefreshToken, &captured, &a.Identity, &refreshExpires, &hints); err != nil {
 		return r, err
 	}
 	var err error
 	if a.Captured, err = decodeCaptured(a.ID, captured); err != nil {
 		return r, err
+	}
+	if err := json.Unmarshal([]byte(hints), &a.CredentialHints); err != nil {
+		return r, fmt.Errorf("decode credential hints of account %s: %w", a.ID, err)
 	}
 	if err := json.Unmarshal([]byte(params), &a.Parameters); err != nil {
 		return r, fmt.Errorf("decode parameters of account %s: %w", a.ID, err)

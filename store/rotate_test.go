@@ -20,11 +20,12 @@ type seeded struct {
 	webhook  string
 	hookURL  string
 	accounts []string
+	creds    map[string]map[string]string // account id → credentials
 }
 
 // values is how many sealed values seedSealed wrote.
 func (sd seeded) values() int {
-	n := len(sd.secrets) + len(sd.flows) + len(sd.sso) + 2 // and the webhook's secret and URL
+	n := len(sd.secrets) + len(sd.flows) + len(sd.sso) + len(sd.creds) + 2 // and the webhook's secret and URL
 	for _, t := range sd.tokens {
 		n++
 		if t.RefreshToken != "" {
@@ -57,7 +58,7 @@ func openSealed(t *testing.T, path string, current []byte, previous ...[]byte) *
 func seedSealed(t *testing.T, s *Store, integrations, accounts, flows int) seeded {
 	t.Helper()
 	ctx := context.Background()
-	sd := seeded{secrets: map[int64]string{}, tokens: map[string]oauthflow.Token{}, flows: map[string]string{}, sso: map[string]string{}}
+	sd := seeded{secrets: map[int64]string{}, tokens: map[string]oauthflow.Token{}, flows: map[string]string{}, sso: map[string]string{}, creds: map[string]map[string]string{}}
 	var ids []int64
 	for i := range integrations {
 		in := sampleIntegration(fmt.Sprintf("int%03d", i))
@@ -83,6 +84,13 @@ func seedSealed(t *testing.T, s *Store, integrations, accounts, flows int) seede
 		}
 		sd.tokens[a.ID] = tok
 		sd.accounts = append(sd.accounts, a.ID)
+		if i%2 == 0 { // half the accounts have credentials (api_token, basic, custom_token)
+			creds := map[string]string{"token": fmt.Sprintf("api-token-%d", i)}
+			if err := s.SetAccountCredentials(ctx, a.ID, creds, map[string]string{"token": "…"}, "test"); err != nil {
+				t.Fatal(err)
+			}
+			sd.creds[a.ID] = creds
+		}
 	}
 	// Half the verifiers are single sign-on flows' (oidc_flows).
 	for i := range flows / 2 {
@@ -133,6 +141,11 @@ func checkOpensWithOnly(t *testing.T, path string, key []byte, sd seeded) {
 			t.Fatalf("token of %s: got %q/%q (%v), want %q/%q", id, got.AccessToken, got.RefreshToken, err, want.AccessToken, want.RefreshToken)
 		}
 	}
+	for id, want := range sd.creds {
+		if got, err := s.AccountCredentials(ctx, id); err != nil || got["token"] != want["token"] {
+			t.Fatalf("credentials of %s: got %v (%v), want %v", id, got, err, want)
+		}
+	}
 	for state, want := range sd.flows {
 		if f, err := s.TakeFlow(ctx, state, "sess"); err != nil || f.Verifier != want {
 			t.Fatalf("verifier of %s: got %q (%v), want %q", state, f.Verifier, err, want)
@@ -175,10 +188,10 @@ func TestResealAllResealsEveryValueUnderTheNewKey(t *testing.T) {
 	path := newLocation(t)
 	oldKey, newKey := testKey(1), testKey(2)
 	s := openSealed(t, path, oldKey)
-	// 20 secrets + 400 access + 360 refresh tokens + 218 verifiers + the webhook secret and URL.
+	// 20 secrets + 400 access + 360 refresh tokens + 200 credentials + 218 verifiers + the webhook secret and URL.
 	sd := seedSealed(t, s, 20, 400, 218)
-	if sd.values() != 1000 {
-		t.Fatalf("seeded %d values, want 1000", sd.values())
+	if sd.values() != 1200 {
+		t.Fatalf("seeded %d values, want 1200", sd.values())
 	}
 	to, _ := NewSealer(newKey)
 	var calls, lastDone, lastTotal int
@@ -186,11 +199,11 @@ func TestResealAllResealsEveryValueUnderTheNewKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Resealed{Total: 1000, Resealed: 1000}); r != want {
+	if want := (Resealed{Total: 1200, Resealed: 1200}); r != want {
 		t.Errorf("result: got %+v, want %+v", r, want)
 	}
-	if lastDone != 1000 || lastTotal != 1000 || calls < 1000/64 {
-		t.Errorf("progress: got %d calls ending at %d/%d, want at least %d ending at 1000/1000", calls, lastDone, lastTotal, 1000/64)
+	if lastDone != 1200 || lastTotal != 1200 || calls < 1200/64 {
+		t.Errorf("progress: got %d calls ending at %d/%d, want at least %d ending at 1200/1200", calls, lastDone, lastTotal, 1200/64)
 	}
 	s.Close()
 	checkOpensWithOnly(t, path, newKey, sd)

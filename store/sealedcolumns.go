@@ -31,6 +31,10 @@ var sealedColumns = []sealedColumn{
 		damaged: "enter the integration's client secret again",
 	},
 	{
+		table: "accounts", key: "id", column: "credentials", aad: credentialsAAD,
+		damaged: "replace the account's credentials",
+	},
+	{
 		table: "tokens", key: "account_id", column: "access_token", aad: accessAAD,
 		damaged: "disconnect and reconnect the account",
 	},
