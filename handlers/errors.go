@@ -49,9 +49,37 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		_ = h.render(c, p.status, views.ErrorPartial(p.view))
 		return
 	}
+	user := h.errorPageUser(c)
 	page := h.basePage(c, p.view.Title, "")
-	page.User = h.pageUser(c)
+	page.User = user
+	if user != nil {
+		if n, err := h.store.CountOpenAlerts(c.Request().Context()); err == nil {
+			page.Alerts = n
+		}
+	}
 	_ = h.render(c, p.status, views.ErrorPage(page, p.view))
+}
+
+// errorPageUser is the signed-in user an error page shows its navigation to.
+// An unknown path matched no route, so no middleware loaded the session:
+// it is read here (reading writes nothing), so a mistyped link keeps the
+// console around the 404. Anyone not fully signed in gets the bare page.
+func (h *Handler) errorPageUser(c echo.Context) *views.User {
+	if u := h.pageUser(c); u != nil {
+		return u
+	}
+	if session(c) == nil {
+		sess, err := h.sessions.Get(c.Request(), SessionCookie)
+		if err != nil || sess.IsNew {
+			return nil
+		}
+		c.Set(ctxSession, sess)
+	}
+	id, err := h.sessionIdentity(c)
+	if err != nil || id.MustChangePassword {
+		return nil
+	}
+	return &views.User{Email: id.Email, Role: id.Role, IsAdmin: id.Role == store.RoleAdmin, SSO: id.SSO}
 }
 
 // problem is what an error tells the caller: its status and code, the
