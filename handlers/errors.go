@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -44,8 +45,10 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		return
 	}
 	if isHTMX(c) {
-		c.Response().Header().Set("HX-Retarget", "#flash")
-		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		if c.Response().Header().Get("HX-Retarget") == "" { // a handler may have chosen a place beside its form
+			c.Response().Header().Set("HX-Retarget", "#flash")
+			c.Response().Header().Set("HX-Reswap", "innerHTML")
+		}
 		_ = h.render(c, p.status, views.ErrorPartial(p.view))
 		return
 	}
@@ -98,7 +101,16 @@ type problem struct {
 func (h *Handler) problemOf(err error) problem {
 	p := problem{status: http.StatusInternalServerError, code: "internal"}
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	var ended *sessionEndedErr
+	if errors.As(err, &ended) {
+		p.status, p.code = http.StatusUnauthorized, oauthflow.CodeUnauthorized
+		p.view = views.ErrorView{Status: p.status, Title: "Your session ended",
+			Message:   "You were signed out (in another tab, by an admin, or after a while without use), so this form was not saved. Sign in, then send it again.",
+			Back:      "/signin?next=" + url.QueryEscape(ended.next),
+			BackLabel: "Sign in"}
+		p.msg = p.view.Message
+		return p
+	} else if errors.As(err, &he) {
 		msg, _ := he.Message.(string)
 		p.status, p.code, p.view = he.Code, codeFor(he.Code), errorView(he.Code, msg)
 	} else if e := oauthflow.ErrorOf(err); e.Code != "" {
