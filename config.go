@@ -26,7 +26,11 @@ type Config struct {
 	PublicAddr string
 	PprofAddr  string
 	PublicURL  *url.URL
-	DataDir    string
+	// PublicURLFromAddr is true when AIRLOCK_PUBLIC_URL was not set and the
+	// public URL follows the listen address; serve then takes the port the
+	// socket really got (AIRLOCK_ADDR may ask for port 0).
+	PublicURLFromAddr bool
+	DataDir           string
 	// DatabaseURL is AIRLOCK_DATABASE_URL: a PostgreSQL database several
 	// replicas share; empty means SQLite in DataDir.
 	DatabaseURL            string
@@ -83,7 +87,7 @@ var settings = []setting{
 	{"AIRLOCK_ADDR", "127.0.0.1:8080", "address the server listens on (host:port)", setAddr},
 	{"AIRLOCK_PUBLIC_ADDR", "", "optional second address (host:port) serving only what browsers outside and providers reach: the OAuth and single sign-on callbacks, connect links, static files and /healthz", setPublicAddr},
 	{"AIRLOCK_PPROF_ADDR", "", "loopback address (host:port) serving Go's profiler (/debug/pprof/) for operators measuring the server; off when empty, refused unless the host is a loopback address", setPprofAddr},
-	{"AIRLOCK_PUBLIC_URL", "http://127.0.0.1:8080", "URL browsers and providers reach Airlock at; the OAuth redirect URI is built from it (https required unless the host is loopback)", setPublicURL},
+	{"AIRLOCK_PUBLIC_URL", "", "URL browsers and providers reach Airlock at; the OAuth redirect URI is built from it (https required unless the host is loopback); unset, it follows AIRLOCK_ADDR (http://127.0.0.1:<port>; an address on every interface counts as 127.0.0.1, another host must set it)", setPublicURL},
 	{"AIRLOCK_DATA_DIR", "./data", "directory for the SQLite database, the lock file and development keys", func(c *Config, v string) error {
 		if v == "" {
 			return errors.New("must not be empty")
@@ -276,6 +280,10 @@ func setDatabaseURL(c *Config, v string) error {
 }
 
 func setPublicURL(c *Config, v string) error {
+	c.PublicURLFromAddr = false
+	if strings.TrimSpace(v) == "" {
+		return c.publicURLFromAddr()
+	}
 	u, err := url.Parse(strings.TrimSuffix(v, "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return fmt.Errorf("%q is not an absolute http(s) URL such as https://airlock.example.com", v)
@@ -288,6 +296,38 @@ func setPublicURL(c *Config, v string) error {
 	}
 	c.PublicURL = u
 	return nil
+}
+
+// publicURLFromAddr is the public URL when none is set: http on the listen
+// address, with 127.0.0.1 for an address that listens on every interface. A
+// listen address on another host needs the URL browsers reach it at, which
+// Airlock cannot guess (it is often behind a proxy with https).
+func (c *Config) publicURLFromAddr() error {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot follow AIRLOCK_ADDR %q: set AIRLOCK_PUBLIC_URL", c.Addr)
+	}
+	switch {
+	case host == "" || host == "0.0.0.0" || host == "::":
+		host = "127.0.0.1"
+	case !isLoopbackHost(host):
+		return fmt.Errorf("is empty, and AIRLOCK_ADDR %s listens on a host other than loopback: set AIRLOCK_PUBLIC_URL to the https URL browsers and providers reach Airlock at", c.Addr)
+	}
+	c.PublicURL = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+	c.PublicURLFromAddr = true
+	return nil
+}
+
+// followListener points a public URL that follows the listen address at the
+// port the socket got (it differs when AIRLOCK_ADDR asks for port 0).
+func (c *Config) followListener(addr net.Addr) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !c.PublicURLFromAddr || !ok {
+		return
+	}
+	u := *c.PublicURL
+	u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(tcp.Port))
+	c.PublicURL = &u
 }
 
 func setTrustedProxies(c *Config, v string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -159,5 +160,87 @@ func TestReadmeConfigTableMatchesCode(t *testing.T) {
 	}
 	for env := range rows {
 		t.Errorf("README lists %s, which the code does not have", env)
+	}
+}
+
+// TestPublicURLFollowsListenAddress: with AIRLOCK_PUBLIC_URL unset, the setup
+// link and the redirect URI point at the port the server listens on.
+func TestPublicURLFollowsListenAddress(t *testing.T) {
+	cases := []struct {
+		env     map[string]string
+		want    string
+		follows bool
+		wantErr string
+	}{
+		{env: map[string]string{}, want: "http://127.0.0.1:8080", follows: true},
+		{env: map[string]string{"AIRLOCK_ADDR": "127.0.0.1:9123"}, want: "http://127.0.0.1:9123", follows: true},
+		{env: map[string]string{"AIRLOCK_ADDR": ":9000"}, want: "http://127.0.0.1:9000", follows: true},
+		{env: map[string]string{"AIRLOCK_ADDR": "0.0.0.0:9001"}, want: "http://127.0.0.1:9001", follows: true},
+		{env: map[string]string{"AIRLOCK_ADDR": "localhost:9002"}, want: "http://localhost:9002", follows: true},
+		{env: map[string]string{"AIRLOCK_ADDR": "127.0.0.1:9003", "AIRLOCK_PUBLIC_URL": "https://airlock.example.com"}, want: "https://airlock.example.com"},
+		{env: map[string]string{"AIRLOCK_ADDR": "10.1.2.3:8080"}, wantErr: "set AIRLOCK_PUBLIC_URL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.env["AIRLOCK_ADDR"]+" "+tc.env["AIRLOCK_PUBLIC_URL"], func(t *testing.T) {
+			fs, vals := newFlagSet("serve", io.Discard)
+			cfg, err := resolveConfig(fs, vals, envMap(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "AIRLOCK_ADDR") {
+					t.Fatalf("got err %v, want one containing %q and AIRLOCK_ADDR", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.PublicURL.String(); got != tc.want || cfg.PublicURLFromAddr != tc.follows {
+				t.Errorf("got %s (follows %v), want %s (follows %v)", got, cfg.PublicURLFromAddr, tc.want, tc.follows)
+			}
+		})
+	}
+	t.Run("port 0 takes the socket's port", func(t *testing.T) {
+		fs, vals := newFlagSet("serve", io.Discard)
+		cfg, err := resolveConfig(fs, vals, envMap(map[string]string{"AIRLOCK_ADDR": "127.0.0.1:0"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns, err := listen(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lns.close()
+		cfg.followListener(lns.main.Addr())
+		if want := "http://" + lns.main.Addr().String(); cfg.PublicURL.String() != want {
+			t.Errorf("got %s, want %s", cfg.PublicURL, want)
+		}
+	})
+}
+
+// TestAddressInUseNamesBothSettings: the start-up error for a taken port says
+// which settings to change.
+func TestAddressInUseNamesBothSettings(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, env := range []map[string]string{
+		{"AIRLOCK_ADDR": taken.Addr().String()},
+		{"AIRLOCK_ADDR": taken.Addr().String(), "AIRLOCK_PUBLIC_URL": "http://" + taken.Addr().String()},
+	} {
+		fs, vals := newFlagSet("serve", io.Discard)
+		cfg, err := resolveConfig(fs, vals, envMap(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = listen(cfg)
+		if err == nil {
+			t.Fatal("listen on a taken port succeeded")
+		}
+		for _, want := range []string{"AIRLOCK_ADDR", "AIRLOCK_PUBLIC_URL", "another process listens there"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: error %q does not name %s", env, err, want)
+			}
+		}
 	}
 }

@@ -169,6 +169,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Info("recorded the endpoints of tokens saved before they were recorded", "recorded", rec, "left_unrecorded", skipped)
 	}
 
+	// Listen before anything reads the public URL: when it follows the listen
+	// address it takes the port the socket got.
+	lns, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.followListener(lns.main.Addr())
 	sessions := st.NewSessionStore(keys.Session, cfg.PublicURL.Scheme == "https")
 	guard := &oauthflow.DialGuard{AllowPrivate: cfg.AllowPrivateNetworks}
 	httpOpts := oauthflow.HTTPOptions{Guard: guard, ConnectTimeout: cfg.OutboundConnectTimeout,
@@ -217,10 +224,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		OIDCClient:    oidcHTTPClient(httpOpts),
 	})
 
-	lns, err := listen(cfg)
-	if err != nil {
-		return err
-	}
 	if err := h.StartSetup(ctx); err != nil {
 		lns.close()
 		return err
@@ -291,7 +294,7 @@ func listen(cfg Config) (listeners, error) {
 	var lns listeners
 	var err error
 	if lns.main, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return lns, usageError{fmt.Sprintf("AIRLOCK_ADDR (--addr) %s: cannot listen: %v", cfg.Addr, err)}
+		return lns, usageError{fmt.Sprintf("AIRLOCK_ADDR (--addr) %s: cannot listen: %v%s", cfg.Addr, err, inUseHint(err, cfg))}
 	}
 	if cfg.PublicAddr != "" {
 		if lns.public, err = net.Listen("tcp", cfg.PublicAddr); err != nil {
@@ -300,6 +303,18 @@ func listen(cfg Config) (listeners, error) {
 		}
 	}
 	return lns, nil
+}
+
+// inUseHint tells what to change when another process holds the address:
+// the port, and the public URL with it when that was set by hand.
+func inUseHint(err error, cfg Config) string {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return ""
+	}
+	if cfg.PublicURLFromAddr {
+		return " (another process listens there: choose another port in AIRLOCK_ADDR; AIRLOCK_PUBLIC_URL is unset, so the public URL follows it)"
+	}
+	return fmt.Sprintf(" (another process listens there: choose another port in AIRLOCK_ADDR, and change AIRLOCK_PUBLIC_URL %s to match)", cfg.PublicURL)
 }
 
 func (l listeners) close() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -44,14 +45,44 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		return
 	}
 	if isHTMX(c) {
-		c.Response().Header().Set("HX-Retarget", "#flash")
-		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		if c.Response().Header().Get("HX-Retarget") == "" { // a handler may have chosen a place beside its form
+			c.Response().Header().Set("HX-Retarget", "#flash")
+			c.Response().Header().Set("HX-Reswap", "innerHTML")
+		}
 		_ = h.render(c, p.status, views.ErrorPartial(p.view))
 		return
 	}
+	user := h.errorPageUser(c)
 	page := h.basePage(c, p.view.Title, "")
-	page.User = h.pageUser(c)
+	page.User = user
+	if user != nil {
+		if n, err := h.store.CountOpenAlerts(c.Request().Context()); err == nil {
+			page.Alerts = n
+		}
+	}
 	_ = h.render(c, p.status, views.ErrorPage(page, p.view))
+}
+
+// errorPageUser is the signed-in user an error page shows its navigation to.
+// An unknown path matched no route, so no middleware loaded the session:
+// it is read here (reading writes nothing), so a mistyped link keeps the
+// console around the 404. Anyone not fully signed in gets the bare page.
+func (h *Handler) errorPageUser(c echo.Context) *views.User {
+	if u := h.pageUser(c); u != nil {
+		return u
+	}
+	if session(c) == nil {
+		sess, err := h.sessions.Get(c.Request(), SessionCookie)
+		if err != nil || sess.IsNew {
+			return nil
+		}
+		c.Set(ctxSession, sess)
+	}
+	id, err := h.sessionIdentity(c)
+	if err != nil || id.MustChangePassword {
+		return nil
+	}
+	return &views.User{Email: id.Email, Role: id.Role, IsAdmin: id.Role == store.RoleAdmin, SSO: id.SSO}
 }
 
 // problem is what an error tells the caller: its status and code, the
@@ -70,7 +101,16 @@ type problem struct {
 func (h *Handler) problemOf(err error) problem {
 	p := problem{status: http.StatusInternalServerError, code: "internal"}
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	var ended *sessionEndedErr
+	if errors.As(err, &ended) {
+		p.status, p.code = http.StatusUnauthorized, oauthflow.CodeUnauthorized
+		p.view = views.ErrorView{Status: p.status, Title: "Your session ended",
+			Message:   "You were signed out (in another tab, by an admin, or after a while without use), so this form was not saved. Sign in, then send it again.",
+			Back:      "/signin?next=" + url.QueryEscape(ended.next),
+			BackLabel: "Sign in"}
+		p.msg = p.view.Message
+		return p
+	} else if errors.As(err, &he) {
 		msg, _ := he.Message.(string)
 		p.status, p.code, p.view = he.Code, codeFor(he.Code), errorView(he.Code, msg)
 	} else if e := oauthflow.ErrorOf(err); e.Code != "" {

@@ -154,6 +154,15 @@ func TestErrorPagesFullPartialAndJSON(t *testing.T) {
 	if full.status != 404 || !strings.Contains(full.body, "<html") || !strings.Contains(full.body, "Page not found") {
 		t.Errorf("full 404: got %d, body without the layout or title", full.status)
 	}
+	if strings.Contains(full.body, `aria-label="Main"`) {
+		t.Error("full 404 for a stranger shows the console navigation")
+	}
+	// A signed-in user who mistypes a link keeps the navigation (and whom
+	// they are signed in as) around the 404.
+	signed := ts.signedIn("viewer").get("/no/such/page")
+	if signed.status != 404 || !strings.Contains(signed.body, `aria-label="Main"`) || !strings.Contains(signed.body, `href="/integrations"`) {
+		t.Errorf("signed-in 404: got %d, body without the navigation", signed.status)
+	}
 	part := c.get("/no/such/page", "HX-Request", "true")
 	if part.status != 404 || strings.Contains(part.body, "<html") || !strings.Contains(part.body, `role="alert"`) {
 		t.Errorf("htmx 404: got %d %q, want a partial alert", part.status, part.body)
