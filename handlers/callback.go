@@ -27,7 +27,7 @@ func (h *Handler) callback(c echo.Context) error {
 	done, err := h.accounts.CompleteCallback(c.Request().Context(), oauthflow.CallbackRequest{
 		Query: c.Request().URL.Query(), SessionHash: sessionHash(c), User: user})
 	if err != nil {
-		return h.refusalWithTrace(c, err, h.connectTrace(c, user, done.TraceID))
+		return h.refusalWithBack(c, err, h.connectTrace(c, user, done.TraceID), callbackBack(user, done.Account.ID))
 	}
 	if done.ViaLink {
 		return c.Redirect(http.StatusSeeOther, "/connect/done")
@@ -47,11 +47,35 @@ func (h *Handler) refusal(c echo.Context, err error) error {
 // refusalWithTrace is refusal with a link to the failed connect's trace
 // ("" for none).
 func (h *Handler) refusalWithTrace(c echo.Context, err error, traceURL string) error {
+	return h.refusalWithBack(c, err, traceURL, "")
+}
+
+// refusalWithBack is refusalWithTrace with a way back into the console
+// ("" for none).
+func (h *Handler) refusalWithBack(c echo.Context, err error, traceURL, back string) error {
 	e := oauthflow.ErrorOf(err)
 	if e.Title == "" {
 		return err
 	}
-	return h.renderCallback(c, statusFor(e.Code), views.CallbackView{Title: e.Title, Message: e.Message, TraceURL: traceURL})
+	v := views.CallbackView{Title: e.Title, Message: e.Message, TraceURL: traceURL, Back: back, BackLabel: "Back to the account"}
+	if back == "/accounts" {
+		v.BackLabel = "Go to the accounts"
+	}
+	return h.renderCallback(c, statusFor(e.Code), v)
+}
+
+// callbackBack leads a console user from a failed connect back to its
+// account, or to the accounts when the answer named none (an unknown or
+// expired state). Someone who came through a connect link gets no link into
+// a console they cannot use.
+func callbackBack(user, accountID string) string {
+	switch {
+	case user == "":
+		return ""
+	case accountID != "":
+		return "/accounts/" + accountID
+	}
+	return "/accounts"
 }
 
 // connectTrace is the console link of a failed connect's trace, for a

@@ -59,8 +59,13 @@ func (a *Accounts) CompleteCallback(ctx context.Context, r CallbackRequest) (res
 	}
 	var tok Token
 	ctx, tr := a.traceConnect(ctx, acct, in, flow, q)
-	defer func() { res.TraceID = a.endConnect(ctx, tr, err, in, flow, tok) }()
-	if err := a.checkAnswer(ctx, acct, in, q); err != nil {
+	defer func() {
+		res.TraceID = a.endConnect(ctx, tr, err, in, flow, tok)
+		if err != nil {
+			res.Account = acct // so the page of a failed connect can lead back to it
+		}
+	}()
+	if err := a.checkAnswer(ctx, acct, in, q, r.User); err != nil {
 		return Connected{}, err
 	}
 	if err := a.callbackCaptures(ctx, &acct, in, q); err != nil {
@@ -113,13 +118,17 @@ func flowRefusal(err error) error {
 // a mix-up attack sends another provider's answer here) and a missing code.
 // Provider text is scrubbed of the account's credentials before it is shown
 // or recorded.
-func (a *Accounts) checkAnswer(ctx context.Context, acct Account, in Integration, q url.Values) error {
+func (a *Accounts) checkAnswer(ctx context.Context, acct Account, in Integration, q url.Values, user string) error {
 	if perr := q.Get("error"); perr != "" {
 		said := perr
 		if d := q.Get("error_description"); d != "" {
 			said += ": " + d
 		}
-		msg := "The provider answered " + ScrubProviderText(said, SecretsFor(in, acct.Values(), Token{}))
+		said = ScrubProviderText(said, SecretsFor(in, acct.Values(), Token{}))
+		if perr == "access_denied" {
+			return a.connectCancelled(ctx, acct, said, user)
+		}
+		msg := "The provider answered " + said
 		a.recordCallbackFailure(ctx, acct, msg)
 		return refused("The provider did not grant access", msg+". Start the connection again, and approve the access on the provider's page.", nil)
 	}
@@ -136,6 +145,21 @@ func (a *Accounts) checkAnswer(ctx context.Context, acct Account, in Integration
 		return refused("The provider sent no code", "The answer from the provider has no authorization code. Start the connection again.", nil)
 	}
 	return nil
+}
+
+// connectCancelled answers a connect declined on the provider's page
+// (access_denied): nothing failed, so it is recorded as a cancelled connect,
+// and the account keeps its status and tokens, a working one with no error.
+func (a *Accounts) connectCancelled(ctx context.Context, acct Account, said, user string) error {
+	if err := a.st.RecordConnectCancelled(ctx, acct.ID, "The provider answered "+said, cmp.Or(user, "connect link")); err != nil {
+		a.o.Log.Warn("record cancelled connect", "account_id", acct.ID, "err", err)
+	}
+	a.changed(acct.ID)
+	msg := "Access was declined on the provider's page (it answered " + said + "), so nothing changed."
+	if acct.Status == StatusConnected {
+		msg += " The account keeps working with the access it had."
+	}
+	return refused("The connection was cancelled", msg+" To connect, start again and approve the access.", nil)
 }
 
 // claimLink claims the connect link that started flow, if any, for its code

@@ -60,6 +60,9 @@ type AccountStore interface {
 	// not, before), recording detail as the disconnection's activity.
 	ResetAccountValues(ctx context.Context, id, name string, params map[string]string, revoked bool, detail, actor string) (Account, error)
 	SetAccountStatus(ctx context.Context, id, status, lastError string) error
+	// RecordConnectCancelled records, as activity only, a connect declined
+	// at the provider: the account's status and last error stay as they are.
+	RecordConnectCancelled(ctx context.Context, id, detail, actor string) error
 	// SetAccountError records an error without changing the status.
 	SetAccountError(ctx context.Context, id, msg string) error
 	SetAccountHealth(ctx context.Context, id, health, detail string) error

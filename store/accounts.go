@@ -330,6 +330,14 @@ func (s *Store) SetAccountError(ctx context.Context, id, msg string) error {
 	return nil
 }
 
+// RecordConnectCancelled records a connect declined at the provider
+// (access_denied) as the account's activity, and nothing else: a cancelled
+// reconnect leaves a working account working, with no error.
+func (s *Store) RecordConnectCancelled(ctx context.Context, id, detail, actor string) error {
+	return s.AddActivity(ctx, Activity{At: s.now(), AccountID: id, Kind: "connect_cancelled", Outcome: "cancelled",
+		Detail: truncate(detail, 1000), Actor: actor})
+}
+
 // CountAccounts returns how many accounts an integration has.
 func (s *Store) CountAccounts(ctx context.Context, integrationID int64) (int, error) {
 	var n int
