@@ -29,6 +29,17 @@ type requestOutput struct {
 	DurationMS    int64               `json:"duration_ms"`
 	Refreshed     bool                `json:"refreshed"`
 	RefreshReason string              `json:"refresh_reason"`
+	// RefreshError is there when Airlock refreshed after a rejected answer
+	// and the refresh failed.
+	RefreshError *refreshErrorJSON `json:"refresh_error,omitempty"`
+}
+
+// refreshErrorJSON is a failed refresh-after-rejection: the error code, its
+// message and the account's status after it.
+type refreshErrorJSON struct {
+	Code          string `json:"code"`
+	Message       string `json:"message"`
+	AccountStatus string `json:"account_status"`
 }
 
 var allowedMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
@@ -61,6 +72,9 @@ func (h *Handler) apiRequest(c echo.Context) error {
 	}
 	out := requestOutput{Status: resp.Status, Headers: resp.Header, BodyTruncated: resp.Truncated,
 		DurationMS: resp.Duration.Milliseconds(), Refreshed: resp.Refreshed, RefreshReason: resp.RefreshReason}
+	if e := resp.RefreshError; e != nil {
+		out.RefreshError = &refreshErrorJSON{Code: e.Code, Message: e.Message, AccountStatus: e.AccountStatus}
+	}
 	if out.Headers == nil {
 		out.Headers = map[string][]string{}
 	}

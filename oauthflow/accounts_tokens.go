@@ -116,6 +116,12 @@ func (a *Accounts) run(ctx context.Context, acct Account, in Integration, req Re
 		return nil, err
 	}
 	resp, err := a.o.Runner.Do(ctx, acct, in, req)
+	if err == nil && resp.RefreshError != nil {
+		resp.RefreshError.AccountStatus = acct.Status
+		if now, aerr := a.st.Account(ctx, acct.ID); aerr == nil {
+			resp.RefreshError.AccountStatus = now.Status
+		}
+	}
 	if err == nil && resp.RejectedTwice {
 		a.rejectedTwice(ctx, acct, resp.Status)
 	}

@@ -81,9 +81,21 @@ type Response struct {
 	Attempts      int
 	// RejectedTwice: the API rejected even the freshly refreshed token.
 	RejectedTwice bool
+	// RefreshError is set when a rejected answer led to a refresh that
+	// failed (RefreshReason is then ReasonRejected and Refreshed false).
+	RefreshError *RefreshError
 	// TraceID is the request's trace, when it was traced (Request.Trace,
 	// or the health check); 0 otherwise.
 	TraceID int64
+}
+
+// RefreshError is a refresh tried after a rejected answer that failed: its
+// error code (as the API's errors have them), its message, and the account's
+// status after it (needs_reconnect when the provider refused the refresh token).
+type RefreshError struct {
+	Code          string
+	Message       string
+	AccountStatus string
 }
 
 // RequestRecord is what the runner reports of each request for the activity
@@ -168,6 +180,10 @@ func (r *Runner) Do(ctx context.Context, a Account, in Integration, req Request)
 			}
 		} else {
 			resp.RefreshNote = fmt.Sprintf("%d from the API; the refresh failed: %v", rejected, rerr)
+			// Tried and failed: the caller must hear of the attempt, or it
+			// cannot tell "no refresh needed" from "the account is now broken".
+			resp.RefreshReason = ReasonRejected
+			resp.RefreshError = &RefreshError{Code: ErrorOf(rerr).Code, Message: rerr.Error()}
 		}
 	}
 	if err != nil {
