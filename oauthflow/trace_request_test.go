@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,36 @@ func TestDiagnosisRefusedRefreshToken(t *testing.T) {
 	alerts, err := e.store.ListAlerts(ctx, e.acct.ID, true, 10)
 	if err != nil || len(alerts) == 0 || !strings.Contains(alerts[0].Reason, "Fix: the provider revoked or expired the refresh token") {
 		t.Errorf("alerts: got %+v, %v; want a needs_reconnect alert whose reason has the fix", alerts, err)
+	}
+}
+
+// TestDiagnosisConnectWithoutRefreshToken: a connect that got no refresh
+// token succeeds, and its trace carries the offline-access hint.
+func TestDiagnosisConnectWithoutRefreshToken(t *testing.T) {
+	e := newEngine(t, fakeprovider.Options{NoRefreshToken: true}, oauthflow.GrantAuthorizationCode)
+	acc := tracedAccounts(e)
+	ctx := context.Background()
+	session := func() (string, error) { return "session-hash", nil }
+	res, err := acc.Connect(ctx, e.acct.ID, oauthflow.ConnectRequest{Session: session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := e.provider.Approve(res.AuthURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := acc.CompleteCallback(ctx, oauthflow.CallbackRequest{Query: u.Query(), SessionHash: "session-hash", User: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := lastTrace(t, e)
+	d := tr.Diagnosis
+	if tr.Kind != oauthflow.TraceConnect || done.TraceID != tr.ID || d == nil || d.Code != oauthflow.DiagNoRefreshToken ||
+		!strings.Contains(d.Hint, "offline_access") || !strings.Contains(d.Hint, "access_type=offline") || !strings.Contains(d.Hint, "prompt=consent") {
+		t.Fatalf("connect trace: got kind %q id %d (callback's %d), diagnosis %+v; want the offline access hint", tr.Kind, tr.ID, done.TraceID, d)
 	}
 }
