@@ -63,6 +63,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	r.webhook()
 	ids := r.accounts()
 	r.use(ids)
+	r.tracesWritten(ids[0])
 	ts.drain(2) // the alerts of the revoked accounts fail to deliver: their errors name the URL
 	if ds, _ := ts.store.ListDeliveries(context.Background(), 10); len(ds) == 0 || ds[0].LastError == "" {
 		t.Fatalf("deliveries: got %+v, want failed ones whose errors the scan searches", ds)
@@ -74,6 +75,25 @@ func TestSecretsNeverLeak(t *testing.T) {
 	ts.api("DELETE", "/api/v1/integrations/code", r.key, "")
 	ts.activity.Flush(context.Background())
 	r.scan()
+}
+
+// tracesWritten fails unless the flows left traces of every kind the scan
+// must cover, on the account connected through the console.
+func (r *secretsRun) tracesWritten(id string) {
+	r.t.Helper()
+	if err := r.ts.mgr.Wait(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	list, _, err := r.ts.store.ListTraces(context.Background(), id, 100, "")
+	kinds := map[string]bool{}
+	for _, tr := range list {
+		kinds[tr.Kind] = true
+	}
+	for _, k := range []string{oauthflow.TraceConnect, oauthflow.TraceRefresh, oauthflow.TraceTestRequest, oauthflow.TraceHealthCheck} {
+		if !kinds[k] {
+			r.t.Errorf("traces of the scanned flows: got kinds %v (%v), want %s among them: the scan would not cover it", kinds, err, k)
+		}
+	}
 }
 
 // secretsRun is one run of TestSecretsNeverLeak and the secrets it used.

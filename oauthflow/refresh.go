@@ -125,7 +125,7 @@ func (m *Manager) call(ctx context.Context, a Account, in Integration, stored To
 	if m.opts.Traces != nil {
 		var tr *tracer
 		cctx, tr = startTrace(cctx, refreshKind(in), a, in, m.opts.Now)
-		defer func() { m.endTrace(ctx, tr, cmpErr(callErr, err), in, stored) }()
+		defer func() { m.endTrace(ctx, tr, cmpErr(callErr, err), in, stored, reason) }()
 	}
 	if in.StaticCredentials() {
 		res, err = m.credentialsRejected(cctx, a, stored, reason, note)
@@ -320,16 +320,23 @@ func savedNote(in Integration, stored, tok Token) string {
 	return "new access token saved; the refresh token is kept (not rotated)"
 }
 
-// endTrace finishes the trace of a token call and saves it in the
-// background, after the lease is released and the caller has its token:
-// the write is no part of the refresh's latency. Wait (shutdown) waits for
-// it like for any save, so no trace is lost when the process stops.
-func (m *Manager) endTrace(ctx context.Context, tr *tracer, err error, in Integration, stored Token) {
+// endTrace finishes the trace of a token call and saves it. A refresh a
+// person asked for (the console's button, a connect) saves it before
+// returning, so the page can link to it; every other refresh saves it in
+// the background, after the lease is released and the caller has its
+// token, so the write is no part of the request path's latency. Wait
+// (shutdown) waits for those like for any save: no trace is lost when the
+// process stops.
+func (m *Manager) endTrace(ctx context.Context, tr *tracer, err error, in Integration, stored Token, reason string) {
 	var d *Diagnosis
 	if err != nil {
 		d = Diagnose(err, DiagnosisContext{Integration: in, Stored: stored, Grant: refreshKind(in), Now: m.opts.Now()})
 	}
 	t := tr.finish(err, d)
+	if byPerson(reason) {
+		saveTrace(ctx, m.opts.Traces, m.log, t)
+		return
+	}
 	m.running.Add(1)
 	go func() {
 		defer m.running.Done()

@@ -29,7 +29,7 @@ func secretHeader(name string) bool {
 // (in whatever template or query parameter carried it), the values of the
 // integration's header request parameters, and any header whose name says
 // it holds a credential.
-func apiMasker(in Integration, a Account, tok Token) (*masker, map[string]bool) {
+func apiMasker(in Integration, a Account, tok Token, sent http.Header) (*masker, map[string]bool) {
 	s := SecretsFor(in, a.Values(), tok)
 	secretNames := map[string]bool{}
 	if in.Token.In != InQuery {
@@ -42,6 +42,16 @@ func apiMasker(in Integration, a Account, tok Token) (*masker, map[string]bool) 
 		secretNames[http.CanonicalHeaderKey(rp.Name)] = true
 		if v, err := ExpandHeaderValue(rp.Value, a.Values()); err == nil {
 			s.Values = append(s.Values, v)
+		}
+	}
+	for k, vs := range sent { // a credential the caller typed, echoed anywhere in the answer
+		if ck := http.CanonicalHeaderKey(k); secretNames[ck] || secretHeader(ck) {
+			for _, v := range vs {
+				s.Values = append(s.Values, v)
+				if _, cred, ok := strings.Cut(v, " "); ok {
+					s.Values = append(s.Values, cred)
+				}
+			}
 		}
 	}
 	return newMasker(s), secretNames
@@ -80,7 +90,7 @@ func traceAPIStep(ctx context.Context, in Integration, a Account, tok Token, hre
 	if tr.t.Kind == TraceHealthCheck { // set once, before any step
 		name = "health check"
 	}
-	m, secret := apiMasker(in, a, tok)
+	m, secret := apiMasker(in, a, tok, hreq.Header)
 	step := TraceStep{Name: name, At: start, Duration: time.Since(start), Request: apiRequest(m, secret, hreq)}
 	if resp != nil {
 		step.Response = m.response(resp.StatusCode, resp.Header, body)
