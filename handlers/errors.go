@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -119,7 +121,11 @@ func (h *Handler) problemOf(err error) problem {
 		if e.Code == oauthflow.CodeNotFound {
 			shown = "" // the console words a missing page its own way, whatever is missing
 		}
-		p.view = errorView(p.status, shown)
+		p.view = errorView(p.status, sentence(shown))
+		if t := codeTitle(e.Code); t != "" && p.status < 500 {
+			p.view.Title = t // the code's own headline, not its status's ("Conflict.")
+		}
+		p.msg = sentence(p.msg)
 		if p.msg == "" {
 			p.msg = p.view.Message
 		}
@@ -147,22 +153,42 @@ var codeStatuses = []struct {
 	words  string
 }{
 	{"bad_json", http.StatusBadRequest, "", ""},
-	{oauthflow.CodeBadRequest, http.StatusBadRequest, "", ""},
+	{oauthflow.CodeBadRequest, http.StatusBadRequest, "Not possible", "The request could not be handled."},
 	{oauthflow.CodeUnauthorized, http.StatusUnauthorized, "Sign in required", "Sign in to continue."},
 	{oauthflow.CodeForbidden, http.StatusForbidden, "Not allowed", "Your role does not allow this. Ask an admin if you need it."},
 	{oauthflow.CodeNotFound, http.StatusNotFound, "Page not found", "There is nothing at this address. It may have been deleted, or the link is mistyped."},
 	{"method_not_allowed", http.StatusMethodNotAllowed, "Not possible here", "This address does not accept that kind of request."},
-	{oauthflow.CodeConflict, http.StatusConflict, "Conflict", "Someone else changed this at the same time. Reload and try again."},
-	{oauthflow.CodeNeedsReconnect, http.StatusConflict, "", ""},
+	{oauthflow.CodeConflict, http.StatusConflict, "Not possible now", "Someone else changed this at the same time. Reload and try again."},
+	{oauthflow.CodeNeedsReconnect, http.StatusConflict, "Connection needed", ""},
 	{oauthflow.CodeGone, http.StatusGone, "", ""},
 	{"too_large", http.StatusRequestEntityTooLarge, "Too large", "The request was larger than Airlock accepts."},
-	{oauthflow.CodeInvalidFields, http.StatusUnprocessableEntity, "", ""},
+	{oauthflow.CodeInvalidFields, http.StatusUnprocessableEntity, "Some fields need a fix", ""},
 	{"rate_limited", http.StatusTooManyRequests, "Too many attempts", "Wait a moment and try again."},
 	{"internal", http.StatusInternalServerError, "", ""},
-	{oauthflow.CodeUpstreamUnreachable, http.StatusBadGateway, "", ""},
-	{oauthflow.CodeTokenUnavailable, http.StatusServiceUnavailable, "", ""},
+	{oauthflow.CodeUpstreamUnreachable, http.StatusBadGateway, "The API could not be reached", ""},
+	{oauthflow.CodeTokenUnavailable, http.StatusServiceUnavailable, "No token for now", ""},
 	{oauthflow.CodeStorageUnavailable, http.StatusServiceUnavailable, "", ""},
-	{oauthflow.CodeUpstreamTimeout, http.StatusGatewayTimeout, "", ""},
+	{oauthflow.CodeUpstreamTimeout, http.StatusGatewayTimeout, "The API did not answer in time", ""},
+}
+
+// codeTitle is the headline the table gives a code itself ("" for none).
+func codeTitle(code string) string {
+	for _, cs := range codeStatuses {
+		if cs.code == code {
+			return cs.title
+		}
+	}
+	return ""
+}
+
+// sentence starts a message with a capital letter: messages are sentences,
+// whichever layer worded them.
+func sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || !unicode.IsLower(r) {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // statusFor is the status of an error code: the one place a code becomes a

@@ -360,6 +360,7 @@ const flashSep = "\x1f"
 // flashLink queues a message that links to a console path (a failure's
 // trace); "" links nowhere.
 func (h *Handler) flashLink(c echo.Context, kind, msg, link string) error {
+	msg = sentence(msg)
 	if link != "" {
 		msg += flashSep + link
 	}

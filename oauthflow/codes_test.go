@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -18,8 +19,12 @@ func TestErrorOfGivesEveryTypedErrorItsCode(t *testing.T) {
 	}{
 		{"an Error as it is", fmt.Errorf("wrapped: %w", coded), CodeConflict, "taken"},
 		{"a refused request", &RequestError{Field: "url", Msg: "outside the base URLs"}, CodeInvalidFields, "outside the base URLs"},
-		{"an API that timed out", &UpstreamError{Timeout: true, Err: context.DeadlineExceeded}, CodeUpstreamTimeout, "the API did not answer in time: context deadline exceeded"},
-		{"an API that was not reached", &UpstreamError{Err: errors.New("refused")}, CodeUpstreamUnreachable, "the API could not be reached: refused"},
+		{"an API that timed out", &UpstreamError{Timeout: true, Err: context.DeadlineExceeded}, CodeUpstreamTimeout, "The API did not answer in time: check the URL, or try again later"},
+		{"an API that was not reached", &UpstreamError{Err: errors.New("refused")}, CodeUpstreamUnreachable, "The API could not be reached: refused"},
+		{"an API host that does not resolve", &UpstreamError{Err: fmt.Errorf("dial guard: resolve api.nope.invalid: %w", &net.DNSError{Name: "api.nope.invalid", Err: "no such host", IsNotFound: true})},
+			CodeUpstreamUnreachable, "The API host api.nope.invalid could not be found (DNS): check the URL"},
+		{"an API address the dial guard refused", &UpstreamError{Err: fmt.Errorf("connect to 10.0.0.1: %w", ErrRefusedAddress)},
+			CodeUpstreamUnreachable, "Airlock refused to connect to the API: its address is loopback, private or link-local (use its public address, or set AIRLOCK_ALLOW_PRIVATE_NETWORKS=true"},
 		{"a dead grant", fmt.Errorf("%w: invalid_grant", ErrNeedsReconnect), CodeNeedsReconnect, "the account needs to be reconnected: invalid_grant"},
 		{"a wrong configuration", &TokenError{Kind: KindConfig, Code: "invalid_client"}, CodeNeedsReconnect, ""},
 		{"a token endpoint failing", &TokenError{Kind: KindTemporary, Status: 503}, CodeTokenUnavailable, "The account's token could not be had: "},

@@ -36,11 +36,33 @@ type UpstreamError struct {
 	Err     error
 }
 
+// Error says what went wrong in words a person can act on: the named cause
+// (DNS, the dial guard, TLS, a refused connection, a timeout) and the fix,
+// not a chain of Go errors; an unnamed cause keeps the error's own text.
 func (e *UpstreamError) Error() string {
-	if e.Timeout {
-		return "the API did not answer in time: " + e.Err.Error()
+	d := transportDiagnosis(e.Err)
+	switch {
+	case d != nil && d.Code == DiagDNS:
+		return "The API host " + dnsName(e.Err) + "could not be found (DNS): check the URL"
+	case d != nil && d.Code == DiagDialGuard:
+		return "Airlock refused to connect to the API: its address is loopback, private or link-local (use its public address, or set AIRLOCK_ALLOW_PRIVATE_NETWORKS=true for an API on a private network)"
+	case d != nil && d.Code == DiagTLS:
+		return "The TLS handshake with the API failed: " + strings.TrimPrefix(strings.TrimSuffix(d.Message, "."), "The TLS handshake failed: ")
+	case d != nil && d.Code == DiagConnect:
+		return "The API refused the connection: check the host and port in the URL, and that the API is up"
+	case e.Timeout || (d != nil && d.Code == DiagTimeout):
+		return "The API did not answer in time: check the URL, or try again later"
 	}
-	return "the API could not be reached: " + e.Err.Error()
+	return "The API could not be reached: " + e.Err.Error()
+}
+
+// dnsName is the host a DNS failure was about, with a trailing space.
+func dnsName(err error) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.Name != "" {
+		return dnsErr.Name + " "
+	}
+	return ""
 }
 func (e *UpstreamError) Unwrap() error { return e.Err }
 
