@@ -142,6 +142,7 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 			v.CredentialHints = append(v.CredentialHints, views.CredentialHint{Label: cf.Label, Hint: r.CredentialHints[cf.Name]})
 		}
 		v.CredentialInputs = credentialInputs(in, r.CredentialHints, nil)
+		v.StaticCredentials = in.StaticCredentials()
 	}
 	v.Account.HasIdentity = in.OAuth2.Identity != nil
 	if in.HealthCheck != nil && in.HealthCheck.URL != "" {
