@@ -137,6 +137,13 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 		Request: views.RequestForm{Method: http.MethodGet, Headers: []views.KV{{Name: "Accept", Value: "application/json"}, {}, {}}},
 	}
 	v.Account.GrantType = in.OAuth2.GrantType
+	if in.UsesCredentials() {
+		for _, cf := range in.CredentialFields {
+			v.CredentialHints = append(v.CredentialHints, views.CredentialHint{Label: cf.Label, Hint: r.CredentialHints[cf.Name]})
+		}
+		v.CredentialInputs = credentialInputs(in, r.CredentialHints, nil)
+		v.StaticCredentials = in.StaticCredentials()
+	}
 	v.Account.HasIdentity = in.OAuth2.Identity != nil
 	if in.HealthCheck != nil && in.HealthCheck.URL != "" {
 		v.Request.URL = in.HealthCheck.URL
@@ -180,7 +187,61 @@ func accountFormView(in oauthflow.Integration, id, name string, values map[strin
 	for _, p := range in.Parameters {
 		f.Fields = append(f.Fields, views.AccountField{Name: p.Name, Description: paramHelp(p), Value: values[p.Name]})
 	}
+	f.Credentials = credentialInputs(in, nil, nil)
 	return f
+}
+
+// credentialInputs are the integration's credential fields as inputs; a
+// secret one is never filled in again.
+func credentialInputs(in oauthflow.Integration, values, errs map[string]string) []views.CredentialInput {
+	var out []views.CredentialInput
+	for _, cf := range in.CredentialFields {
+		ci := views.CredentialInput{Name: cf.Name, Label: cf.Label, Help: cf.Description, Secret: cf.Secret,
+			Error: errs["credentials."+cf.Name]}
+		if !cf.Secret {
+			ci.Value = values[cf.Name]
+		}
+		out = append(out, ci)
+	}
+	return out
+}
+
+// credentialValues reads the posted credential fields.
+func credentialValues(c echo.Context, in oauthflow.Integration) map[string]string {
+	out := map[string]string{}
+	for _, cf := range in.CredentialFields {
+		out[cf.Name] = c.FormValue("credentials." + cf.Name)
+	}
+	return out
+}
+
+// accountCredentials replaces an account's credentials from its page.
+func (h *Handler) accountCredentials(c echo.Context) error {
+	r, in, err := h.accountWithIntegration(c)
+	if err != nil {
+		return err
+	}
+	me, _ := currentIdentity(c)
+	res, err := h.accounts.SetCredentials(c.Request().Context(), r.ID, credentialValues(c, in), me.Label())
+	if e := oauthflow.ErrorOf(err); err != nil && e.Code == oauthflow.CodeInvalidFields {
+		v, verr := h.accountView(c, r.ID)
+		if verr != nil {
+			return verr
+		}
+		v.CredentialInputs = credentialInputs(in, credentialValues(c, in), e.Fields)
+		return h.render(c, http.StatusUnprocessableEntity, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
+	}
+	if err != nil {
+		return err
+	}
+	kind, msg := "success", "Credentials saved: the account is connected."
+	if res.Account.Status != oauthflow.StatusConnected {
+		kind, msg = "error", "Credentials saved, but the account is not connected: "+res.Account.LastError
+	}
+	if err := h.flash(c, kind, msg); err != nil {
+		return err
+	}
+	return seeOther(c, "/accounts/"+r.ID)
 }
 
 // accountForm reads the posted name and parameter values.
@@ -215,11 +276,21 @@ func (h *Handler) accountCreate(c echo.Context) error {
 		return err
 	}
 	f, values := accountForm(c, in, "")
-	res, err := h.accounts.Create(c.Request().Context(), in.Key, oauthflow.NewAccount{Name: f.Name, Parameters: values})
+	me, _ := currentIdentity(c)
+	creds := credentialValues(c, in)
+	if !in.UsesCredentials() {
+		creds = nil
+	}
+	res, err := h.accounts.Create(c.Request().Context(), in.Key, oauthflow.NewAccount{Name: f.Name, Parameters: values, Credentials: creds, Actor: me.Label()})
 	if err != nil {
+		f.Credentials = credentialInputs(in, creds, oauthflow.ErrorOf(err).Fields)
 		return h.refusedForm(c, "Add an account", f, err)
 	}
-	if err := h.flash(c, "success", fmt.Sprintf("Account %s added. Connect it to get a token.", res.Account.Name)); err != nil {
+	msg := fmt.Sprintf("Account %s added. Connect it to get a token.", res.Account.Name)
+	if in.UsesCredentials() {
+		msg = fmt.Sprintf("Account %s added: %s.", res.Account.Name, res.Account.Status)
+	}
+	if err := h.flash(c, "success", msg); err != nil {
 		return err
 	}
 	return seeOther(c, "/accounts/"+res.Account.ID)

@@ -266,3 +266,25 @@ func TestCustomTokenFailedFetch(t *testing.T) {
 		t.Errorf("after replacing: got %d %s, want connected", r.status, r.body)
 	}
 }
+
+func TestCredentialIntegrationsExportCarryTypeNotCredentials(t *testing.T) {
+	ts := newTestServer(t)
+	f := newFakeCredAPI(t)
+	credSetup(t, ts, customIntegrationJSON(f, "json", `{"k":"{api_key}"}`, "application/json"),
+		`{"name": "prod", "parameters": {"team": "blue"}, "credentials": {"user": "ann", "api_key": "export-secret-9999"}}`)
+	admin := ts.signedIn(store.RoleAdmin)
+	r := admin.get("/integrations/cus/export")
+	for _, want := range []string{`"auth_type": "custom_token"`, `"credential_fields"`, `"data.token"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("export: got %d %s, want it to carry %s", r.status, r.body, want)
+		}
+	}
+	if strings.Contains(r.body, "export-secret") || strings.Contains(r.body, `"oauth2"`) {
+		t.Errorf("export carries a credential or an oauth2 object: %s", r.body)
+	}
+	// The export imports as a new integration of the same type.
+	imported := strings.Replace(r.body, `"key": "cus"`, `"key": "cus2"`, 1)
+	if got := ts.api("POST", "/api/v1/integrations", ts.apiKey(store.RoleAdmin), imported); got.status != http.StatusCreated || !strings.Contains(got.body, `"auth_type":"custom_token"`) {
+		t.Errorf("import: got %d %s", got.status, got.body)
+	}
+}

@@ -36,6 +36,7 @@ func readIntegrationForm(form url.Values) (f views.IntegrationForm, secret strin
 		HealthMethod: get("health_check.method"), HealthURL: get("health_check.url"), HealthStatus: get("health_check.expect_status"),
 		Captures: get("oauth2.capture"), UserinfoURL: get("oauth2.userinfo_url"), IdentityFrom: get("oauth2.identity.from"),
 		IdentityPath: get("oauth2.identity.path"), RequiredScopes: get("oauth2.required_scopes"),
+		AuthType: get("auth_type"), CredentialFields: get("credential_fields"), CustomToken: get("custom_token"),
 	}
 	// The checkbox posts "true" when on; the hidden "false" beside it tells an
 	// unchecked box from a form that never had one (then PKCE keeps its default).
@@ -139,6 +140,7 @@ func integrationFromForm(f views.IntegrationForm, secret string) (oauthflow.Inte
 	in.OAuth2.RejectedStatuses = parseStatuses(fe, f.RejectedStatuses)
 	quirksBFromForm(fe, f, &in.OAuth2)
 	applyQuirks(fe, &in, f.Quirks)
+	authTypeFromForm(fe, f, &in)
 	if strings.TrimSpace(f.HealthURL) != "" {
 		in.HealthCheck = &oauthflow.HealthCheck{Method: f.HealthMethod, URL: f.HealthURL,
 			ExpectStatus: parseInt(fe, "health_check.expect_status", f.HealthStatus, "Expected status must be a number, e.g. 200")}
@@ -229,6 +231,7 @@ func formFromIntegration(in oauthflow.Integration) views.IntegrationForm {
 		f.HealthMethod, f.HealthURL, f.HealthStatus = hc.Method, hc.URL, strconv.Itoa(hc.ExpectStatus)
 	}
 	quirksBToForm(o, &f)
+	authTypeToForm(in, &f)
 	return f
 }
 

@@ -289,6 +289,7 @@ var consoleForms = map[string]formRoute{
 	"POST /accounts/:id/delete":                    {status: actionStatuses},
 	"POST /accounts/:id/request":                   {fields: []string{"method", "url", "body", "header_name", "header_value"}, status: actionStatuses},
 	"POST /accounts/:id/check":                     {status: actionStatuses},
+	"POST /accounts/:id/credentials":               {fields: []string{"credentials.token"}, status: actionStatuses},
 }
 
 var integrationFields = []string{"key", "name", "oauth2.grant_type", "oauth2.authorization_url", "oauth2.token_url",

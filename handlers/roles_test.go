@@ -88,6 +88,7 @@ var wantRoutePerms = map[string]perm{
 	"POST /accounts/:id/connect-link":          permBuild,
 	"POST /accounts/:id/disconnect":            permBuild,
 	"POST /accounts/:id/reset-identity":        permBuild,
+	"POST /accounts/:id/credentials":           permBuild,
 	"POST /accounts/:id/delete":                permBuild,
 	"POST /accounts/:id/request":               permBuild,
 	"POST /accounts/:id/check":                 permBuild,

@@ -107,6 +107,7 @@ func (h *Handler) accountRoutes(con *consoleRoutes) {
 	con.add(permBuild, "POST", "/accounts/:id/request", h.accountRequest)
 	con.add(permBuild, "POST", "/accounts/:id/check", h.accountCheck)
 	con.add(permBuild, "POST", "/accounts/:id/reset-identity", h.accountResetIdentity)
+	con.add(permBuild, "POST", "/accounts/:id/credentials", h.accountCredentials)
 
 }
 

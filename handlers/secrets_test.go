@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -68,6 +69,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if ds, _ := ts.store.ListDeliveries(context.Background(), 10); len(ds) == 0 || ds[0].LastError == "" {
 		t.Fatalf("deliveries: got %+v, want failed ones whose errors the scan searches", ds)
 	}
+	r.credentials()
 	r.visit(ids)
 	// Disconnect (revoking) and delete.
 	ts.api("POST", "/api/v1/accounts/"+ids[2]+"/disconnect", r.key, "")
@@ -210,6 +212,48 @@ func (r *secretsRun) use(ids []string) {
 	ts.api("POST", "/api/v1/accounts/"+ids[1]+"/refresh", r.key, "")
 	ts.api("POST", "/api/v1/accounts/"+ids[0]+"/request", r.key, `{"url": "`+api+`me"}`)
 	ts.activity.Flush(context.Background())
+}
+
+// credentials creates an api_token, a basic and a custom_token integration
+// with an account each (issue 17), uses them, has one rejected, replaces
+// their credentials and reads their pages: the credentials join the secrets.
+func (r *secretsRun) credentials() {
+	t, ts := r.t, r.ts
+	f := newFakeCredAPI(t)
+	token, password, apiKey := "tok-"+randomToken(), "pw-"+randomToken(), "key-"+randomToken()
+	r.secrets = append(r.secrets, token, password, apiKey, base64.StdEncoding.EncodeToString([]byte("ann:"+password)))
+	bases := `"api_base_urls": ["` + f.srv.URL + `/"]`
+	for _, c := range []struct{ integration, account string }{
+		{`{"key": "sectok", "name": "T", "auth_type": "api_token", "token": {"name": "X-Api-Key", "template": "{token}"}, ` + bases + `}`,
+			`{"name": "t", "credentials": {"token": "` + token + `"}}`},
+		{`{"key": "secbas", "name": "B", "auth_type": "basic", ` + bases + `}`,
+			`{"name": "b", "credentials": {"username": "ann", "password": "` + password + `"}}`},
+		{customIntegrationJSON(f, "json", `{"key":"{api_key}"}`, "application/json"),
+			`{"name": "c", "parameters": {"team": "x"}, "credentials": {"user": "ann", "api_key": "` + apiKey + `"}}`},
+	} {
+		if got := ts.api("POST", "/api/v1/integrations", r.key, c.integration); got.status != http.StatusCreated {
+			t.Fatalf("create integration: got %d %s", got.status, got.body)
+		}
+		var in struct{ Key string }
+		json.Unmarshal([]byte(c.integration), &in)
+		got := ts.api("POST", "/api/v1/integrations/"+in.Key+"/accounts", r.key, c.account)
+		var a accountJSON
+		json.Unmarshal([]byte(got.body), &a)
+		ts.api("POST", "/api/v1/accounts/"+a.ID+"/request", r.key, `{"url": "`+f.srv.URL+`/me"}`)
+		r.admin.post("/accounts/"+a.ID+"/request", url.Values{"method": {"GET"}, "url": {f.srv.URL + "/me"}})
+		var body struct {
+			Credentials map[string]string `json:"credentials"`
+		}
+		json.Unmarshal([]byte(c.account), &body)
+		put, _ := json.Marshal(body)
+		ts.api("PUT", "/api/v1/accounts/"+a.ID+"/credentials", r.key, string(put))
+		if a.Status != oauthflow.StatusConnected {
+			t.Errorf("credential account %s: got %d %s, want connected", in.Key, got.status, got.body)
+		}
+		r.admin.get("/accounts/" + a.ID)
+		ts.api("GET", "/api/v1/accounts/"+a.ID, r.key, "")
+		r.admin.get("/integrations/" + in.Key + "/export")
+	}
 }
 
 // visit reads every page and API answer that shows an account or an

@@ -175,7 +175,7 @@ type Integration struct {
 	Preset string `json:"preset,omitempty"`
 	// AuthType is AuthOAuth2 (default), AuthAPIToken, AuthBasic or
 	// AuthCustomToken; OAuth2 is set only for AuthOAuth2.
-	AuthType   string      `json:"auth_type"`
+	AuthType   string      `json:"auth_type,omitempty"`
 	Parameters []Parameter `json:"parameters"`
 	// CredentialFields are what an account supplies (fixed for api_token
 	// and basic, declared for custom_token); CustomToken is custom_token's

@@ -50,6 +50,9 @@ func scanIntegration(row interface{ Scan(...any) error }, extra ...any) (oauthfl
 		return in, fmt.Errorf("decode integration %q: %w", key, err)
 	}
 	in.ID, in.Key, in.Name = id, key, name
+	if in.AuthType == "" { // stored before issue 17: OAuth 2.0
+		in.AuthType = oauthflow.AuthOAuth2
+	}
 	in.OAuth2.ClientSecret = ""
 	in.OAuth2.ClientSecretSet = secretSet
 	in.OAuth2.ClientSecretLast4 = last4
