@@ -281,14 +281,24 @@ func (h *Handler) accountCreate(c echo.Context) error {
 	if !in.UsesCredentials() {
 		creds = nil
 	}
-	res, err := h.accounts.Create(c.Request().Context(), in.Key, oauthflow.NewAccount{Name: f.Name, Parameters: values, Credentials: creds, Actor: me.Label()})
+	// A client-credentials account needs no person at the provider: it is
+	// connected at once, as the API does (a failed fetch leaves it in error).
+	cc := !in.UsesCredentials() && in.OAuth2.GrantType == oauthflow.GrantClientCredentials
+	res, err := h.accounts.Create(c.Request().Context(), in.Key, oauthflow.NewAccount{Name: f.Name, Parameters: values, Credentials: creds, Actor: me.Label(), Connect: cc})
 	if err != nil {
 		f.Credentials = credentialInputs(in, creds, oauthflow.ErrorOf(err).Fields)
 		return h.refusedForm(c, "Add an account", f, err)
 	}
 	msg := fmt.Sprintf("Account %s added. Connect it to get a token.", res.Account.Name)
-	if in.UsesCredentials() {
+	if in.UsesCredentials() || cc {
 		msg = fmt.Sprintf("Account %s added: %s.", res.Account.Name, res.Account.Status)
+	}
+	if cc && res.Account.Status != oauthflow.StatusConnected {
+		msg = fmt.Sprintf("Account %s added, but its token could not be fetched: %s", res.Account.Name, res.Account.LastError)
+		if err := h.flash(c, "error", msg); err != nil {
+			return err
+		}
+		return seeOther(c, "/accounts/"+res.Account.ID)
 	}
 	if err := h.flash(c, "success", msg); err != nil {
 		return err

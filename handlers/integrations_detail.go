@@ -78,6 +78,27 @@ func secretStatus(o oauthflow.OAuth2, build bool) string {
 	return "set"
 }
 
+// oauthItems are the OAuth settings in the form's words; a client
+// credentials integration has no authorization endpoint or PKCE to show.
+func oauthItems(o oauthflow.OAuth2, verb, pkce string, build bool) []views.DetailItem {
+	item := func(label, value string, mono bool) views.DetailItem {
+		return views.DetailItem{Label: label, Value: value, Mono: mono}
+	}
+	code := o.GrantType == oauthflow.GrantAuthorizationCode
+	items := []views.DetailItem{item("Grant type", views.GrantLabel(o.GrantType), false)}
+	if code {
+		items = append(items, item("Authorization endpoint", o.AuthorizationURL, true))
+	}
+	items = append(items, item("Access token endpoint", o.TokenURL, true), item("Access token verb", verb, false),
+		item("Revoke token endpoint", o.RevokeURL, true), item("Scope", o.Scope, true),
+		item("Client ID", o.ClientID, true), item("Client secret", secretStatus(o, build), false),
+		item("Client authentication", views.ClientAuthLabel(o.ClientAuth), false))
+	if code {
+		items = append(items, item("PKCE", pkce, false))
+	}
+	return items
+}
+
 func detailSections(in oauthflow.Integration, build bool) []views.DetailSection {
 	o := in.OAuth2
 	item := func(label, value string, mono bool) views.DetailItem {
@@ -110,13 +131,7 @@ func detailSections(in oauthflow.Integration, build bool) []views.DetailSection 
 			item("Updated", views.Ago(in.UpdatedAt), false),
 		}},
 		{ID: "section-parameters", Title: "Integration parameters", Table: params, Empty: "None: every account uses the same settings."},
-		{ID: "section-oauth2", Title: "OAuth 2.0 configuration", Items: []views.DetailItem{
-			item("Grant type", o.GrantType, true), item("Authorization endpoint", o.AuthorizationURL, true),
-			item("Access token endpoint", o.TokenURL, true), item("Access token verb", verb, false),
-			item("Revoke token endpoint", o.RevokeURL, true), item("Scope", o.Scope, true),
-			item("Client ID", o.ClientID, true), item("Client secret", secretStatus(o, build), false),
-			item("Client authentication", o.ClientAuth, false), item("PKCE", pkce, false),
-		}},
+		{ID: "section-oauth2", Title: "OAuth 2.0 configuration", Items: oauthItems(o, verb, pkce, build)},
 		{ID: "section-provider", Title: "Provider specifics", Items: []views.DetailItem{
 			item("Extra authorization parameters", joinParams(o.AuthorizationParams), true),
 			item("Extra token parameters", joinParams(o.TokenParams), true),

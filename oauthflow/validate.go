@@ -143,6 +143,9 @@ func normalizeOAuth2(o *OAuth2) {
 	o.GrantType = strings.ToLower(strings.TrimSpace(o.GrantType))
 	o.TokenMethod = orText(strings.ToUpper(strings.TrimSpace(o.TokenMethod)), "POST")
 	o.ClientAuth = orText(strings.ToLower(strings.TrimSpace(o.ClientAuth)), ClientAuthBasic)
+	if o.GrantType == GrantClientCredentials {
+		o.PKCE = false // PKCE protects an authorization code; this grant has none
+	}
 	if o.RefreshWindowSeconds == 0 {
 		o.RefreshWindowSeconds = int(DefaultRefreshWindow.Seconds())
 	}

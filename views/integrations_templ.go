@@ -531,6 +531,20 @@ func IntegrationImport(p Page, v ImportView) templ.Component {
 	})
 }
 
+// GrantLabel words a grant type as the builder's form does.
+func GrantLabel(g string) string { return grantLabel(g) }
+
+// ClientAuthLabel is the form's label of a client authentication value, so
+// detail pages say what the form said ("HTTP Basic header …").
+func ClientAuthLabel(v string) string {
+	for _, o := range clientAuthOptions {
+		if o.Value == v {
+			return o.Label
+		}
+	}
+	return v
+}
+
 func grantLabel(g string) string {
 	switch g {
 	case "authorization_code":
