@@ -158,6 +158,7 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 		return views.AccountView{}, err
 	}
 	v.Alerts = alertVMs(alerts)
+	v.Account.Warnings = withoutAlerted(v.Account.Warnings, v.Alerts)
 	if v.Traces, err = h.accountTraces(ctx, id, accountTracesShown, ""); err != nil {
 		return views.AccountView{}, err
 	}
@@ -169,6 +170,22 @@ func (h *Handler) accountView(c echo.Context, id string) (views.AccountView, err
 		}
 	}
 	return v, nil
+}
+
+// withoutAlerted drops the warnings an open alert already says (a short
+// token lifetime is both): one place, one sentence.
+func withoutAlerted(ws []views.WarningVM, alerts []views.AlertVM) []views.WarningVM {
+	open := map[string]bool{}
+	for _, a := range alerts {
+		open[a.Kind] = true
+	}
+	out := ws[:0:0]
+	for _, w := range ws {
+		if !open[w.Code] {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // accountNewPage is the form to add an account to an integration.
