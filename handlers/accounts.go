@@ -57,6 +57,11 @@ func (h *Handler) accountVM(r store.AccountRow, integrationName string) views.Ac
 		Status: a.Status, Scopes: a.Scopes, HasRefreshToken: a.HasRefreshToken, LastError: a.LastError,
 		Health: r.Health, HealthDetail: r.HealthDetail, LastRefreshed: views.AgoOr(a.LastRefreshedAt, "never"),
 	}
+	if r.Health == "" {
+		v.HealthDetail = "" // health belongs to the tokens it was checked with
+	} else if r.HealthCheckedAt > 0 {
+		v.HealthChecked = views.Ago(time.UnixMilli(r.HealthCheckedAt))
+	}
 	if v.IntegrationName == "" {
 		v.IntegrationName = a.IntegrationKey
 	}

@@ -125,8 +125,10 @@ func (s *Store) SaveToken(ctx context.Context, accountID string, prevVersion int
 	warnings, _ := json.Marshal(nonNilWarnings(ev.Warnings))
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = ?, last_refreshed_at = ?,
 		temporary_failures = 0, token_version = ?, updated_at = ?,
-		health = CASE WHEN ? THEN '' ELSE health END WHERE id = ?`,
-		oauthflow.StatusConnected, string(warnings), millis(now), t.Version, millis(now), ev.Reason == oauthflow.ReasonConnect, accountID)
+		health = CASE WHEN ? THEN '' ELSE health END, health_detail = CASE WHEN ? THEN '' ELSE health_detail END,
+		health_checked_at = CASE WHEN ? THEN 0 ELSE health_checked_at END WHERE id = ?`,
+		oauthflow.StatusConnected, string(warnings), millis(now), t.Version, millis(now), ev.Reason == oauthflow.ReasonConnect,
+		ev.Reason == oauthflow.ReasonConnect, ev.Reason == oauthflow.ReasonConnect, accountID)
 	if err != nil {
 		return t, fmt.Errorf("store: save token: %w", err)
 	}
@@ -269,7 +271,7 @@ func (s *Store) DisconnectAccount(ctx context.Context, accountID string, revoked
 	}
 	// The account's row first, then its token: the order SaveToken locks them in.
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ?, last_error = '', warnings = '[]', temporary_failures = 0,
-		token_version = token_version + 1, health = '', updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
+		token_version = token_version + 1, health = '', health_detail = '', health_checked_at = 0, updated_at = ? WHERE id = ?`, oauthflow.StatusDisconnected, millis(now), accountID)
 	if err != nil {
 		return fmt.Errorf("store: disconnect account %s: %w", accountID, err)
 	}
