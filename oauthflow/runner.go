@@ -33,7 +33,10 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // UpstreamError is a request that was sent but got no answer.
 type UpstreamError struct {
 	Timeout bool
-	Err     error
+	// Target is the request that failed, "GET https://host/path" (never
+	// the query: it may carry the token); "" when unknown.
+	Target string
+	Err    error
 }
 
 // Error says what went wrong in words a person can act on: the named cause
@@ -43,17 +46,25 @@ func (e *UpstreamError) Error() string {
 	d := transportDiagnosis(e.Err)
 	switch {
 	case d != nil && d.Code == DiagDNS:
-		return "The API host " + dnsName(e.Err) + "could not be found (DNS): check the URL"
+		return "The API host " + dnsName(e.Err) + "could not be found (DNS)" + e.at() + ": check the URL"
 	case d != nil && d.Code == DiagDialGuard:
-		return "Airlock refused to connect to the API: its address is loopback, private or link-local (use its public address, or set AIRLOCK_ALLOW_PRIVATE_NETWORKS=true for an API on a private network)"
+		return "Airlock refused to connect to the API" + e.at() + ": its address is loopback, private or link-local (use its public address, or set AIRLOCK_ALLOW_PRIVATE_NETWORKS=true for an API on a private network)"
 	case d != nil && d.Code == DiagTLS:
-		return "The TLS handshake with the API failed: " + strings.TrimPrefix(strings.TrimSuffix(d.Message, "."), "The TLS handshake failed: ")
+		return "The TLS handshake with the API failed" + e.at() + ": " + strings.TrimPrefix(strings.TrimSuffix(d.Message, "."), "The TLS handshake failed: ")
 	case d != nil && d.Code == DiagConnect:
-		return "The API refused the connection: check the host and port in the URL, and that the API is up"
+		return "The API refused the connection" + e.at() + ": check the host and port in the URL, and that the API is up"
 	case e.Timeout || (d != nil && d.Code == DiagTimeout):
-		return "The API did not answer in time: check the URL, or try again later"
+		return "The API did not answer in time" + e.at() + ": check the URL, or try again later"
 	}
 	return "The API could not be reached: " + e.Err.Error()
+}
+
+// at names the failed request in a message: " (GET https://host/path)".
+func (e *UpstreamError) at() string {
+	if e.Target == "" {
+		return ""
+	}
+	return " (" + e.Target + ")"
 }
 
 // dnsName is the host a DNS failure was about, with a trailing space.
@@ -363,18 +374,19 @@ func classifySendError(req *http.Request, err error) error {
 	// *url.Error prints the whole URL, query included: with the token in the
 	// query (or an api_key the caller passed) it would reach the API answer,
 	// the activity log and the server log. Keep only scheme, host and path.
+	target := req.Method + " " + safeURL(req.URL)
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = fmt.Errorf("%s %s: %w", req.Method, safeURL(req.URL), ue.Err)
+		err = fmt.Errorf("%s: %w", target, ue.Err)
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return &UpstreamError{Timeout: true, Err: err}
+		return &UpstreamError{Timeout: true, Target: target, Err: err}
 	}
 	if errors.Is(err, ErrRefusedAddress) {
 		return &RequestError{Field: "url", Msg: err.Error(), Err: err}
 	}
-	return &UpstreamError{Err: err}
+	return &UpstreamError{Target: target, Err: err}
 }
 
 // readCapped reads at most max bytes; the rest is drained a little (so the
