@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,6 +24,15 @@ func (h *Handler) integrationPreview(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.IntegrationPreviewUpdate(h.previewForm(f)))
 }
 
+// untouchedErrors are the problems of a new, blank integration ("Name is
+// required" …). The live preview leaves them out, so a fresh form does not
+// open on a list of problems nobody made yet; the same message on the same
+// field later means the field is still blank. A submit lists them all.
+var untouchedErrors = sync.OnceValue(func() oauthflow.FieldErrors {
+	in := oauthflow.DefaultIntegration()
+	return oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, nil)
+})
+
 // previewForm renders the requests oauthflow builds for the form's current
 // values (oauthflow.SampleRequests), placeholder names left visible and the
 // secret masked. Each part is shown when it can be built; when a field it
@@ -30,7 +40,13 @@ func (h *Handler) integrationPreview(c echo.Context) error {
 func (h *Handler) previewForm(f views.IntegrationForm) views.IntegrationPreview {
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, "")
-	_, errs := views.PlaceErrors(oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, parsed))
+	fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, parsed)
+	for p, m := range untouchedErrors() {
+		if fe[p] == m {
+			delete(fe, p) // a field not filled in yet: said on submit, not while typing elsewhere
+		}
+	}
+	_, errs := views.PlaceErrors(fe)
 	s := oauthflow.SampleRequests(in, h.CallbackURL())
 	v := views.IntegrationPreview{Errors: errs, QueryWarning: oauthflow.QueryTokenWarning(in), AnyOriginWarning: oauthflow.AnyOriginWarning(in),
 		AuthNote:  "None: the client credentials grant asks the token endpoint directly.",
