@@ -65,7 +65,7 @@ func (h *Handler) accountStatusPartial(c echo.Context, id string, link *views.Co
 		return h.render(c, http.StatusOK, views.AccountPage(h.userPage(c, v.Account.Name, "accounts"), v))
 	}
 	v.Notice = notice
-	return h.render(c, http.StatusOK, views.AccountStatus(v))
+	return h.render(c, http.StatusOK, views.AccountStatusUpdate(v))
 }
 
 // accountConnectLink makes a 30-minute connect link and shows it.
