@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +27,11 @@ func actorLabel(c echo.Context) string {
 // accountsPage lists every account, filtered by search and status.
 func (h *Handler) accountsPage(c echo.Context) error {
 	q, status := strings.TrimSpace(c.QueryParam("q")), c.QueryParam("status")
-	f := store.AccountFilter{Q: q, Status: status}
+	sort := cmp.Or(c.QueryParam("sort"), "name")
+	if _, ok := store.AccountSorts[sort]; !ok {
+		return echo.NewHTTPError(http.StatusBadRequest, "Unknown sort: use name, status, expiry or refreshed.")
+	}
+	f := store.AccountFilter{Q: q, Status: status, Sort: sort}
 	key := c.QueryParam("integration")
 	if key != "" {
 		in, err := h.store.GetIntegration(c.Request().Context(), key)
@@ -42,7 +47,18 @@ func (h *Handler) accountsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.AccountsView{Q: q, Status: status, Next: next, CanEdit: canBuild(c), IntegrationKey: key}
+	total, err := h.store.CountAccountsMatching(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	ins, _, err := h.store.ListIntegrations(c.Request().Context(), "", 200, "") // the filter's choices
+	if err != nil {
+		return err
+	}
+	v := views.AccountsView{Q: q, Status: status, Sort: sort, Total: total, Next: next, CanEdit: canBuild(c), IntegrationKey: key}
+	for _, in := range ins {
+		v.Integrations = append(v.Integrations, views.Option{Value: in.Integration.Key, Label: in.Integration.Name})
+	}
 	for _, r := range rows {
 		v.Rows = append(v.Rows, h.accountVM(r, ""))
 	}

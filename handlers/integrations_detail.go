@@ -37,7 +37,7 @@ func (h *Handler) integrationDetail(c echo.Context) error {
 			v.Warnings = append(v.Warnings, w)
 		}
 	}
-	rows, next, err := h.store.ListAccounts(c.Request().Context(), store.AccountFilter{IntegrationID: in.ID}, 25, "")
+	rows, next, err := h.store.ListAccounts(c.Request().Context(), store.AccountFilter{IntegrationID: in.ID, Sort: "name"}, 25, "")
 	if err != nil {
 		return err
 	}

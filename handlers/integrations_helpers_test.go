@@ -52,7 +52,7 @@ func fullIntegration(key string) oauthflow.Integration {
 }
 
 // machineIntegration takes the other side of every choice: client
-// credentials, POST, basic authentication, PKCE on, the token in the query,
+// credentials, POST, basic authentication, PKCE off (the grant has no code to protect: Normalize turns it off), the token in the query,
 // no parameters, no base URLs, no health check.
 func machineIntegration(key string) oauthflow.Integration {
 	return oauthflow.Integration{
@@ -60,7 +60,7 @@ func machineIntegration(key string) oauthflow.Integration {
 		Parameters: []oauthflow.Parameter{},
 		OAuth2: oauthflow.OAuth2{
 			GrantType: oauthflow.GrantClientCredentials, TokenURL: "https://auth.example.net/token", TokenMethod: "POST",
-			Scope: "", ClientID: "billing", ClientAuth: oauthflow.ClientAuthBasic, PKCE: true,
+			Scope: "", ClientID: "billing", ClientAuth: oauthflow.ClientAuthBasic, PKCE: false,
 			AuthorizationParams: map[string]string{}, TokenParams: map[string]string{},
 			RefreshWindowSeconds: 1800, RejectedStatuses: []int{401, 403},
 		},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,20 +133,28 @@ type AccountFilter struct {
 	IntegrationID int64  // 0: every integration
 	Status        string // "": every status
 	Q             string // substring of the account name or integration key
+	// Sort orders the list: "" by id (the API's stable order), or one of
+	// AccountSorts (the console's); ties are broken by id.
+	Sort string
 }
 
-// ListAccounts returns up to limit accounts ordered by id after cursor.
-func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, limit int, cursor string) ([]AccountRow, string, error) {
-	after := ""
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return nil, "", fmt.Errorf("store: list accounts: bad cursor: %w", ErrNotFound)
-		}
-		after = string(b)
-	}
-	where := []string{"a.id > ?"}
-	args := []any{after}
+// AccountSorts are the console's orders of the accounts list: the SQL
+// expression and whether it runs newest first. Name is the default there.
+var AccountSorts = map[string]struct {
+	expr string
+	desc bool
+	num  bool
+}{
+	"name":      {expr: "LOWER(a.name)"},
+	"status":    {expr: "a.status"},
+	"expiry":    {expr: "COALESCE(t.expires_at, 0)", num: true},
+	"refreshed": {expr: "a.last_refreshed_at", desc: true, num: true},
+}
+
+// where is the filter's conditions and their arguments (without the cursor).
+func (f AccountFilter) where() ([]string, []any) {
+	var where []string
+	var args []any
 	if f.IntegrationID != 0 {
 		where, args = append(where, "a.integration_id = ?"), append(args, f.IntegrationID)
 	}
@@ -156,8 +165,72 @@ func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, limit int, cu
 		p := "%" + escapeLike(strings.ToLower(f.Q)) + "%"
 		where, args = append(where, `(LOWER(a.name) LIKE ? ESCAPE '\' OR LOWER(i.key) LIKE ? ESCAPE '\')`), append(args, p, p)
 	}
-	rows, err := s.read.QueryContext(ctx, "SELECT "+accountColumns+accountFrom+"WHERE "+strings.Join(where, " AND ")+
-		" ORDER BY a.id LIMIT ?", append(args, limit+1)...)
+	return where, args
+}
+
+// CountAccountsMatching is how many accounts the filter lets through.
+func (s *Store) CountAccountsMatching(ctx context.Context, f AccountFilter) (int, error) {
+	where, args := f.where()
+	q := "SELECT COUNT(*)" + accountFrom
+	if len(where) > 0 {
+		q += "WHERE " + strings.Join(where, " AND ")
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count accounts: %w", err)
+	}
+	return n, nil
+}
+
+// ListAccounts returns up to limit accounts in the filter's order after
+// cursor (keyset paging: the cursor holds the last row's sort value and id).
+func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, limit int, cursor string) ([]AccountRow, string, error) {
+	sort, sorted := AccountSorts[f.Sort]
+	if f.Sort != "" && !sorted {
+		return nil, "", fmt.Errorf("store: list accounts: unknown sort %q: %w", f.Sort, ErrNotFound)
+	}
+	where, args := f.where()
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list accounts: bad cursor: %w", ErrNotFound)
+		}
+		val, id, ok := strings.Cut(string(b), "\x1f")
+		switch {
+		case !sorted:
+			where, args = append(where, "a.id > ?"), append(args, string(b))
+		case !ok:
+			return nil, "", fmt.Errorf("store: list accounts: bad cursor: %w", ErrNotFound)
+		default:
+			var v any = val
+			if sort.num {
+				n, err := strconv.ParseInt(val, 10, 64)
+				if err != nil {
+					return nil, "", fmt.Errorf("store: list accounts: bad cursor: %w", ErrNotFound)
+				}
+				v = n
+			}
+			op := ">"
+			if sort.desc {
+				op = "<"
+			}
+			where = append(where, "("+sort.expr+" "+op+" ? OR ("+sort.expr+" = ? AND a.id > ?))")
+			args = append(args, v, v, id)
+		}
+	}
+	order := "a.id"
+	if sorted {
+		order = sort.expr
+		if sort.desc {
+			order += " DESC"
+		}
+		order += ", a.id"
+	}
+	q := "SELECT " + accountColumns + accountFrom
+	if len(where) > 0 {
+		q += "WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.read.QueryContext(ctx, q+" ORDER BY "+order+" LIMIT ?", append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list accounts: %w", err)
 	}
@@ -176,9 +249,25 @@ func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, limit int, cu
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(out[limit-1].ID))
+		next = base64.RawURLEncoding.EncodeToString([]byte(accountCursor(f.Sort, out[limit-1])))
 	}
 	return out, next, nil
+}
+
+// accountCursor is the keyset position after r in the given order.
+func accountCursor(sort string, r AccountRow) string {
+	a := r.Account
+	switch sort {
+	case "name":
+		return strings.ToLower(a.Name) + "\x1f" + a.ID
+	case "status":
+		return a.Status + "\x1f" + a.ID
+	case "expiry":
+		return strconv.FormatInt(millis(a.ExpiresAt), 10) + "\x1f" + a.ID
+	case "refreshed":
+		return strconv.FormatInt(millis(a.LastRefreshedAt), 10) + "\x1f" + a.ID
+	}
+	return a.ID
 }
 
 // UpdateAccount renames an account and replaces its parameters. Changed

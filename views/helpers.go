@@ -85,6 +85,9 @@ func nextAccountsURL(v AccountsView) string {
 	if v.IntegrationKey != "" {
 		q.Set("integration", v.IntegrationKey)
 	}
+	if v.Sort != "" {
+		q.Set("sort", v.Sort)
+	}
 	return "/accounts?" + q.Encode()
 }
 
