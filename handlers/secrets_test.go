@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,22 @@ func (r *secretsRun) tracesWritten(id string) {
 	for _, k := range []string{oauthflow.TraceConnect, oauthflow.TraceRefresh, oauthflow.TraceTestRequest, oauthflow.TraceHealthCheck} {
 		if !kinds[k] {
 			r.t.Errorf("traces of the scanned flows: got kinds %v (%v), want %s among them: the scan would not cover it", kinds, err, k)
+		}
+	}
+	// Every way a trace is read is a response the scan searches: the API's
+	// list and trace, the console's trace page and its JSON download.
+	if got := r.ts.api("GET", "/api/v1/accounts/"+id+"/traces?limit=100", r.key, ""); got.status != http.StatusOK {
+		r.t.Errorf("trace list: got %d", got.status)
+	}
+	for _, tr := range list {
+		tid := strconv.FormatInt(tr.ID, 10)
+		if got := r.ts.api("GET", "/api/v1/traces/"+tid, r.key, ""); got.status != http.StatusOK {
+			r.t.Errorf("trace %s: got %d", tid, got.status)
+		}
+		for _, page := range []string{"/accounts/" + id + "/traces/" + tid, "/accounts/" + id + "/traces/" + tid + "/json"} {
+			if got := r.admin.get(page); got.status != http.StatusOK {
+				r.t.Errorf("%s: got %d", page, got.status)
+			}
 		}
 	}
 }
