@@ -198,7 +198,7 @@ func (h *Handler) integrationFormRows(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusBadRequest, "Unknown form action: use the buttons of the form.")
 	}
-	f.Preview = h.previewForm(f)
+	f.Preview = h.previewForm(f, map[string]bool{}) // rows added or removed: what the person typed is judged, not what is still blank
 	return h.render(c, http.StatusOK, views.IntegrationRowsUpdate(list, f))
 }
 
@@ -214,7 +214,11 @@ func (h *Handler) renderIntegrationForm(c echo.Context, status int, f views.Inte
 	f.Redirect = views.RedirectPanel{CallbackURL: h.CallbackURL(), Realm: h.cfg.Realm}
 	f.Errors, f.ErrorList = views.PlaceErrors(captureLineErrors(fe))
 	h.fillAssist(c, &f)
-	f.Preview = h.previewForm(f)
+	var touched map[string]bool // a submit: every problem
+	if fe == nil {
+		touched = map[string]bool{} // a fresh or prefilled form: nothing is the person's problem yet
+	}
+	f.Preview = h.previewForm(f, touched)
 	if isHTMX(c) && c.Request().Method == http.MethodPost {
 		f.CSRF = csrfToken(c)
 		return h.render(c, status, views.IntegrationFormBody(f))

@@ -28,6 +28,10 @@ func TestFreshBuilderFormListsNoProblems(t *testing.T) {
 	if b := preview(url.Values{"name": {"Acme"}, "oauth2.grant_type": {"authorization_code"}, "oauth2.token_url": {"not a url"}}); !strings.Contains(b, "f-oauth2-token_url") {
 		t.Errorf("preview: a malformed token URL is not named:\n%s", b)
 	}
+	// A field the person was in and left blank is named.
+	if b := preview(url.Values{"name": {"Acme"}, "oauth2.grant_type": {"authorization_code"}, "_touched": {"name,oauth2.scope"}}); !strings.Contains(b, "Scope is required") || strings.Contains(b, "Client ID is required") {
+		t.Errorf("preview after leaving the scope blank: want scope named, and only it:\n%s", b)
+	}
 	r := c.post("/integrations", url.Values{"name": {""}})
 	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "is required") {
 		t.Errorf("empty submit: got %d, want 422 listing what is required", r.status)

@@ -21,7 +21,11 @@ func (h *Handler) integrationPreview(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read: reload the page and try again.")
 	}
 	f, _ := readIntegrationForm(form) // the secret is not needed: it is always shown masked
-	return h.render(c, http.StatusOK, views.IntegrationPreviewUpdate(h.previewForm(f)))
+	touched := map[string]bool{}
+	for _, n := range strings.Split(form.Get("_touched"), ",") {
+		touched[strings.TrimSpace(n)] = true
+	}
+	return h.render(c, http.StatusOK, views.IntegrationPreviewUpdate(h.previewForm(f, touched)))
 }
 
 // untouchedErrors are the problems of a new, blank integration ("Name is
@@ -37,12 +41,15 @@ var untouchedErrors = sync.OnceValue(func() oauthflow.FieldErrors {
 // values (oauthflow.SampleRequests), placeholder names left visible and the
 // secret masked. Each part is shown when it can be built; when a field it
 // needs is wrong, a note says which.
-func (h *Handler) previewForm(f views.IntegrationForm) views.IntegrationPreview {
+//
+// touched are the fields the person has been in: a problem a blank form has
+// too is named only for those (nil: named for every field, after a submit).
+func (h *Handler) previewForm(f views.IntegrationForm, touched map[string]bool) views.IntegrationPreview {
 	compactRows(&f)
 	in, parsed := integrationFromForm(f, "")
 	fe := oauthflow.CheckIntegration(&in, oauthflow.ValidateOptions{}, parsed)
 	for p, m := range untouchedErrors() {
-		if fe[p] == m {
+		if touched != nil && !touched[p] && fe[p] == m {
 			delete(fe, p) // a field not filled in yet: said on submit, not while typing elsewhere
 		}
 	}

@@ -268,7 +268,7 @@ func TestIntegrationPreview(t *testing.T) {
 		{"PKCE on", preview(fullIntegration("acme"), "oauth2.pkce", "true"), []string{
 			"&code_challenge={code_challenge}", "&code_challenge_method=S256", "&code_verifier={code_verifier}",
 		}, nil},
-		{"problems listed", preview(fullIntegration("acme"), "oauth2.token_url", "https://{tenant}.example.com/token", "name", ""), []string{
+		{"problems listed", preview(fullIntegration("acme"), "oauth2.token_url", "https://{tenant}.example.com/token", "name", "", "_touched", "name"), []string{
 			`<a href="#f-name">Name</a>: Name is required`, `<a href="#f-oauth2-token_url">Access token endpoint</a>: Parameter tenant is not declared`,
 			"Fix the access token endpoint",
 		}, []string{`id="preview-ok"`}},

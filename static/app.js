@@ -57,6 +57,19 @@
     }
   }, true);
 
+  // The builder's live preview names a missing field only once the person
+  // has been in it: each field left is added to the form's _touched list
+  // (in the capture phase, before htmx reads the form for the preview).
+  document.addEventListener("focusout", function (ev) {
+    var el = ev.target, form = el && el.form;
+    if (!form || form.id !== "integration-form" || !el.name || el.name === "_touched") return;
+    var t = form.querySelector("#touched-fields");
+    if (!t) return;
+    var names = t.value ? t.value.split(",") : [];
+    if (names.indexOf(el.name) < 0) names.push(el.name);
+    t.value = names.join(",");
+  }, true);
+
   // A page rendered with errors puts the keyboard on the first field to fix,
   // so screen readers announce it with its message.
   document.addEventListener("DOMContentLoaded", function () {
