@@ -140,6 +140,9 @@ type Manager struct {
 	// make one last attempt and give up.
 	stopping chan struct{}
 	stopOnce sync.Once
+	// traces writes refresh traces in batches, off the refresh path (nil
+	// when traces are off).
+	traces *traceWriter
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -210,9 +213,13 @@ func NewManager(o ManagerOptions) *Manager {
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Manager{opts: o, holder: "airlock-" + hex.EncodeToString(b), log: log, stopping: make(chan struct{}),
+	m := &Manager{opts: o, holder: "airlock-" + hex.EncodeToString(b), log: log, stopping: make(chan struct{}),
 		flights: map[string]*flight{}, cache: map[string]Token{}, dead: map[string]int64{},
 		backoff: map[string]streak{}, pending: map[string]*pendingSave{}}
+	if o.Traces != nil {
+		m.traces = newTraceWriter(o.Traces, log, &m.running)
+	}
+	return m
 }
 
 // RefreshWindow is how long before expiry a token is refreshed: the
@@ -327,6 +334,9 @@ func (m *Manager) markDead(accountID string, v int64) {
 // a provider that rotated a refresh token has already spent the old one.
 // When ctx ends first, saves still retrying make one last attempt and stop.
 func (m *Manager) Wait(ctx context.Context) error {
+	if m.traces != nil {
+		m.traces.flush() // queued traces are written now, not after their gathering time
+	}
 	done := make(chan struct{})
 	go func() {
 		m.running.Wait()
