@@ -66,6 +66,8 @@ var figures = []figure{
 	{"Token lookup, manager cache hit, p50 (µs)", "BenchmarkTokenLookup", "cached-p50-µs", "", 0},
 	{"Token lookup from PostgreSQL, unsealed, p50 (µs)", "BenchmarkTokenLookupDatabases", "postgres-p50-µs", "", 0},
 	{"Token lookup from SQLite, same run, p50 (µs)", "BenchmarkTokenLookupDatabases", "sqlite-p50-µs", "", 0},
+	{"Refresh with traces vs without, keep-alive (median of rounds)", "BenchmarkRefreshTraces/keepalive", "on-off-ratio", "<=", 1.10},
+	{"Refresh with traces vs without, manual (median of rounds)", "BenchmarkRefreshTraces/manual", "on-off-ratio", "<=", 1.10},
 	{"Integrations list page, p50 (ms)", "BenchmarkConsolePages/integrations", "p50-ms", "", 0},
 	{"Integrations list page, p99 (ms)", "BenchmarkConsolePages/integrations", "p99-ms", "<", 20},
 	{"Accounts list page, p50 (ms)", "BenchmarkConsolePages/accounts", "p50-ms", "", 0},
