@@ -112,6 +112,11 @@ type ManagerOptions struct {
 	// fetch (and, through Accounts, of connects and revocations). A failed
 	// save is logged, never the refresh's failure.
 	Traces TraceStore
+	// TraceQueue bounds the refresh traces waiting for the store (0: 4096).
+	// The trace writer stores them in batches; when the store is so far
+	// behind that the queue is full, new traces are dropped (counted and
+	// logged) so that a refresh never waits for one.
+	TraceQueue int
 	// Log hears of what needs a person's attention: a token the provider
 	// issued that could not be saved yet, a failure that could not be
 	// recorded. Nil discards.
@@ -217,7 +222,7 @@ func NewManager(o ManagerOptions) *Manager {
 		flights: map[string]*flight{}, cache: map[string]Token{}, dead: map[string]int64{},
 		backoff: map[string]streak{}, pending: map[string]*pendingSave{}}
 	if o.Traces != nil {
-		m.traces = newTraceWriter(o.Traces, log, &m.running)
+		m.traces = newTraceWriter(o.Traces, log, &m.running, o.TraceQueue)
 	}
 	return m
 }

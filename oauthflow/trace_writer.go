@@ -19,9 +19,10 @@ type TraceBatchStore interface {
 }
 
 const (
-	// traceQueueMax bounds the traces waiting for the database: a disk far
-	// behind drops traces (counted and logged) rather than holding refreshes
-	// up or growing memory without end.
+	// traceQueueMax bounds the traces waiting for the database by default
+	// (ManagerOptions.TraceQueue): a disk far behind drops traces (counted
+	// and logged) rather than holding refreshes up or growing memory
+	// without end.
 	traceQueueMax = 4096
 	// traceBatchMax is the most traces written in one transaction.
 	traceBatchMax = 256
@@ -56,8 +57,11 @@ type queuedTrace struct {
 	id chan int64 // nil when nobody waits for the id
 }
 
-func newTraceWriter(st TraceStore, log *slog.Logger, running *sync.WaitGroup) *traceWriter {
-	return &traceWriter{st: st, log: log, running: running, max: traceQueueMax, wake: make(chan struct{}, 1)}
+func newTraceWriter(st TraceStore, log *slog.Logger, running *sync.WaitGroup, max int) *traceWriter {
+	if max <= 0 {
+		max = traceQueueMax
+	}
+	return &traceWriter{st: st, log: log, running: running, max: max, wake: make(chan struct{}, 1)}
 }
 
 // add queues t; with wait, the returned channel receives its id (0 when it
