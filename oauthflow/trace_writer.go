@@ -161,6 +161,9 @@ func (w *traceWriter) run() {
 func (w *traceWriter) write(batch []queuedTrace) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	for i := range batch {
+		batch[i].t.mask() // here, off the refresh path: nothing unmasked goes further
+	}
 	ids := make([]int64, len(batch))
 	var err error
 	if bs, ok := w.st.(TraceBatchStore); ok {
