@@ -321,18 +321,22 @@ func savedNote(in Integration, stored, tok Token) string {
 }
 
 // endTrace finishes the trace of a token call and queues it for the trace
-// writer, which stores it in a batch with others, off the refresh path. A
-// refresh a person asked for (the console's button, a connect) waits until
-// its trace is stored (written at once, not gathered), so the page can link
-// to it; every other refresh returns at once. Wait (shutdown) flushes the
-// queue and waits for the writes: no queued trace is lost when the process
-// stops. A full queue drops the trace (counted, logged) and never blocks.
+// writer, which masks it and stores it in a batch with others, off the
+// refresh path. A failed refresh a person asked for (the console's button,
+// a connect) waits until its trace is stored, so the page can link to it
+// (pages link failed traces only). Every other trace gathers for a batch
+// and is stored within traceGather: measured, writing a successful manual
+// refresh's trace at once cost it about a quarter more (a write of its own
+// competing with the refresh's for SQLite's single writer), waiting for it
+// as much again. Wait (shutdown) flushes the queue and waits for the
+// writes: no queued trace is lost when the process stops. A full queue
+// drops the trace (counted, logged) and never blocks.
 func (m *Manager) endTrace(tr *tracer, err error, in Integration, stored Token, reason string) {
 	var d *Diagnosis
 	if err != nil {
 		d = Diagnose(err, DiagnosisContext{Integration: in, Stored: stored, Grant: refreshKind(in), Now: m.opts.Now()})
 	}
-	if id := m.traces.add(tr.finish(err, d), byPerson(reason)); id != nil {
+	if id := m.traces.add(tr.finish(err, d), err != nil && byPerson(reason)); id != nil {
 		<-id // the writer answers within its write timeout, 0 on a failure
 	}
 }

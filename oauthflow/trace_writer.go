@@ -64,10 +64,11 @@ func newTraceWriter(st TraceStore, log *slog.Logger, running *sync.WaitGroup, ma
 	return &traceWriter{st: st, log: log, running: running, max: max, wake: make(chan struct{}, 1)}
 }
 
-// add queues t; with wait, the returned channel receives its id (0 when it
-// could not be stored) once it is written, which happens at once. add never
-// blocks: when the queue is full the trace is dropped, counted and logged,
-// and the refresh it records goes on as if traces were off.
+// add queues t. With wait, it is written at once (with whatever else
+// waits) rather than gathered, and the returned channel receives its id (0
+// when it could not be stored) once it is written. add never blocks: when
+// the queue is full the trace is dropped, counted and logged, and the
+// refresh it records goes on as if traces were off.
 func (w *traceWriter) add(t Trace, wait bool) <-chan int64 {
 	var id chan int64
 	if wait {
