@@ -20,9 +20,9 @@ const traceBenchRounds = 9
 // BenchmarkRefreshTraces refreshes a rotating account with traces off and
 // on, interleaved in rounds in the same run (one account, one store, two
 // managers), and reports the median ratio on/off (issue 15: at most 1.10)
-// as on-off-ratio, also in a log line: automatic refreshes (keep-alive: the
-// trace is queued and written in a batch) and manual ones (written before
-// the refresh returns). The "on" side's time includes waiting for the
+// as on-off-ratio, also in a log line: automatic refreshes (keep-alive) and
+// manual ones, both successful, so their traces are queued and written in
+// batches (only a failed manual refresh waits for its trace's write). The "on" side's time includes waiting for the
 // trace writer to store its traces at the end of each round. The sides'
 // refreshes carry the pprof label side=off|on, so a -cpuprofile of it can
 // be split with -tagfocus side=on.

@@ -135,3 +135,22 @@ func TestTraceQueueFullDoesNotBlockRefresh(t *testing.T) {
 		t.Errorf("traces stored: got %d (%v), want the 2 that were queued", len(list), err)
 	}
 }
+
+// TestFailedManualRefreshTraceStoredOnReturn: a failed refresh a person
+// asked for has its trace stored when Refresh returns, without Wait, so the
+// page that reports the failure can link to it.
+func TestFailedManualRefreshTraceStoredOnReturn(t *testing.T) {
+	e := newEngine(t, fakeprovider.Options{RotateRefreshTokens: true}, oauthflow.GrantAuthorizationCode)
+	e.connect()
+	m := oauthflow.NewManager(oauthflow.ManagerOptions{Store: e.store, Client: e.client, Now: e.clock.Now, Traces: e.store})
+	defer m.Wait(context.Background())
+	ctx := context.Background()
+	e.provider.FailNextToken(400, `{"error":"invalid_client"}`, 1)
+	if _, err := m.Refresh(ctx, e.acct, e.in, oauthflow.ReasonManual); err == nil {
+		t.Fatal("refresh: got no error, want invalid_client")
+	}
+	list, _, err := e.store.ListTraces(ctx, e.acct.ID, 10, "")
+	if err != nil || len(list) != 1 || list[0].Outcome != oauthflow.TraceFailed {
+		t.Fatalf("traces right after the failed refresh: got %v, %v; want the failed one", list, err)
+	}
+}
