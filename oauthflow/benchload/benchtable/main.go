@@ -68,6 +68,8 @@ var figures = []figure{
 	{"Token lookup from SQLite, same run, p50 (µs)", "BenchmarkTokenLookupDatabases", "sqlite-p50-µs", "", 0},
 	{"Refresh with traces vs without, keep-alive (median of rounds)", "BenchmarkRefreshTraces/keepalive", "on-off-ratio", "<=", 1.10},
 	{"Refresh with traces vs without, manual (median of rounds)", "BenchmarkRefreshTraces/manual", "on-off-ratio", "<=", 1.10},
+	{"Refresh with traces vs without, keep-alive, CPU (median of rounds)", "BenchmarkRefreshTraces/keepalive", "cpu-on-off-ratio", "<=", 1.10},
+	{"Refresh with traces vs without, manual, CPU (median of rounds)", "BenchmarkRefreshTraces/manual", "cpu-on-off-ratio", "<=", 1.10},
 	{"Integrations list page, p50 (ms)", "BenchmarkConsolePages/integrations", "p50-ms", "", 0},
 	{"Integrations list page, p99 (ms)", "BenchmarkConsolePages/integrations", "p99-ms", "<", 20},
 	{"Accounts list page, p50 (ms)", "BenchmarkConsolePages/accounts", "p50-ms", "", 0},
