@@ -321,23 +321,23 @@ func endpointURL(target string) (*url.URL, error) {
 // do sends req and reads at most maxTokenBody bytes of the answer; a 3xx is
 // an error (never followed), so is a larger answer. When ctx carries a
 // trace, the exchange becomes its step called name, masked with s's secrets
-// before it is recorded.
+// before it is stored (Trace.mask).
 func (c *Client) do(req *http.Request, endpoint, name string, s Secrets) (int, string, []byte, error) {
 	tr := tracerFrom(req.Context())
-	var m *masker
 	var step TraceStep
 	if tr != nil {
-		m = newMasker(s)
-		step = TraceStep{Name: name, At: c.now(), Request: m.request(req)}
+		// Kept raw, masked by the trace writer (Trace.mask) off this path.
+		step = TraceStep{Name: name, At: c.now(), raw: &rawExchange{secrets: s, method: req.Method, url: *req.URL,
+			header: req.Header.Clone(), body: requestBody(req)}}
 	}
 	status, h, body, err := c.roundTrip(req, endpoint)
 	if tr != nil {
 		step.Duration = c.now().Sub(step.At)
 		if h != nil {
-			step.Response = m.response(status, h, body)
+			step.raw.answered, step.raw.status, step.raw.respHeader, step.raw.respBody = true, status, h, body
 		}
 		if err != nil {
-			step.Error = m.text(err.Error())
+			step.raw.err = err.Error()
 		}
 		tr.add(step)
 	}

@@ -112,6 +112,11 @@ type ManagerOptions struct {
 	// fetch (and, through Accounts, of connects and revocations). A failed
 	// save is logged, never the refresh's failure.
 	Traces TraceStore
+	// TraceQueue bounds the refresh traces waiting for the store (0: 4096).
+	// The trace writer stores them in batches; when the store is so far
+	// behind that the queue is full, new traces are dropped (counted and
+	// logged) so that a refresh never waits for one.
+	TraceQueue int
 	// Log hears of what needs a person's attention: a token the provider
 	// issued that could not be saved yet, a failure that could not be
 	// recorded. Nil discards.
@@ -140,6 +145,9 @@ type Manager struct {
 	// make one last attempt and give up.
 	stopping chan struct{}
 	stopOnce sync.Once
+	// traces writes refresh traces in batches, off the refresh path (nil
+	// when traces are off).
+	traces *traceWriter
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -210,9 +218,13 @@ func NewManager(o ManagerOptions) *Manager {
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Manager{opts: o, holder: "airlock-" + hex.EncodeToString(b), log: log, stopping: make(chan struct{}),
+	m := &Manager{opts: o, holder: "airlock-" + hex.EncodeToString(b), log: log, stopping: make(chan struct{}),
 		flights: map[string]*flight{}, cache: map[string]Token{}, dead: map[string]int64{},
 		backoff: map[string]streak{}, pending: map[string]*pendingSave{}}
+	if o.Traces != nil {
+		m.traces = newTraceWriter(o.Traces, log, &m.running, o.TraceQueue)
+	}
+	return m
 }
 
 // RefreshWindow is how long before expiry a token is refreshed: the
@@ -327,6 +339,9 @@ func (m *Manager) markDead(accountID string, v int64) {
 // a provider that rotated a refresh token has already spent the old one.
 // When ctx ends first, saves still retrying make one last attempt and stop.
 func (m *Manager) Wait(ctx context.Context) error {
+	if m.traces != nil {
+		m.traces.flush() // queued traces are written now, not after their gathering time
+	}
 	done := make(chan struct{})
 	go func() {
 		m.running.Wait()

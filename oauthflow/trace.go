@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -53,6 +55,14 @@ type TraceStep struct {
 	Response *TraceResponse // nil when no answer arrived
 	Error    string         // the transport error (DNS, connect, TLS, timeout, dial guard)
 	Note     string
+	// raw is a token call's exchange as it happened, unmasked, with the
+	// secrets to mask in it: masking (decoding and re-encoding the bodies,
+	// every encoding of every secret) is left to the trace writer, off the
+	// refresh path. It lives in memory only: Trace.mask turns it into
+	// Request, Response and Error before anything is stored, and the store
+	// cannot see it (unexported), so a step that missed its masking would be
+	// stored empty, never in the clear.
+	raw *rawExchange
 }
 
 // TraceRequest is a request as sent, masked.
@@ -140,14 +150,19 @@ func (tr *tracer) note(text string) {
 }
 
 // remaskLast masks s's secrets in the last step's answer: values learnt
-// only by parsing it.
+// only by parsing it. A step not masked yet gets them for its masking.
 func (tr *tracer) remaskLast(s Secrets) {
 	if tr == nil {
 		return
 	}
-	m := newMasker(s)
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	if n := len(tr.t.Steps); n > 0 && tr.t.Steps[n-1].raw != nil {
+		raw := tr.t.Steps[n-1].raw
+		raw.secrets.Values = append(raw.secrets.Values, s.Values...)
+		return
+	}
+	m := newMasker(s)
 	if n := len(tr.t.Steps); n > 0 && tr.t.Steps[n-1].Response != nil {
 		r := tr.t.Steps[n-1].Response
 		r.Body = m.text(r.Body)
@@ -181,9 +196,45 @@ func saveTrace(ctx context.Context, st TraceStore, log *slog.Logger, t Trace) in
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	t.mask()
 	id, err := st.SaveTrace(sctx, t)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("could not save a trace", "account_id", t.AccountID, "kind", t.Kind, "err", err)
 	}
 	return id
+}
+
+// rawExchange is a token call as sent and answered, before masking.
+type rawExchange struct {
+	secrets    Secrets // the call's, and the values learnt from its answer (remaskLast)
+	method     string
+	url        url.URL
+	header     http.Header
+	body       []byte
+	answered   bool
+	status     int
+	respHeader http.Header
+	respBody   []byte
+	err        string
+}
+
+// mask masks the steps still holding their raw exchange: it must run
+// before a trace is stored (saveTrace and the trace writer call it).
+func (t *Trace) mask() {
+	for i := range t.Steps {
+		st := &t.Steps[i]
+		r := st.raw
+		if r == nil {
+			continue
+		}
+		st.raw = nil
+		m := newMasker(r.secrets)
+		st.Request = m.requestParts(r.method, &r.url, r.header, r.body)
+		if r.answered {
+			st.Response = m.response(r.status, r.respHeader, r.respBody)
+		}
+		if r.err != "" {
+			st.Error = m.text(r.err)
+		}
+	}
 }

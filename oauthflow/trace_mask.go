@@ -207,15 +207,27 @@ func maskJSON(v any) any {
 // request is req as a trace shows it, masked. Its body is read through
 // GetBody, so what is sent is untouched.
 func (m *masker) request(req *http.Request) TraceRequest {
-	tr := TraceRequest{Method: req.Method, URL: m.url(req.URL), Headers: m.headers(req.Header)}
-	if req.GetBody != nil {
-		if rc, err := req.GetBody(); err == nil {
-			b, _ := io.ReadAll(io.LimitReader(rc, MaxTraceBody*4))
-			rc.Close()
-			tr.Body = m.body(b, req.Header.Get("Content-Type"))
-		}
+	return m.requestParts(req.Method, req.URL, req.Header, requestBody(req))
+}
+
+// requestParts is a request as a trace shows it, masked.
+func (m *masker) requestParts(method string, u *url.URL, h http.Header, body []byte) TraceRequest {
+	return TraceRequest{Method: method, URL: m.url(u), Headers: m.headers(h), Body: m.body(body, h.Get("Content-Type"))}
+}
+
+// requestBody is req's body as sent (up to 4 × MaxTraceBody), read through
+// GetBody so that what is sent is untouched.
+func requestBody(req *http.Request) []byte {
+	if req.GetBody == nil {
+		return nil
 	}
-	return tr
+	rc, err := req.GetBody()
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, MaxTraceBody*4))
+	return b
 }
 
 // response is an answer as a trace shows it: masked first, then cut at

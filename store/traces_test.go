@@ -103,3 +103,28 @@ func openTracesStore(t *testing.T) (*Store, *clock) {
 	clk := &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
 	return openWith(t, Options{Sealer: sealer, Now: clk.Now}), clk
 }
+
+// TestSaveTraces stores a batch in one write and hands back the ids in
+// order, each trace readable under its id.
+func TestSaveTraces(t *testing.T) {
+	s, clk := openTracesStore(t)
+	ctx := context.Background()
+	a := newAccount(t, s)
+	var batch []oauthflow.Trace
+	for _, kind := range []string{oauthflow.TraceRefresh, oauthflow.TraceClientCredentials, oauthflow.TraceRevoke} {
+		batch = append(batch, oauthflow.Trace{AccountID: a.ID, Integration: "acme", Kind: kind, Outcome: oauthflow.TraceOK, StartedAt: clk.Now()})
+	}
+	ids, err := s.SaveTraces(ctx, batch...)
+	if err != nil || len(ids) != len(batch) {
+		t.Fatalf("SaveTraces: got %v, %v; want %d ids", ids, err, len(batch))
+	}
+	for i, id := range ids {
+		got, err := s.Trace(ctx, id)
+		if err != nil || got.Kind != batch[i].Kind {
+			t.Errorf("trace %d (id %d): got kind %q, %v; want %q", i, id, got.Kind, err, batch[i].Kind)
+		}
+	}
+	if ids, err := s.SaveTraces(ctx); err != nil || len(ids) != 0 {
+		t.Errorf("empty batch: got %v, %v; want nothing", ids, err)
+	}
+}

@@ -70,6 +70,10 @@ func (r *Run) CPUPerCall() time.Duration {
 	return r.cpu / time.Duration(len(r.durs))
 }
 
+// ProcessCPU is the user and system time this process has used, for a
+// benchmark that times its variants itself.
+func ProcessCPU() time.Duration { return processCPU() }
+
 // processCPU is the user and system time this process has used.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
